@@ -1,0 +1,78 @@
+# lbkit front door.  `make help` lists the targets.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps deps-if-missing test test-unit test-integration bench \
+        demo fuzz asan nginx-module install uninstall deb rpm test-packages \
+        clean help
+
+all: build
+
+help:
+	@echo "make              build liblbkit, lbctl, the test backend, tests"
+	@echo "make deps         install every build/test dependency (Debian 12, apt-get)"
+	@echo "make test         deps if missing, build, nginx module, every test (CTest)"
+	@echo "make demo         local JSON-RPC nodes, then lbctl probe / rank / forward"
+	@echo "make bench        benchmarks (Google Benchmark, wrk, curl peers)"
+	@echo "make fuzz         build and run every libFuzzer target briefly (FUZZ_SECONDS)"
+	@echo "make asan         build and run the tests under ASan/UBSan (BUILD=build-asan)"
+	@echo "make nginx-module build ngx_http_upstream_lbkit_module.so against nginx-dev"
+	@echo "make install      install (PREFIX=$(PREFIX), DESTDIR honoured)"
+	@echo "make deb | rpm    build packages"
+
+deps:
+	packaging/install-deps.sh
+
+deps-if-missing:
+	@packaging/install-deps.sh --check || packaging/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+nginx-module: build
+	nginx-module/build.sh $(BUILD)
+
+test: deps-if-missing
+	$(MAKE) build nginx-module
+	cd $(BUILD) && ctest --output-on-failure --timeout 900
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+test-integration: build nginx-module
+	cd $(BUILD) && ctest --output-on-failure -L integration
+
+asan:
+	$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_FLAGS="-DLBK_SANITIZE=ON $(CMAKE_FLAGS)"
+
+bench: deps-if-missing build nginx-module
+	tests/bench/run.sh $(BUILD)
+
+demo: deps-if-missing build
+	tests/support/demo.sh $(BUILD)
+
+fuzz: deps-if-missing
+	tests/fuzz/run.sh build-fuzz
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+deb: deps-if-missing
+	packaging/build-deb.sh
+
+rpm: deps-if-missing
+	packaging/build-rpm.sh
+
+test-packages: deps-if-missing
+	packaging/test-packages.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

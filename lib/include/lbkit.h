@@ -1,0 +1,564 @@
+/*
+ * lbkit.h - the public C ABI of liblbkit.
+ *
+ * liblbkit implements load-balancing algorithms, passive and active health
+ * logic and the small protocol parsers those need.  It performs no I/O and
+ * reads no clock of its own: callers (the nginx module, lbctl, lib/probe)
+ * own sockets, event loops and time, and pass timestamps in.
+ *
+ * Conventions (see ARCHITECTURE.md):
+ *  - functions return int: 0 on success, a negative LBK_E* code otherwise;
+ *    lbk_strerror() names a code, lbk_error_last() gives the calling
+ *    thread's last detailed message;
+ *  - opaque handles come in create/free pairs; free functions accept NULL;
+ *  - option structs start with `unsigned int version` and are initialised
+ *    with their LBK_*_OPTIONS_INIT macro; they only ever grow at the end;
+ *  - out-parameters come first, callback payload pointers last.
+ *
+ * This header compiles as C99 (-Wall -Wextra -pedantic -Werror) and C++.
+ */
+#ifndef LBKIT_H
+#define LBKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LBK_EXTERN __attribute__((visibility("default")))
+#else
+#define LBK_EXTERN
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+#define LBK_VERSION_MAJOR 1
+#define LBK_VERSION_MINOR 0
+#define LBK_VERSION_PATCH 0
+#define LBK_VERSION_STRING "1.0.0"
+/** Version as one number: major * 10000 + minor * 100 + patch. */
+#define LBK_VERSION_NUMBER                                                     \
+  (LBK_VERSION_MAJOR * 10000 + LBK_VERSION_MINOR * 100 + LBK_VERSION_PATCH)
+
+/** The library's version string ("1.0.0"); static storage, thread safe. */
+LBK_EXTERN const char *lbk_version(void);
+/** The library's version as LBK_VERSION_NUMBER; compare with the header's. */
+LBK_EXTERN unsigned int lbk_version_number(void);
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/** Error codes.  Only ever appended to; never renumbered. */
+enum lbk_error {
+  LBK_OK = 0,
+  LBK_EINVAL = -1,    /**< invalid argument (NULL handle, bad option) */
+  LBK_ENOMEM = -2,    /**< out of memory, or the placed block is too small */
+  LBK_ENOPEER = -3,   /**< no live peer: every candidate is unusable */
+  LBK_EWEIGHT = -4,   /**< invalid weight (0 or above LBK_WEIGHT_MAX) */
+  LBK_EDUPNAME = -5,  /**< a peer with that name already exists */
+  LBK_EMETHOD = -6,   /**< unknown balancing method or method argument */
+  LBK_ETOOMANY = -7,  /**< the pool is at its max_peers capacity */
+  LBK_EKEY = -8,      /**< bad hash key (missing or too long) */
+  LBK_ENOTFOUND = -9, /**< no peer with that id or name */
+  LBK_ERANGE = -10,   /**< value out of range, or output buffer too small */
+  LBK_EPARSE = -11,   /**< malformed input (reply, agent line, status list) */
+  LBK_EAGAIN = -12,   /**< incomplete input: feed more bytes */
+  LBK_ELIMIT = -13,   /**< a configured size limit was exceeded */
+  LBK_ELAYOUT = -14,  /**< a placed block has another layout or version */
+  LBK_ENAME = -15     /**< invalid name (empty or longer than LBK_NAME_MAX-1) */
+};
+
+/** Static, human-readable text for an LBK_E* code; never NULL. */
+LBK_EXTERN const char *lbk_strerror(int code);
+/**
+ * The calling thread's most recent detailed error message (for example
+ * "peer 'a': weight 0 is out of range 1..65535"), or "" when none.
+ * Valid until the thread's next liblbkit call.
+ */
+LBK_EXTERN const char *lbk_error_last(void);
+
+/* ------------------------------------------------------------------ */
+/* Clock and random number injection                                   */
+/* ------------------------------------------------------------------ */
+
+/** Returns monotonic time in microseconds.  Payload pointer last. */
+typedef uint64_t (*lbk_clock_fn)(void *ud);
+/** Returns 64 uniformly random bits.  Payload pointer last. */
+typedef uint64_t (*lbk_rng_fn)(void *ud);
+
+/* ------------------------------------------------------------------ */
+/* Pools of peers                                                      */
+/* ------------------------------------------------------------------ */
+
+#define LBK_NAME_MAX 128    /**< bytes for a peer name, including NUL */
+#define LBK_ADDRESS_MAX 256 /**< bytes for a peer address, including NUL */
+#define LBK_REASON_MAX 192  /**< bytes for a reason text, including NUL */
+#define LBK_WEIGHT_MAX 65535
+#define LBK_PEER_NONE UINT32_MAX
+
+/** A pool: a table of peers, their shared dynamic state and a method. */
+typedef struct lbk_pool lbk_pool;
+
+/** Hash variants of the `hash` method. */
+enum lbk_hash_kind {
+  LBK_HASH_KETAMA = 0, /**< nginx `hash $key consistent` (crc32, 160/weight) */
+  LBK_HASH_MAGLEV = 1, /**< maglev, lookup table of 65537 entries */
+  LBK_HASH_MODULO = 2  /**< nginx `hash $key` / HAProxy map-based hash */
+};
+
+/** Options for lbk_pool_create() and lbk_pool_place(). */
+typedef struct lbk_pool_options {
+  unsigned int version; /**< LBK_POOL_OPTIONS_VERSION */
+  /**
+   * Balancing method, by name; nginx and HAProxy spellings are aliases:
+   * round_robin|roundrobin|rr|static-rr, least_conn|leastconn, random,
+   * p2c (also "random2"), peak_ewma|ewma, fastest, first, hash|consistent,
+   * maglev, source.  NULL means round_robin.
+   */
+  const char *method;
+  uint32_t max_peers;        /**< capacity (1..LBK_PEERS_MAX); default 64 */
+  int hash_kind;             /**< enum lbk_hash_kind, for method "hash" */
+  uint32_t balance_factor;   /**< bounded load, HAProxy hash-balance-factor
+                                  (percent, >100); 0 = unbounded */
+  uint32_t random_draws;     /**< draws for random(N)/p2c; 0 = 2 */
+  uint64_t ewma_decay_us;    /**< peak-EWMA decay tau; 0 = 10 s */
+  uint32_t fastest_band_pct; /**< fastest: peers within this % of the best
+                                  share load; 0 = 10 */
+  /* Passive health beyond max_fails/fail_timeout (0 = off). */
+  uint32_t outlier_consecutive; /**< eject after N consecutive failures */
+  uint64_t outlier_base_ejection_us; /**< first ejection time; 0 = 30 s,
+                                          grows linearly with repeats */
+  uint32_t outlier_max_ejection_pct; /**< at most this % ejected; 0 = 10 */
+  uint32_t panic_threshold_pct; /**< below this % usable, use all; 0 = off */
+  uint64_t slow_start_us;       /**< weight ramp after recovery; 0 = off */
+  /* Injection; NULL means a monotonic system clock / seeded xorshift. */
+  lbk_clock_fn clock;
+  void *clock_ud;
+  lbk_rng_fn rng;
+  void *rng_ud;
+  uint64_t seed; /**< seed of the built-in generator (0 = fixed default) */
+} lbk_pool_options;
+
+#define LBK_POOL_OPTIONS_VERSION 1
+#define LBK_PEERS_MAX 100000
+#define LBK_POOL_OPTIONS_INIT                                                  \
+  { LBK_POOL_OPTIONS_VERSION, NULL, 64, LBK_HASH_KETAMA, 0, 0, 0, 0, 0, 0, 0,  \
+    0, 0, NULL, NULL, NULL, NULL, 0 }
+
+/** Static configuration of one peer. */
+typedef struct lbk_peer_config {
+  unsigned int version;    /**< LBK_PEER_CONFIG_VERSION */
+  const char *name;        /**< unique; for hashing it is the identity, as
+                                nginx uses the `server` text ("10.0.0.1:80") */
+  const char *address;     /**< free text shown in status (URL, host:port);
+                                NULL = name */
+  uint32_t weight;         /**< 1..LBK_WEIGHT_MAX; default 1 */
+  uint32_t max_conns;      /**< 0 = unlimited */
+  uint32_t max_fails;      /**< nginx max_fails; 0 disables; default 1 */
+  uint32_t fail_timeout_ms; /**< nginx fail_timeout; default 10000 */
+  int backup;              /**< used only when no primary is usable */
+  int down;                /**< administratively down */
+} lbk_peer_config;
+
+#define LBK_PEER_CONFIG_VERSION 1
+#define LBK_PEER_CONFIG_INIT                                                   \
+  { LBK_PEER_CONFIG_VERSION, NULL, NULL, 1, 0, 1, 10000, 0, 0 }
+
+/**
+ * Bytes a placed pool of @p max_peers needs (lbk_pool_place()).  The block
+ * is flat and pointer-free, so it may be mapped at different addresses.
+ */
+LBK_EXTERN size_t lbk_pool_size(uint32_t max_peers);
+
+/** Creates a pool on the heap.  Free it with lbk_pool_free(). */
+LBK_EXTERN int lbk_pool_create(lbk_pool **out, const lbk_pool_options *opts);
+
+/** lbk_pool_place() flags. */
+enum lbk_place_flags {
+  LBK_PLACE_INIT = 1,  /**< format the block (first process, or reset) */
+  LBK_PLACE_ATTACH = 2 /**< use a block another process formatted */
+};
+
+/**
+ * Places a pool in caller-provided memory @p mem of @p size bytes (at least
+ * lbk_pool_size(opts->max_peers), 64-byte aligned), typically shared memory
+ * used by several processes.  The returned handle is process-local (it holds
+ * the callbacks and per-process caches); every process creates its own with
+ * LBK_PLACE_ATTACH, or inherits one across fork().  All state in the block is
+ * updated with atomics, so picks and releases need no external lock;
+ * configuration changes (add/remove/set_*) are serialised by a lock inside
+ * the block.  lbk_pool_free() on a placed pool frees the handle only.
+ */
+LBK_EXTERN int lbk_pool_place(lbk_pool **out, void *mem, size_t size,
+                              const lbk_pool_options *opts, unsigned int flags);
+
+/** Frees a pool handle (and, for heap pools, its state).  NULL is fine. */
+LBK_EXTERN void lbk_pool_free(lbk_pool *pool);
+
+/** The canonical name of the pool's method ("round_robin", ...). */
+LBK_EXTERN const char *lbk_pool_method(const lbk_pool *pool);
+
+/** Canonical method name for a name or alias, or NULL if unknown. */
+LBK_EXTERN const char *lbk_method_canonical(const char *name);
+
+/** Adds a peer; its id (a stable slot index) is stored in @p out_id. */
+LBK_EXTERN int lbk_pool_add(uint32_t *out_id, lbk_pool *pool,
+                            const lbk_peer_config *peer);
+/** Removes a peer.  In-flight releases for it are ignored. */
+LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id);
+/** Finds a peer's id by name. */
+LBK_EXTERN int lbk_pool_find(uint32_t *out_id, const lbk_pool *pool,
+                             const char *name);
+/** Number of peers in the pool. */
+LBK_EXTERN uint32_t lbk_pool_count(const lbk_pool *pool);
+/**
+ * Iterates ids: pass LBK_PEER_NONE to get the first; returns LBK_PEER_NONE
+ * after the last.  Ids are visited in ascending order.
+ */
+LBK_EXTERN uint32_t lbk_pool_next(const lbk_pool *pool, uint32_t id);
+
+/** Administrative states. */
+enum lbk_admin_state {
+  LBK_ADMIN_UP = 0,    /**< in service */
+  LBK_ADMIN_DRAIN = 1, /**< no new requests (hash keys move away) */
+  LBK_ADMIN_MAINT = 2, /**< maintenance: no requests, checks stop */
+  LBK_ADMIN_DOWN = 3   /**< marked down by configuration */
+};
+
+LBK_EXTERN int lbk_pool_set_weight(lbk_pool *pool, uint32_t id,
+                                   uint32_t weight);
+/** Scales the configured weight to @p pct percent (0..100; HAProxy agent). */
+LBK_EXTERN int lbk_pool_set_weight_pct(lbk_pool *pool, uint32_t id,
+                                       uint32_t pct);
+LBK_EXTERN int lbk_pool_set_state(lbk_pool *pool, uint32_t id, int admin_state);
+/** Sets max_conns at run time (0 = unlimited; HAProxy agent `maxconn:N`). */
+LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
+                                      uint32_t max_conns);
+
+/**
+ * Picks a peer.  @p key / @p key_len feed hash methods (ignored by the
+ * others; a hash method with no key gets LBK_EKEY).  @p tried is a bitmap of
+ * ids to skip (bit id % 64 of word id / 64), @p tried_words its length; NULL
+ * for none.  Skips tried, admin down/drain/maint, health-down, full
+ * (max_conns), failed (max_fails within fail_timeout) and ejected peers;
+ * backups are used only when no primary is usable.  On success the peer's
+ * active count is incremented: every successful pick must be followed by
+ * exactly one lbk_pool_release().  Returns LBK_ENOPEER when none is usable.
+ * Thread and process safe.
+ */
+LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
+                             size_t key_len, const uint64_t *tried,
+                             size_t tried_words);
+
+/** How a request to a peer ended. */
+enum lbk_outcome_result {
+  LBK_OUTCOME_OK = 0,       /**< a response was received */
+  LBK_OUTCOME_FAILED = 1,   /**< counts against max_fails and outliers */
+  LBK_OUTCOME_CANCELLED = 2 /**< abandoned (hedge loser): no statistics */
+};
+
+typedef struct lbk_outcome {
+  unsigned int version; /**< LBK_OUTCOME_VERSION */
+  int result;           /**< enum lbk_outcome_result */
+  uint64_t latency_us;  /**< time to response; feeds peak-EWMA when OK */
+  int status;           /**< protocol status (HTTP), 0 if none */
+} lbk_outcome;
+
+#define LBK_OUTCOME_VERSION 1
+#define LBK_OUTCOME_INIT { LBK_OUTCOME_VERSION, LBK_OUTCOME_OK, 0, 0 }
+
+/** Ends a pick: decrements active, feeds passive health and latency. */
+LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
+                                const lbk_outcome *outcome);
+
+/** Health as seen by active checks. */
+enum lbk_health {
+  LBK_HEALTH_UNKNOWN = 0, /**< never checked (usable) */
+  LBK_HEALTH_UP = 1,
+  LBK_HEALTH_DOWN = 2
+};
+
+/** A snapshot of one peer (lbk_pool_peer_info()). */
+typedef struct lbk_peer_info {
+  unsigned int version; /**< set by the caller: LBK_PEER_INFO_VERSION */
+  uint32_t id;
+  char name[LBK_NAME_MAX];
+  char address[LBK_ADDRESS_MAX];
+  uint32_t weight;           /**< configured */
+  uint32_t effective_weight; /**< after agent %, slow start */
+  uint32_t max_conns, max_fails, fail_timeout_ms;
+  int backup;
+  int admin_state; /**< enum lbk_admin_state */
+  int health;      /**< enum lbk_health */
+  int usable;      /**< would a pick consider it now */
+  uint32_t active;
+  uint64_t requests, successes, failures;
+  uint32_t fails_in_window;
+  uint64_t ewma_latency_us;  /**< peak-EWMA of request latency */
+  uint64_t probe_latency_us; /**< recent active-check latency (fastest) */
+  uint64_t checks, checks_failed;
+  uint64_t last_check_us;    /**< clock time of the last check, 0 = never */
+  int last_check_ok;
+  int has_value;             /**< jsonrpc: last numeric value (head) */
+  int64_t value;
+  int64_t lag;               /**< best healthy value minus ours */
+  uint32_t ejections;
+  uint64_t ejected_until_us;
+  uint64_t last_change_us;   /**< last health/admin state change */
+  char last_reason[LBK_REASON_MAX];
+} lbk_peer_info;
+
+#define LBK_PEER_INFO_VERSION 1
+
+/** Fills @p out (whose version the caller sets) with a snapshot of @p id. */
+LBK_EXTERN int lbk_pool_peer_info(lbk_peer_info *out, const lbk_pool *pool,
+                                  uint32_t id);
+
+/* ------------------------------------------------------------------ */
+/* Active health checks (sans-I/O)                                     */
+/* ------------------------------------------------------------------ */
+
+enum lbk_check_kind {
+  LBK_CHECK_TCP = 1,     /**< connect succeeds */
+  LBK_CHECK_HTTP = 2,    /**< HTTP/1.1 request, judge status and body */
+  LBK_CHECK_HTTPS = 3,   /**< the same over TLS (the driver does TLS) */
+  LBK_CHECK_JSONRPC = 4, /**< JSON-RPC 2.0 POST over HTTP(S) */
+  LBK_CHECK_AGENT = 5    /**< HAProxy agent-check reply line */
+};
+
+/** Check definition, shared by every peer it applies to. */
+typedef struct lbk_check_options {
+  unsigned int version; /**< LBK_CHECK_OPTIONS_VERSION */
+  int kind;             /**< enum lbk_check_kind; default http */
+  uint32_t rise;        /**< successes to go up; default 2 */
+  uint32_t fall;        /**< failures to go down; default 3 */
+  uint32_t inter_ms;    /**< interval while steady; default 2000 */
+  uint32_t fastinter_ms; /**< while transitioning; 0 = inter */
+  uint32_t downinter_ms; /**< while down; 0 = inter */
+  uint32_t timeout_ms;  /**< whole check; default 1000 */
+  uint32_t jitter_pct;  /**< +/- spread of intervals (0..50); default 10 */
+  int initial_health;   /**< enum lbk_health a new peer starts with;
+                             default LBK_HEALTH_UP (see lbkit docs) */
+  /* http, https, jsonrpc */
+  const char *method;   /**< default "GET" ("POST" for jsonrpc) */
+  const char *path;     /**< default "/" */
+  const char *host;     /**< Host header; NULL = the peer's host */
+  const char *headers;  /**< extra header lines, "Name: value" separated by
+                             '\n'; NULL = none */
+  const char *body;     /**< request body; NULL = none */
+  const char *expect_status; /**< "200-399" (default), "200,204,300-399" */
+  const char *expect_body;   /**< substring the body must contain */
+  /* jsonrpc */
+  const char *jsonrpc_method; /**< default "eth_blockNumber" */
+  const char *jsonrpc_params; /**< JSON array/object text; default "[]" */
+  const char *jsonrpc_field;  /**< path into `result` of a numeric value
+                                   ("" = result itself, "number",
+                                   "a.b.0"); NULL = none.  Hex strings
+                                   ("0x1a") and decimals are numbers. */
+  int64_t max_lag;            /**< unhealthy when best - value > max_lag;
+                                   0 = no lag check */
+  const char *version_field;  /**< path into `result` of a version string;
+                                   NULL = none */
+  const char *min_version;    /**< dotted minimum version; NULL = none */
+  /* agent */
+  const char *agent_send;     /**< line sent to an agent; NULL = none */
+  /* limits */
+  uint32_t max_header_bytes;  /**< default 16384 */
+  uint32_t max_body_bytes;    /**< default 1048576 */
+} lbk_check_options;
+
+#define LBK_CHECK_OPTIONS_VERSION 1
+#define LBK_CHECK_OPTIONS_INIT                                                 \
+  { LBK_CHECK_OPTIONS_VERSION, LBK_CHECK_HTTP, 2, 3, 2000, 0, 0, 1000, 10,     \
+    LBK_HEALTH_UP, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,       \
+    NULL, 0, NULL, NULL, NULL, 0, 0 }
+
+/** A compiled check definition; immutable, thread safe to share. */
+typedef struct lbk_check lbk_check;
+
+/** Validates and compiles options (copies every string). */
+LBK_EXTERN int lbk_check_create(lbk_check **out, const lbk_check_options *opts);
+LBK_EXTERN void lbk_check_free(lbk_check *check);
+LBK_EXTERN int lbk_check_kind(const lbk_check *check);
+
+/**
+ * Renders the bytes to send for one check of a peer whose host (for the
+ * Host header) is @p host.  On entry *@p inout_len is the size of @p buf;
+ * on return the length written, or with LBK_ERANGE the size needed.
+ * A tcp check renders nothing (length 0).
+ */
+LBK_EXTERN int lbk_check_request(char *buf, size_t *inout_len,
+                                 const lbk_check *check, const char *host);
+
+/** Why a check passed or failed. */
+enum lbk_check_outcome {
+  LBK_CHECK_PASS = 0,
+  LBK_CHECK_FAIL_CONNECT = 1,  /**< refused, unreachable, reset early */
+  LBK_CHECK_FAIL_TIMEOUT = 2,  /**< no complete reply within timeout */
+  LBK_CHECK_FAIL_TLS = 3,      /**< handshake or certificate failure */
+  LBK_CHECK_FAIL_DNS = 4,      /**< name did not resolve */
+  LBK_CHECK_FAIL_PROTOCOL = 5, /**< malformed or truncated reply */
+  LBK_CHECK_FAIL_STATUS = 6,   /**< status not in the expected set */
+  LBK_CHECK_FAIL_BODY = 7,     /**< expected body substring missing */
+  LBK_CHECK_FAIL_JSONRPC = 8,  /**< no result, or an error member */
+  LBK_CHECK_FAIL_LAG = 9,      /**< value lags the best peer by > max_lag */
+  LBK_CHECK_FAIL_VERSION = 10, /**< version below min_version */
+  LBK_CHECK_FAIL_LIMIT = 11,   /**< reply exceeded a size limit */
+  LBK_CHECK_FAIL_AGENT = 12    /**< agent said down/fail/stopped/maint */
+};
+
+/** The verdict on one check attempt. */
+typedef struct lbk_check_result {
+  unsigned int version; /**< LBK_CHECK_RESULT_VERSION */
+  int outcome;          /**< enum lbk_check_outcome */
+  int http_status;      /**< 0 if none */
+  uint64_t duration_us; /**< filled by the driver: start to verdict */
+  int has_value;        /**< jsonrpc_field found and numeric */
+  int64_t value;
+  char version_str[64]; /**< jsonrpc version_field, "" if none */
+  /* agent replies (kind agent); -1 = not present */
+  int agent_state;      /**< enum lbk_agent_state, or -1 */
+  int agent_weight_pct;
+  int agent_maxconn;
+  char reason[LBK_REASON_MAX]; /**< human text: "status 500", ... */
+} lbk_check_result;
+
+#define LBK_CHECK_RESULT_VERSION 1
+
+/** Incremental reader/judge of one check reply. */
+typedef struct lbk_check_reply lbk_check_reply;
+
+LBK_EXTERN int lbk_check_reply_create(lbk_check_reply **out,
+                                      const lbk_check *check);
+/** Makes the reader ready for the next attempt (keeps its buffers). */
+LBK_EXTERN void lbk_check_reply_reset(lbk_check_reply *reply);
+LBK_EXTERN void lbk_check_reply_free(lbk_check_reply *reply);
+/**
+ * Feeds received bytes.  Returns LBK_EAGAIN while more are needed and 0 once
+ * a verdict is available (lbk_check_reply_result()); bytes after a complete
+ * reply are ignored.  Malformed input or exceeded limits also return 0 with a
+ * failing verdict: feeding never fails on the peer's behalf.
+ */
+LBK_EXTERN int lbk_check_reply_feed(lbk_check_reply *reply, const void *data,
+                                    size_t len);
+/** The peer closed the connection; returns 0 (verdict now available). */
+LBK_EXTERN int lbk_check_reply_eof(lbk_check_reply *reply);
+/** Copies the verdict; LBK_EAGAIN if none yet. */
+LBK_EXTERN int lbk_check_reply_result(lbk_check_result *out,
+                                      const lbk_check_reply *reply);
+/** Fills @p out with a driver-side failure (connect, timeout, TLS, DNS). */
+LBK_EXTERN void lbk_check_result_fail(lbk_check_result *out, int outcome,
+                                      const char *detail);
+
+/**
+ * Per-peer active-check state: a flat, pointer-free block the caller may
+ * keep anywhere (lbk_pool keeps one per peer in its own block).
+ * Semantics are HAProxy's: a health counter from 0 to rise+fall-1; the peer
+ * is up while counter >= rise; a success increments and a failure
+ * decrements; on reaching rise the counter jumps to rise+fall-1, on falling
+ * below rise it drops to 0.
+ */
+typedef struct lbk_health_state {
+  uint64_t opaque[8];
+} lbk_health_state;
+
+/** A health transition (or not) produced by lbk_health_report(). */
+typedef struct lbk_health_event {
+  unsigned int version; /**< LBK_HEALTH_EVENT_VERSION */
+  int changed;          /**< 1 if the health changed */
+  int old_health, new_health; /**< enum lbk_health */
+  uint32_t counter;     /**< health counter after the report */
+  uint32_t successes, failures; /**< consecutive, after the report */
+  char reason[LBK_REASON_MAX];  /**< "http check: status 500 (2/3)" */
+} lbk_health_event;
+
+#define LBK_HEALTH_EVENT_VERSION 1
+
+/** Starts a peer in the check's initial health at time @p now_us. */
+LBK_EXTERN void lbk_health_init(lbk_health_state *st, const lbk_check *check,
+                                uint64_t now_us);
+/** Feeds one verdict; fills @p out (may be NULL). */
+LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
+                                 const lbk_check *check,
+                                 const lbk_check_result *result,
+                                 uint64_t now_us);
+/** Current enum lbk_health. */
+LBK_EXTERN int lbk_health_get(const lbk_health_state *st);
+/**
+ * Delay in microseconds until the next check: inter, fastinter while the
+ * counter is between the extremes, downinter while down, spread by
+ * jitter_pct using @p random (any 64 random bits).
+ */
+LBK_EXTERN uint64_t lbk_health_next_delay(const lbk_health_state *st,
+                                          const lbk_check *check,
+                                          uint64_t random);
+
+/**
+ * Feeds a check verdict for peer @p id into the pool: keeps the peer's
+ * health state in the pool block, records probe latency (fastest), the
+ * numeric value (lag against the best healthy peer is judged here when the
+ * check has max_lag), the agent's state/weight/maxconn, and the reason.
+ * Fills @p out (may be NULL).  Thread and process safe.
+ */
+LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
+                                     uint32_t id, const lbk_check *check,
+                                     const lbk_check_result *result);
+
+/* ------------------------------------------------------------------ */
+/* HAProxy agent-check replies                                         */
+/* ------------------------------------------------------------------ */
+
+enum lbk_agent_state {
+  LBK_AGENT_NONE = 0,
+  LBK_AGENT_UP = 1,
+  LBK_AGENT_DOWN = 2,
+  LBK_AGENT_DRAIN = 3,
+  LBK_AGENT_READY = 4,
+  LBK_AGENT_MAINT = 5,
+  LBK_AGENT_STOPPED = 6,
+  LBK_AGENT_FAIL = 7
+};
+
+typedef struct lbk_agent_reply {
+  unsigned int version; /**< LBK_AGENT_REPLY_VERSION */
+  int state;            /**< enum lbk_agent_state; NONE if absent */
+  int weight_pct;       /**< -1 if absent */
+  int maxconn;          /**< -1 if absent */
+  char comment[LBK_REASON_MAX]; /**< text after '#', "" if none */
+} lbk_agent_reply;
+
+#define LBK_AGENT_REPLY_VERSION 1
+#define LBK_AGENT_REPLY_INIT { LBK_AGENT_REPLY_VERSION, 0, -1, -1, { 0 } }
+
+/**
+ * Parses one agent reply line (words separated by spaces, tabs or commas;
+ * the line may end in "\n" or "\r\n") as HAProxy 2.6 does.  Unknown words
+ * give LBK_EPARSE with the word in lbk_error_last().
+ */
+LBK_EXTERN int lbk_agent_parse(lbk_agent_reply *out, const char *line,
+                               size_t len);
+/**
+ * Formats a reply in words HAProxy 2.6 understands ("up 75% #reason\n";
+ * never "weight:N").  *@p inout_len as in lbk_check_request().
+ */
+LBK_EXTERN int lbk_agent_format(char *buf, size_t *inout_len,
+                                const lbk_agent_reply *reply);
+
+/* ------------------------------------------------------------------ */
+/* Hashing helpers                                                     */
+/* ------------------------------------------------------------------ */
+
+/** crc32 (zlib polynomial) of @p len bytes: the key hash nginx uses. */
+LBK_EXTERN uint32_t lbk_crc32(const void *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LBKIT_H */

@@ -1,0 +1,77 @@
+// lbkit/probe.h - libevent + OpenSSL driver of liblbkit's health checks.
+//
+// Internal C++ API used by lbctl (not installed; nginx never loads it).
+// One Prober runs many probes at once on one libevent loop and thread:
+// asynchronous DNS (evdns), IPv4 and IPv6, TLS with SNI and certificate
+// verification against the system store (on unless a Target turns it off),
+// per-probe timeout and byte limits.  Verdicts come from liblbkit's
+// lbk_check_reply, so lbctl and the nginx module judge replies identically.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lbkit.h"
+
+struct event_base;
+
+namespace lbk {
+namespace probe {
+
+// What to probe and how.
+struct Target {
+  std::string url;                 // http://h[:p]/path, https://..., tcp://h:p
+  const lbk_check *check = nullptr; // judge; nullptr: tcp/http default by scheme
+  std::string sni;                 // TLS server name; "" = the URL's host
+  bool tls_verify = true;          // verify the peer's certificate chain+name
+  std::string ca_file;             // "" = the system trust store
+  uint32_t timeout_ms = 2000;      // whole probe, DNS included
+  int family = 0;                  // AF_UNSPEC, AF_INET or AF_INET6
+};
+
+// Per-phase durations in milliseconds (each phase on its own, not
+// cumulative); a phase not reached or not applicable is -1.
+struct Timings {
+  double dns_ms = -1, connect_ms = -1, tls_ms = -1, first_byte_ms = -1,
+         total_ms = -1;
+};
+
+struct Result {
+  lbk_check_result verdict{};  // outcome, status, value, reason
+  Timings timings;
+  std::string address;         // the resolved "ip:port" that was tried
+};
+
+struct Options {
+  unsigned max_concurrency = 1000;   // probes in flight at once; the rest queue
+  uint32_t max_response_bytes = 1u << 20;
+};
+
+class Prober {
+ public:
+  using Callback = std::function<void(const Result &)>;
+  // Runs on the caller's event loop; the base must outlive the Prober.
+  Prober(event_base *base, Options opts = {});
+  ~Prober();  // cancels what is in flight without calling callbacks
+  Prober(const Prober &) = delete;
+  Prober &operator=(const Prober &) = delete;
+
+  // Starts (or queues) a probe; @p done is called exactly once, from the loop.
+  void start(const Target &target, Callback done);
+  size_t in_flight() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Blocking convenience: probes every target concurrently on a private loop
+// and returns the results in target order.
+std::vector<Result> probe_all(const std::vector<Target> &targets,
+                              const Options &opts = {});
+
+}  // namespace probe
+}  // namespace lbk

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs every build, test, benchmark and packaging dependency of lbkit on
+# Debian 12 with apt-get.  Idempotent: installs only what is missing.
+#   install-deps.sh           install what is missing (needs root)
+#   install-deps.sh --check   exit 0 if nothing is missing, 1 otherwise
+#   install-deps.sh --list    print the package list
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config git
+  libevent-dev libssl-dev libcurl4-openssl-dev libinih-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev
+  # tests and benchmarks
+  libgtest-dev googletest libbenchmark-dev
+  python3 curl openssl jq procps wrk hyperfine
+  clang libclang-rt-14-dev
+  # the real peers the integration tests start
+  nginx-dev nginx-light haproxy
+  # manuals and packages
+  mandoc groff-base man-db debhelper dpkg-dev fakeroot lintian rpm
+)
+
+missing() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+      printf '%s\n' "$p"
+    fi
+  done
+}
+
+case "${1:-}" in
+  --list) printf '%s\n' "${PACKAGES[@]}"; exit 0 ;;
+  --check) [ -z "$(missing)" ]; exit $? ;;
+  "") ;;
+  *) echo "usage: $0 [--check|--list]" >&2; exit 2 ;;
+esac
+
+mapfile -t todo < <(missing)
+if [ ${#todo[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "install-deps: missing packages: ${todo[*]}; run as root" >&2; exit 1
+  fi
+else
+  SUDO=
+fi
+echo "install-deps: installing ${todo[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Debian's nginx and haproxy packages try to start their services on
+# install; lbkit's tests start their own instances, so forbid that.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  made_policy=1
+fi
+cleanup() { [ "$made_policy" = 1 ] && $SUDO rm -f "$policy"; true; }
+trap cleanup EXIT
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${todo[@]}" >/dev/null
