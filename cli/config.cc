@@ -1,0 +1,436 @@
+// cli/config.cc - reads lbctl's INI file (see config.h for the format).
+//
+// inih does the tokenising; a line-feeding reader counts lines so every
+// error names file:line.  inih reports a malformed line only by number (the
+// first one), so the reader also checks each line's shape itself and records
+// every malformed line.
+#include "config.h"
+
+#include <ini.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "lbkit.h"
+
+namespace lbctl {
+
+std::string ConfigError::text() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line);
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  out += message;
+  return out;
+}
+
+bool parse_duration_ms(const std::string &text, uint32_t &out_ms) {
+  if (text.empty()) return false;
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+    ++digits;
+  if (digits == 0 || digits > 12) return false;
+  const uint64_t number = std::strtoull(text.substr(0, digits).c_str(), nullptr, 10);
+  const std::string unit = text.substr(digits);
+  uint64_t scale;
+  if (unit.empty() || unit == "ms") scale = 1;
+  else if (unit == "s") scale = 1000;
+  else if (unit == "m") scale = 60 * 1000;
+  else if (unit == "h") scale = 3600 * 1000;
+  else return false;
+  const uint64_t ms = number * scale;
+  if (ms > UINT32_MAX) return false;
+  out_ms = static_cast<uint32_t>(ms);
+  return true;
+}
+
+namespace {
+
+std::string trim(const std::string &s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+bool parse_bool(const std::string &v, bool &out) {
+  std::string l = v;
+  std::transform(l.begin(), l.end(), l.begin(), ::tolower);
+  if (l == "1" || l == "yes" || l == "true" || l == "on") { out = true; return true; }
+  if (l == "0" || l == "no" || l == "false" || l == "off") { out = false; return true; }
+  return false;
+}
+
+bool parse_uint(const std::string &v, uint64_t max, uint64_t &out) {
+  if (v.empty() || v.size() > 19) return false;
+  for (char c : v)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  out = std::strtoull(v.c_str(), nullptr, 10);
+  return out <= max;
+}
+
+// Reading state shared by the reader and the handler.
+struct ParseState {
+  std::string file;
+  std::vector<std::string> lines;
+  size_t next_line = 0;  // index of the next line the reader hands out
+  int current_line = 0;  // 1-based number of the line inih is parsing
+  Config *config = nullptr;
+  std::vector<ConfigError> *errors = nullptr;
+  PoolConfig *pool = nullptr;   // the pool section being read
+  bool in_global = false;
+  bool in_unknown = false;
+  std::string last_section;
+  int last_header_line = 0;  // line of the most recent [section] header
+  std::set<size_t> pools_with_timeout;  // indexes of pools that set timeout
+
+  void error(const std::string &key, const std::string &message, int line = -1) {
+    errors->push_back({file, line < 0 ? current_line : line, key, message});
+  }
+};
+
+// The line's shape, as inih will read it; records malformed lines.
+void check_line_shape(ParseState &st, const std::string &raw, int number) {
+  const std::string line = trim(raw);
+  if (line.empty() || line[0] == ';' || line[0] == '#') return;
+  if (line[0] == '[') {
+    st.last_header_line = number;
+    if (line.find(']') == std::string::npos)
+      st.error("", "section header without ']'", number);
+    return;
+  }
+  if (line.find('=') == std::string::npos && line.find(':') == std::string::npos)
+    st.error("", "expected 'key = value' or '[section]', got '" + line + "'", number);
+  else if (line[0] == '=' || line[0] == ':')
+    st.error("", "missing key before '" + line.substr(0, 1) + "'", number);
+}
+
+char *feed_line(char *buf, int size, void *stream) {
+  auto &st = *static_cast<ParseState *>(stream);
+  if (st.next_line >= st.lines.size()) return nullptr;
+  std::string &line = st.lines[st.next_line++];
+  st.current_line = static_cast<int>(st.next_line);
+  check_line_shape(st, line, st.current_line);
+  if (line.size() + 2 > static_cast<size_t>(size)) {
+    st.error("", "line longer than " + std::to_string(size - 2) + " bytes");
+    line = "; (line too long, skipped)";
+  }
+  std::memcpy(buf, line.data(), line.size());
+  buf[line.size()] = '\n';
+  buf[line.size() + 1] = '\0';
+  return buf;
+}
+
+bool set_duration(ParseState &st, const std::string &key, const std::string &value,
+                  uint32_t &out) {
+  if (!parse_duration_ms(value, out)) {
+    st.error(key, "bad duration '" + value + "' (use e.g. 500ms, 2s, 1m; a bare number is ms)");
+    return false;
+  }
+  return true;
+}
+
+void set_count(ParseState &st, const std::string &key, const std::string &value,
+               uint64_t min, uint64_t max, uint32_t &out) {
+  uint64_t n = 0;
+  if (!parse_uint(value, max, n) || n < min) {
+    st.error(key, "expected a whole number from " + std::to_string(min) + " to " +
+                      std::to_string(max) + ", got '" + value + "'");
+    return;
+  }
+  out = static_cast<uint32_t>(n);
+}
+
+// Checks a server URL: scheme http, https or tcp and a host; tcp needs a port.
+bool valid_url(const std::string &url, std::string &why) {
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos) { why = "missing scheme (http://, https:// or tcp://)"; return false; }
+  const std::string scheme = url.substr(0, sep);
+  if (scheme != "http" && scheme != "https" && scheme != "tcp") {
+    why = "unsupported scheme '" + scheme + "' (http, https or tcp)";
+    return false;
+  }
+  std::string rest = url.substr(sep + 3);
+  const std::string authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty()) { why = "missing host"; return false; }
+  if (scheme == "tcp") {
+    const size_t colon = authority.rfind(':');
+    const size_t bracket = authority.rfind(']');
+    if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
+      why = "tcp:// needs a port";
+      return false;
+    }
+  }
+  return true;
+}
+
+void parse_server(ParseState &st, const std::string &value) {
+  std::istringstream words(value);
+  ServerConfig server;
+  server.line = st.current_line;
+  std::string word;
+  bool first = true;
+  while (words >> word) {
+    if (first) {
+      server.url = word;
+      first = false;
+      continue;
+    }
+    if (word == "backup") {
+      server.backup = true;
+    } else if (word.rfind("weight=", 0) == 0) {
+      uint64_t w = 0;
+      if (!parse_uint(word.substr(7), LBK_WEIGHT_MAX, w) || w == 0)
+        st.error("server", "weight must be 1.." + std::to_string(LBK_WEIGHT_MAX) +
+                               ", got '" + word.substr(7) + "'");
+      else
+        server.weight = static_cast<uint32_t>(w);
+    } else if (word.rfind("name=", 0) == 0) {
+      server.name = word.substr(5);
+      if (server.name.empty() || server.name.size() >= LBK_NAME_MAX)
+        st.error("server", "name must be 1.." + std::to_string(LBK_NAME_MAX - 1) + " bytes");
+    } else {
+      st.error("server", "unknown server parameter '" + word +
+                             "' (known: weight=N, name=NAME, backup)");
+    }
+  }
+  std::string why;
+  if (server.url.empty()) {
+    st.error("server", "missing URL");
+    return;
+  }
+  if (!valid_url(server.url, why)) {
+    st.error("server", "bad URL '" + server.url + "': " + why);
+    return;
+  }
+  if (server.name.empty()) server.name = server.url;
+  st.pool->servers.push_back(server);
+}
+
+void set_global(ParseState &st, const std::string &key, const std::string &value) {
+  GlobalConfig &g = st.config->global;
+  if (key == "timeout") {
+    set_duration(st, key, value, g.timeout_ms);
+  } else if (key == "concurrency") {
+    uint32_t n = g.concurrency;
+    set_count(st, key, value, 1, 1000000, n);
+    g.concurrency = n;
+  } else if (key == "state_file") {
+    g.state_file = value;
+  } else if (key == "listen") {
+    g.listen = value;
+  } else {
+    st.error(key, "unknown key in [lbctl] (known: timeout, concurrency, state_file, listen)");
+  }
+}
+
+void set_pool_key(ParseState &st, const std::string &key, const std::string &value) {
+  PoolConfig &p = *st.pool;
+  CheckConfig &c = p.check;
+  if (key == "server") {
+    parse_server(st, value);
+  } else if (key == "method") {
+    const char *canonical = lbk_method_canonical(value.c_str());
+    if (!canonical) st.error(key, "unknown balancing method '" + value + "'");
+    else p.method = canonical;
+  } else if (key == "check") {
+    if (value != "tcp" && value != "http" && value != "https" && value != "jsonrpc")
+      st.error(key, "expected tcp, http, https or jsonrpc, got '" + value + "'");
+    else {
+      c.kind = value;
+      if (value == "jsonrpc") c.has_jsonrpc_field = true;
+    }
+  } else if (key == "check_method") {
+    c.method = value;
+  } else if (key == "path") {
+    if (value.empty() || value[0] != '/') st.error(key, "must start with '/'");
+    else c.path = value;
+  } else if (key == "header") {
+    if (value.find(':') == std::string::npos) st.error(key, "expected 'Name: value'");
+    else c.headers += (c.headers.empty() ? "" : "\n") + value;
+  } else if (key == "body") {
+    c.body = value;
+  } else if (key == "expect_status") {
+    c.expect_status = value;
+  } else if (key == "expect_body") {
+    c.expect_body = value;
+  } else if (key == "jsonrpc_method") {
+    c.jsonrpc_method = value;
+  } else if (key == "jsonrpc_params") {
+    c.jsonrpc_params = value;
+  } else if (key == "jsonrpc_field") {
+    c.jsonrpc_field = value;
+    c.has_jsonrpc_field = true;
+  } else if (key == "max_lag") {
+    uint64_t n = 0;
+    if (!parse_uint(value, INT64_MAX, n)) st.error(key, "expected a whole number, got '" + value + "'");
+    else c.max_lag = static_cast<int64_t>(n);
+  } else if (key == "version_field") {
+    c.version_field = value;
+  } else if (key == "min_version") {
+    c.min_version = value;
+  } else if (key == "interval" || key == "inter") {
+    set_duration(st, key, value, c.interval_ms);
+  } else if (key == "fastinter") {
+    set_duration(st, key, value, c.fastinter_ms);
+  } else if (key == "downinter") {
+    set_duration(st, key, value, c.downinter_ms);
+  } else if (key == "timeout") {
+    if (set_duration(st, key, value, c.timeout_ms))
+      st.pools_with_timeout.insert(st.config->pools.size() - 1);
+  } else if (key == "rise") {
+    set_count(st, key, value, 1, 1000, c.rise);
+  } else if (key == "fall") {
+    set_count(st, key, value, 1, 1000, c.fall);
+  } else if (key == "tls_verify") {
+    if (!parse_bool(value, c.tls_verify)) st.error(key, "expected on or off, got '" + value + "'");
+  } else if (key == "ca_file") {
+    c.ca_file = value;
+  } else if (key == "sni") {
+    c.sni = value;
+  } else {
+    st.error(key, "unknown key in [pool " + p.name + "]");
+  }
+}
+
+void enter_section(ParseState &st, const std::string &section) {
+  st.last_section = section;
+  st.pool = nullptr;
+  st.in_global = false;
+  st.in_unknown = false;
+  if (section == "lbctl") {
+    st.in_global = true;
+    return;
+  }
+  if (section.rfind("pool", 0) == 0 &&
+      (section.size() == 4 || std::isspace(static_cast<unsigned char>(section[4])))) {
+    const std::string name = trim(section.substr(4));
+    if (name.empty()) {
+      st.error("", "[pool] needs a name: [pool NAME]", st.last_header_line);
+      st.in_unknown = true;
+      return;
+    }
+    for (const PoolConfig &p : st.config->pools)
+      if (p.name == name)
+        st.error("", "pool '" + name + "' already defined at line " + std::to_string(p.line),
+                 st.last_header_line);
+    PoolConfig pool;
+    pool.name = name;
+    pool.file = st.file;
+    pool.line = st.last_header_line;
+    st.config->pools.push_back(pool);
+    st.pool = &st.config->pools.back();
+    return;
+  }
+  st.error("", "unknown section [" + section + "] (known: [lbctl], [pool NAME])",
+           st.last_header_line);
+  st.in_unknown = true;
+}
+
+int on_key(void *user, const char *section, const char *name, const char *value) {
+  auto &st = *static_cast<ParseState *>(user);
+  const std::string sec = section ? section : "";
+  if (sec != st.last_section || (!st.pool && !st.in_global && !st.in_unknown)) {
+    if (sec.empty()) {
+      st.error(name ? name : "", "key outside a section (put it under [lbctl] or [pool NAME])");
+      return 1;
+    }
+    enter_section(st, sec);
+  }
+  const std::string key = name ? name : "";
+  const std::string val = value ? value : "";
+  if (st.in_global) set_global(st, key, val);
+  else if (st.pool) set_pool_key(st, key, val);
+  // keys of an unknown section were reported with the section
+  return 1;
+}
+
+// Post-parse checks that need the whole file.
+void validate(ParseState &st) {
+  Config &cfg = *st.config;
+  for (size_t i = 0; i < cfg.pools.size(); ++i) {
+    PoolConfig &p = cfg.pools[i];
+    if (!st.pools_with_timeout.count(i)) p.check.timeout_ms = cfg.global.timeout_ms;
+    if (p.servers.empty())
+      st.error("server", "pool '" + p.name + "' has no server", p.line);
+    std::map<std::string, int> names;
+    for (const ServerConfig &s : p.servers) {
+      auto it = names.find(s.name);
+      if (it != names.end())
+        st.error("server", "server name '" + s.name + "' already used at line " +
+                               std::to_string(it->second), s.line);
+      else
+        names[s.name] = s.line;
+    }
+    if (p.check.kind == "tcp") {
+      for (const ServerConfig &s : p.servers)
+        if (s.url.rfind("tcp://", 0) != 0 && s.url.find("://") == std::string::npos)
+          st.error("server", "bad URL for a tcp check", s.line);
+    }
+  }
+}
+
+}  // namespace
+
+bool load_config(const std::string &path, Config &out, std::vector<ConfigError> &errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors.push_back({path, 0, "", std::string("cannot open: ") + std::strerror(errno)});
+    return false;
+  }
+  ParseState st;
+  st.file = path;
+  st.config = &out;
+  st.errors = &errors;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    st.lines.push_back(line);
+  }
+  // Sections inih sees may be empty of keys; a [section] line alone must
+  // still be validated, so section headers are also visited here.
+  const size_t before = errors.size();
+  ini_parse_stream(feed_line, &st, on_key, &st);
+  // Empty sections (no keys) never reach the handler: register them now.
+  for (size_t i = 0; i < st.lines.size(); ++i) {
+    const std::string t = trim(st.lines[i]);
+    if (t.size() < 2 || t[0] != '[' || t.find(']') == std::string::npos) continue;
+    const std::string name = trim(t.substr(1, t.find(']') - 1));
+    const int number = static_cast<int>(i + 1);
+    bool seen = name == "lbctl";
+    for (const PoolConfig &p : out.pools)
+      if (p.line == number) seen = true;
+    if (!seen && name.rfind("pool", 0) == 0 && trim(name.substr(4)).size() &&
+        std::isspace(static_cast<unsigned char>(name.size() > 4 ? name[4] : 'x'))) {
+      PoolConfig pool;
+      pool.name = trim(name.substr(4));
+      pool.file = path;
+      pool.line = number;
+      out.pools.push_back(pool);
+    } else if (!seen) {
+      bool reported = false;
+      for (size_t e = before; e < errors.size(); ++e)
+        if (errors[e].line == number) reported = true;
+      if (!reported)
+        errors.push_back({path, number, "",
+                          name == "pool" ? "[pool] needs a name: [pool NAME]"
+                                         : "unknown section [" + name +
+                                               "] (known: [lbctl], [pool NAME])"});
+    }
+  }
+  std::stable_sort(out.pools.begin(), out.pools.end(),
+                   [](const PoolConfig &a, const PoolConfig &b) { return a.line < b.line; });
+  validate(st);
+  std::stable_sort(errors.begin() + static_cast<long>(before), errors.end(),
+                   [](const ConfigError &a, const ConfigError &b) { return a.line < b.line; });
+  return errors.size() == before;
+}
+
+}  // namespace lbctl
