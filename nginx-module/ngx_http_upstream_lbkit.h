@@ -124,7 +124,10 @@ typedef struct {
 } ngx_http_upstream_lbkit_check_peer_t;
 
 
-/* Per-upstream configuration (the module's srv conf). */
+/*
+ * Per-upstream configuration (the module's srv conf).  create_srv_conf zeroes
+ * it and sets check.opts = LBK_CHECK_OPTIONS_INIT.
+ */
 typedef struct {
     ngx_http_upstream_srv_conf_t  *upstream;  /* name: upstream->host */
 
@@ -149,6 +152,11 @@ typedef struct {
     /* set by the zone init in the master; inherited by workers */
     lbk_pool                   *pool;
     ngx_http_upstream_lbkit_check_peer_t  *check_peers;  /* shared memory */
+
+#if (NGX_HTTP_SSL)
+    /* per worker, by id: the last TLS session to each peer (proxy_ssl) */
+    ngx_ssl_session_t         **ssl_sessions;
+#endif
 } ngx_http_upstream_lbkit_srv_conf_t;
 
 
@@ -159,6 +167,11 @@ typedef struct {
                                    upstream whose init_upstream ran */
     ngx_shm_zone_t             *shm_zone;     /* NULL: no lbkit upstream */
     size_t                      zone_size;
+
+    /* during a reload: the previous cycle's main conf (state is copied from
+       its pools by upstream and server name), else NULL */
+    void                       *previous;
+    ngx_cycle_t                *cycle;        /* the cycle being loaded */
 } ngx_http_upstream_lbkit_main_conf_t;
 
 
