@@ -1,0 +1,1601 @@
+/*
+ * ngx_http_upstream_lbkit_check.c - `lbkit_check`: active health checks of
+ * an lbkit upstream's peers, run on nginx's own event loop in the workers.
+ *
+ * Judging is liblbkit's (sans-I/O): lbk_check_request() renders the bytes to
+ * send, lbk_check_reply_feed() reads the reply and gives a verdict, and
+ * lbk_pool_report_check() keeps rise/fall state, counters, probe latency,
+ * lag and slow start in the pool in shared memory.  This file owns the I/O:
+ * a non-blocking connect (ngx_event_connect_peer), TLS (ngx_ssl), nginx
+ * timers, and the per-peer claim that makes one worker at a time check a
+ * given peer.
+ *
+ * Claim protocol (ngx_http_upstream_lbkit_check_peer_t in shared memory):
+ * every worker keeps a timer per peer.  When it fires, the worker takes or
+ * renews the claim: it may take it when claim_pid is 0, when claim_expiry
+ * (ngx_current_msec, CLOCK_MONOTONIC and so comparable across workers) has
+ * passed, or when the owning process no longer exists; the take is an
+ * ngx_atomic_cmp_set on claim_pid.  Only the owner checks; the others look
+ * again after an interval.  A worker that is shutting down (reload) gives
+ * its claims back at its next tick.  In the rare race where two workers take
+ * the same expired claim one after the other, one extra check is sent; the
+ * loser notices at its next tick.
+ *
+ * Timeouts are measured from the actual connect start with the monotonic
+ * clock, not from nginx's cached time, and the deadline handler first lets
+ * pending I/O complete: a busy worker whose timers fire late does not turn a
+ * timely reply into a timeout.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_event_connect.h>
+#include <ngx_http.h>
+
+#include <poll.h>
+
+#include "ngx_http_upstream_lbkit.h"
+
+
+#define NGX_HTTP_LBKIT_CHECK_RECV_SIZE  4096
+
+
+/* Private per-upstream data, hung on lscf->check.data by the parser. */
+typedef struct {
+    /* the same check compiled with initial=down: seeds the scheduling
+       mirror of a peer that is down when this worker takes it over */
+    lbk_check                  *check_down;
+    ngx_flag_t                  tls;          /* connect with TLS */
+    ngx_flag_t                  tls_verify;   /* verify chain and name */
+    ngx_str_t                   tls_name;     /* name to verify and SNI;
+                                                 empty = the peer's host */
+    ngx_str_t                   tls_trusted;  /* CA file; empty = system */
+    ngx_str_t                   headers;      /* joined `headers=` lines */
+    ngx_msec_t                  lease;        /* claim lease length */
+} ngx_http_upstream_lbkit_check_extra_t;
+
+
+/* Per worker, per checked peer. */
+typedef struct {
+    ngx_http_upstream_lbkit_srv_conf_t    *lscf;
+    ngx_http_upstream_lbkit_check_extra_t *extra;
+    ngx_http_upstream_lbkit_peer_t        *peer;
+    ngx_http_upstream_lbkit_check_peer_t  *shared;
+    uint32_t                    id;
+
+    ngx_event_t                 tick;         /* next check or claim look */
+    ngx_event_t                 deadline;     /* check timeout */
+    ngx_log_t                   conn_log;     /* quiet log for the socket */
+
+    struct sockaddr            *sockaddr;     /* peer address, port= applied */
+    socklen_t                   socklen;
+    ngx_str_t                   name;         /* "127.0.0.1:8080" */
+    u_char                     *sni;          /* NUL-terminated, or NULL */
+
+    u_char                     *request;
+    size_t                      request_len;
+    u_char                     *recv_buf;
+
+    lbk_check_reply            *reply;
+    lbk_health_state            mirror;       /* schedules the next check */
+
+    /* the attempt in flight */
+    ngx_peer_connection_t       pc;
+    ngx_pool_t                 *pool;
+    uint64_t                    start_us;     /* monotonic, connect start */
+    size_t                      sent;
+    size_t                      received;
+    unsigned                    running:1;
+    unsigned                    connected:1;
+    unsigned                    request_sent:1;
+    unsigned                    owner:1;      /* held the claim last tick */
+} ngx_http_upstream_lbkit_check_ctx_t;
+
+
+static char *ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_http_upstream_lbkit_check_extra_t *extra, ngx_str_t *arg);
+static void ngx_http_upstream_lbkit_check_free_compiled(void *data);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_upstream_lbkit_check_ssl_conf(ngx_conf_t *cf,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_http_upstream_lbkit_check_extra_t *extra);
+#endif
+
+static ngx_int_t ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id);
+static void ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev);
+static ngx_int_t ngx_http_upstream_lbkit_check_claim(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_release(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_start(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_connected(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_write_handler(ngx_event_t *wev);
+static void ngx_http_upstream_lbkit_check_read_handler(ngx_event_t *rev);
+static void ngx_http_upstream_lbkit_check_send(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_recv(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_deadline_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_upstream_lbkit_check_test_connect(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_fail(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx, int outcome, ngx_err_t err,
+    const char *what);
+static void ngx_http_upstream_lbkit_check_verdict(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_finish(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx, lbk_check_result *result);
+static void ngx_http_upstream_lbkit_check_close(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_schedule(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx, ngx_msec_t delay);
+#if (NGX_HTTP_SSL)
+static void ngx_http_upstream_lbkit_check_ssl_start(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_ssl_done(ngx_connection_t *c);
+#endif
+static uint64_t ngx_http_upstream_lbkit_check_mono_us(void);
+static uint64_t ngx_http_upstream_lbkit_check_random64(void);
+static ngx_flag_t ngx_http_upstream_lbkit_check_is_exiting(void);
+
+
+/* ------------------------------------------------------------------ */
+/* `lbkit_check` directive                                             */
+/* ------------------------------------------------------------------ */
+
+/* How a `name=value` parameter is stored. */
+typedef enum {
+    LBK_PARAM_MSEC,      /* time ("500ms", "2s") into a uint32_t of opts */
+    LBK_PARAM_COUNT,     /* integer >= 1 into a uint32_t of opts */
+    LBK_PARAM_STRING,    /* NUL-terminated copy into a const char * of opts */
+    LBK_PARAM_SPECIAL    /* handled by name in the parser */
+} ngx_http_upstream_lbkit_param_type_e;
+
+typedef struct {
+    ngx_str_t                               name;
+    ngx_http_upstream_lbkit_param_type_e    type;
+    size_t                                  offset;  /* in lbk_check_options */
+} ngx_http_upstream_lbkit_param_t;
+
+#define LBK_OPT(field)  offsetof(lbk_check_options, field)
+
+static ngx_http_upstream_lbkit_param_t  ngx_http_upstream_lbkit_params[] = {
+    { ngx_string("interval"), LBK_PARAM_MSEC, LBK_OPT(inter_ms) },
+    { ngx_string("timeout"), LBK_PARAM_MSEC, LBK_OPT(timeout_ms) },
+    { ngx_string("fastinter"), LBK_PARAM_MSEC, LBK_OPT(fastinter_ms) },
+    { ngx_string("downinter"), LBK_PARAM_MSEC, LBK_OPT(downinter_ms) },
+    { ngx_string("rise"), LBK_PARAM_COUNT, LBK_OPT(rise) },
+    { ngx_string("fall"), LBK_PARAM_COUNT, LBK_OPT(fall) },
+    { ngx_string("uri"), LBK_PARAM_STRING, LBK_OPT(path) },
+    { ngx_string("method"), LBK_PARAM_STRING, LBK_OPT(method) },
+    { ngx_string("host"), LBK_PARAM_STRING, LBK_OPT(host) },
+    { ngx_string("body"), LBK_PARAM_STRING, LBK_OPT(body) },
+    { ngx_string("expect"), LBK_PARAM_STRING, LBK_OPT(expect_status) },
+    { ngx_string("expect_body"), LBK_PARAM_STRING, LBK_OPT(expect_body) },
+    { ngx_string("jsonrpc_method"), LBK_PARAM_STRING,
+      LBK_OPT(jsonrpc_method) },
+    { ngx_string("jsonrpc_params"), LBK_PARAM_STRING,
+      LBK_OPT(jsonrpc_params) },
+    { ngx_string("jsonrpc_field"), LBK_PARAM_STRING, LBK_OPT(jsonrpc_field) },
+    { ngx_string("type"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("jitter"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("headers"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("max_lag"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("slow_start"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("initial"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("port"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("tls"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("tls_verify"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("tls_name"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("tls_trusted_certificate"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_null_string, 0, 0 }
+};
+
+
+char *
+ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upstream_lbkit_srv_conf_t *lscf = conf;
+
+    char                                   *rv;
+    ngx_str_t                              *value;
+    ngx_uint_t                              i;
+    ngx_msec_t                              longest;
+    ngx_pool_cleanup_t                     *cln;
+    lbk_check_options                       down_opts;
+    ngx_http_upstream_lbkit_check_extra_t  *extra;
+
+    if (lscf->check.enabled) {
+        return "is duplicate";
+    }
+
+    extra = ngx_pcalloc(cf->pool, sizeof(ngx_http_upstream_lbkit_check_extra_t));
+    if (extra == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    extra->tls_verify = 1;   /* secure by default: `tls_verify=off` to skip */
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        rv = ngx_http_upstream_lbkit_check_param(cf, lscf, extra, &value[i]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (extra->headers.len) {
+        lscf->check.opts.headers = (const char *) extra->headers.data;
+    }
+
+    if (lscf->check.opts.kind == LBK_CHECK_HTTPS) {
+        extra->tls = 1;
+    }
+
+    if (extra->tls && lscf->check.opts.kind == LBK_CHECK_TCP) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tls=on\" needs type=http, https or jsonrpc");
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (lbk_check_create(&lscf->check.check, &lscf->check.opts) != LBK_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid check: %s",
+                           lbk_error_last());
+        return NGX_CONF_ERROR;
+    }
+
+    down_opts = lscf->check.opts;
+    down_opts.initial_health = LBK_HEALTH_DOWN;
+
+    if (lbk_check_create(&extra->check_down, &down_opts) != LBK_OK) {
+        lbk_check_free(lscf->check.check);
+        lscf->check.check = NULL;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid check: %s",
+                           lbk_error_last());
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_upstream_lbkit_check_free_compiled;
+    cln->data = &lscf->check;
+
+    /*
+     * The owner renews its claim at every check, and checks at most every
+     * max(inter, fastinter, downinter) (+ jitter, at most 50%), each lasting
+     * at most timeout.  Twice that is a lease a live owner never lets lapse;
+     * a dead owner's peers are taken over after it (or at once, when its
+     * process is gone).
+     */
+    longest = ngx_max(lscf->check.opts.inter_ms,
+                      ngx_max(lscf->check.opts.fastinter_ms,
+                              lscf->check.opts.downinter_ms));
+    extra->lease = 2 * (longest + longest / 2 + lscf->check.opts.timeout_ms)
+                   + 1000;
+
+    lscf->check.data = extra;
+
+#if (NGX_HTTP_SSL)
+    if (extra->tls
+        && ngx_http_upstream_lbkit_check_ssl_conf(cf, lscf, extra) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+#else
+    if (extra->tls) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "TLS checks need nginx built with the ssl module");
+        return NGX_CONF_ERROR;
+    }
+#endif
+
+    lscf->check.enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_free_compiled(void *data)
+{
+    ngx_http_upstream_lbkit_check_conf_t *ccf = data;
+
+    ngx_http_upstream_lbkit_check_extra_t  *extra = ccf->data;
+
+    lbk_check_free(ccf->check);
+    ccf->check = NULL;
+
+    if (extra) {
+        lbk_check_free(extra->check_down);
+        extra->check_down = NULL;
+    }
+}
+
+
+/* "on"/"off" into *flag; NGX_ERROR for anything else. */
+static ngx_int_t
+ngx_http_upstream_lbkit_check_flag(ngx_str_t *v, ngx_flag_t *flag)
+{
+    if (v->len == 2 && ngx_strncmp(v->data, "on", 2) == 0) {
+        *flag = 1;
+        return NGX_OK;
+    }
+
+    if (v->len == 3 && ngx_strncmp(v->data, "off", 3) == 0) {
+        *flag = 0;
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+static char *
+ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_http_upstream_lbkit_check_extra_t *extra, ngx_str_t *arg)
+{
+    u_char                           *eq, *p;
+    ngx_int_t                         n;
+    ngx_str_t                         name, v;
+    ngx_uint_t                        k;
+    lbk_check_options                *opts;
+    ngx_http_upstream_lbkit_param_t  *param;
+
+    opts = &lscf->check.opts;
+
+    eq = ngx_strlchr(arg->data, arg->data + arg->len, '=');
+    if (eq == NULL) {
+        goto invalid;
+    }
+
+    name.data = arg->data;
+    name.len = eq - arg->data;
+    v.data = eq + 1;
+    v.len = arg->data + arg->len - v.data;
+
+    for (param = ngx_http_upstream_lbkit_params; param->name.len; param++) {
+        if (param->name.len == name.len
+            && ngx_strncmp(param->name.data, name.data, name.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (param->name.len == 0) {
+        goto invalid;
+    }
+
+    switch (param->type) {
+
+    case LBK_PARAM_MSEC:
+        n = ngx_parse_time(&v, 0);
+        if (n == NGX_ERROR || n <= 0 || n > 86400000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a time from 1ms to "
+                               "24h such as \"500ms\" or \"2s\" is expected",
+                               arg);
+            return NGX_CONF_ERROR;
+        }
+        *(uint32_t *) ((u_char *) opts + param->offset) = (uint32_t) n;
+        return NGX_CONF_OK;
+
+    case LBK_PARAM_COUNT:
+        n = ngx_atoi(v.data, v.len);
+        if (n == NGX_ERROR || n < 1 || n > 1000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a number from 1 to "
+                               "1000 is expected", arg);
+            return NGX_CONF_ERROR;
+        }
+        *(uint32_t *) ((u_char *) opts + param->offset) = (uint32_t) n;
+        return NGX_CONF_OK;
+
+    case LBK_PARAM_STRING:
+        if (v.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": empty value", arg);
+            return NGX_CONF_ERROR;
+        }
+        p = ngx_pnalloc(cf->pool, v.len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        *ngx_cpymem(p, v.data, v.len) = '\0';
+        *(const char **) ((u_char *) opts + param->offset) = (const char *) p;
+        return NGX_CONF_OK;
+
+    case LBK_PARAM_SPECIAL:
+        break;
+    }
+
+    if (ngx_strcmp(param->name.data, "type") == 0) {
+        static const struct { const char *name; int kind; } kinds[] = {
+            { "tcp", LBK_CHECK_TCP },
+            { "http", LBK_CHECK_HTTP },
+            { "https", LBK_CHECK_HTTPS },
+            { "jsonrpc", LBK_CHECK_JSONRPC },
+        };
+
+        for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+            if (ngx_strlen(kinds[k].name) == v.len
+                && ngx_strncmp(kinds[k].name, v.data, v.len) == 0)
+            {
+                opts->kind = kinds[k].kind;
+                return NGX_CONF_OK;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": tcp, http, https or "
+                           "jsonrpc is expected", arg);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strcmp(param->name.data, "jitter") == 0) {
+        if (v.len && v.data[v.len - 1] == '%') {
+            v.len--;
+        }
+        n = ngx_atoi(v.data, v.len);
+        if (n == NGX_ERROR || n > 50) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a percentage from 0 "
+                               "to 50 is expected", arg);
+            return NGX_CONF_ERROR;
+        }
+        opts->jitter_pct = (uint32_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(param->name.data, "headers") == 0) {
+        /* repeatable: each value adds "Name: value" lines ('\n' between) */
+        if (v.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": empty value", arg);
+            return NGX_CONF_ERROR;
+        }
+        p = ngx_pnalloc(cf->pool, extra->headers.len + 1 + v.len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        extra->headers.data = p;
+        if (extra->headers.len) {
+            p = ngx_cpymem(p, extra->headers.data, extra->headers.len);
+            *p++ = '\n';
+        }
+        p = ngx_cpymem(p, v.data, v.len);
+        *p = '\0';
+        extra->headers.len = p - extra->headers.data;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(param->name.data, "max_lag") == 0) {
+        n = ngx_atoi(v.data, v.len);
+        if (n == NGX_ERROR || n < 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a positive number "
+                               "of blocks is expected", arg);
+            return NGX_CONF_ERROR;
+        }
+        opts->max_lag = (int64_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(param->name.data, "slow_start") == 0) {
+        n = ngx_parse_time(&v, 0);
+        if (n == NGX_ERROR || n > 86400000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a time such as "
+                               "\"30s\" (or 0 for off) is expected", arg);
+            return NGX_CONF_ERROR;
+        }
+        lscf->check.slow_start = (ngx_msec_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(param->name.data, "initial") == 0) {
+        if (v.len == 2 && ngx_strncmp(v.data, "up", 2) == 0) {
+            opts->initial_health = LBK_HEALTH_UP;
+            return NGX_CONF_OK;
+        }
+        if (v.len == 4 && ngx_strncmp(v.data, "down", 4) == 0) {
+            opts->initial_health = LBK_HEALTH_DOWN;
+            return NGX_CONF_OK;
+        }
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": up or down is expected",
+                           arg);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strcmp(param->name.data, "port") == 0) {
+        n = ngx_atoi(v.data, v.len);
+        if (n == NGX_ERROR || n < 1 || n > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a port from 1 to "
+                               "65535 is expected", arg);
+            return NGX_CONF_ERROR;
+        }
+        lscf->check.port = (in_port_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(param->name.data, "tls") == 0
+        || ngx_strcmp(param->name.data, "tls_verify") == 0)
+    {
+        if (ngx_http_upstream_lbkit_check_flag(&v,
+                param->name.len == 3 ? &extra->tls : &extra->tls_verify)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": on or off is "
+                               "expected", arg);
+            return NGX_CONF_ERROR;
+        }
+        return NGX_CONF_OK;
+    }
+
+    /* tls_name, tls_trusted_certificate */
+
+    if (v.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": empty value", arg);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, v.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    *ngx_cpymem(p, v.data, v.len) = '\0';
+
+    if (ngx_strcmp(param->name.data, "tls_name") == 0) {
+        extra->tls_name.data = p;
+        extra->tls_name.len = v.len;
+
+    } else {
+        extra->tls_trusted.data = p;
+        extra->tls_trusted.len = v.len;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", arg);
+    return NGX_CONF_ERROR;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_upstream_lbkit_check_ssl_conf(ngx_conf_t *cf,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_http_upstream_lbkit_check_extra_t *extra)
+{
+    ngx_ssl_t           *ssl;
+    ngx_pool_cleanup_t  *cln;
+
+    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    ssl->log = cf->log;
+
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2 | NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = ssl;
+
+    if (extra->tls_verify) {
+        if (extra->tls_trusted.len) {
+            if (ngx_ssl_trusted_certificate(cf, ssl, &extra->tls_trusted, 4)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+        } else if (SSL_CTX_set_default_verify_paths(ssl->ctx) != 1) {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                          "SSL_CTX_set_default_verify_paths() failed");
+            return NGX_ERROR;
+        }
+
+        /*
+         * The handshake must not abort on a bad chain: the verdict is taken
+         * after it (SSL_get_verify_result), so the check can say why.
+         */
+        SSL_CTX_set_verify(ssl->ctx, SSL_VERIFY_NONE, NULL);
+    }
+
+    lscf->check.ssl = ssl;
+
+    return NGX_OK;
+}
+
+#endif
+
+
+/* ------------------------------------------------------------------ */
+/* Worker start                                                        */
+/* ------------------------------------------------------------------ */
+
+ngx_int_t
+ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle)
+{
+    uint32_t                               id;
+    ngx_uint_t                             i;
+    ngx_http_upstream_lbkit_srv_conf_t   **lscfp, *lscf;
+    ngx_http_upstream_lbkit_main_conf_t   *lmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_upstream_lbkit_module);
+    if (lmcf == NULL || lmcf->upstreams.nelts == 0) {
+        return NGX_OK;
+    }
+
+    lscfp = lmcf->upstreams.elts;
+
+    for (i = 0; i < lmcf->upstreams.nelts; i++) {
+        lscf = lscfp[i];
+
+        if (!lscf->check.enabled || lscf->check.check == NULL
+            || lscf->pool == NULL || lscf->check_peers == NULL)
+        {
+            continue;
+        }
+
+        for (id = 0; id < lscf->npeers; id++) {
+            if (!lscf->peers[id].used || lscf->peers[id].down) {
+                continue;
+            }
+
+            if (ngx_http_upstream_lbkit_check_init_peer(cycle, lscf, id)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id)
+{
+    int                                     rc;
+    u_char                                 *host;
+    size_t                                  len;
+    ngx_msec_t                              delay, now, next;
+    ngx_http_upstream_lbkit_peer_t         *peer;
+    ngx_http_upstream_lbkit_check_ctx_t    *ctx;
+    ngx_http_upstream_lbkit_check_extra_t  *extra;
+
+    peer = &lscf->peers[id];
+    extra = lscf->check.data;
+
+    ctx = ngx_pcalloc(cycle->pool, sizeof(ngx_http_upstream_lbkit_check_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->lscf = lscf;
+    ctx->extra = extra;
+    ctx->peer = peer;
+    ctx->shared = &lscf->check_peers[id];
+    ctx->id = id;
+    ctx->name = peer->address;
+
+    /* the peer's address, or the same host at the check's own port */
+    ctx->sockaddr = ngx_pcalloc(cycle->pool, peer->socklen);
+    if (ctx->sockaddr == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(ctx->sockaddr, peer->sockaddr, peer->socklen);
+    ctx->socklen = peer->socklen;
+
+    if (lscf->check.port) {
+        ngx_inet_set_port(ctx->sockaddr, lscf->check.port);
+
+        ctx->name.data = ngx_pnalloc(cycle->pool, NGX_SOCKADDR_STRLEN);
+        if (ctx->name.data == NULL) {
+            return NGX_ERROR;
+        }
+        ctx->name.len = ngx_sock_ntop(ctx->sockaddr, ctx->socklen,
+                                      ctx->name.data, NGX_SOCKADDR_STRLEN, 1);
+    }
+
+    host = ngx_pnalloc(cycle->pool, peer->host.len + 1);
+    if (host == NULL) {
+        return NGX_ERROR;
+    }
+    *ngx_cpymem(host, peer->host.data, peer->host.len) = '\0';
+
+    if (extra->tls_name.len) {
+        ctx->sni = extra->tls_name.data;
+    } else {
+        ctx->sni = host;
+    }
+
+    /* the request bytes never change: render them once */
+    len = 0;
+    rc = lbk_check_request(NULL, &len, lscf->check.check, (const char *) host);
+    if (rc != LBK_OK && rc != LBK_ERANGE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "lbkit: upstream %V server %V: cannot render the check "
+                      "request: %s", &lscf->upstream->host, &peer->name,
+                      lbk_error_last());
+        return NGX_ERROR;
+    }
+
+    ctx->request = ngx_pnalloc(cycle->pool, len + 1);
+    if (ctx->request == NULL) {
+        return NGX_ERROR;
+    }
+    ctx->request_len = len + 1;
+    if (lbk_check_request((char *) ctx->request, &ctx->request_len,
+                          lscf->check.check, (const char *) host)
+        != LBK_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "lbkit: upstream %V server %V: cannot render the check "
+                      "request: %s", &lscf->upstream->host, &peer->name,
+                      lbk_error_last());
+        return NGX_ERROR;
+    }
+
+    ctx->recv_buf = ngx_pnalloc(cycle->pool, NGX_HTTP_LBKIT_CHECK_RECV_SIZE);
+    if (ctx->recv_buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (lbk_check_reply_create(&ctx->reply, lscf->check.check) != LBK_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "lbkit: cannot create a check reply reader: %s",
+                      lbk_error_last());
+        return NGX_ERROR;
+    }
+
+    lbk_health_init(&ctx->mirror, lscf->check.check,
+                    ngx_http_upstream_lbkit_check_mono_us());
+
+    /*
+     * The socket's log is a copy of the cycle's whose level hides the
+     * connect()/recv() errors nginx logs for every failed attempt: the
+     * check's verdict carries them, and state changes are logged at notice.
+     */
+    ctx->conn_log = *cycle->log;
+    ctx->conn_log.log_level = ngx_min(cycle->log->log_level, NGX_LOG_CRIT);
+    ctx->conn_log.handler = NULL;
+    ctx->conn_log.data = NULL;
+    ctx->conn_log.action = "lbkit health check";
+
+    ctx->tick.handler = ngx_http_upstream_lbkit_check_tick;
+    ctx->tick.data = ctx;
+    ctx->tick.log = cycle->log;
+    ctx->tick.cancelable = 1;
+
+    ctx->deadline.handler = ngx_http_upstream_lbkit_check_deadline_handler;
+    ctx->deadline.data = ctx;
+    ctx->deadline.log = cycle->log;
+    ctx->deadline.cancelable = 1;
+
+    /*
+     * First look: when the schedule in shared memory says (a reload keeps
+     * it), else soon, spread over the first interval so that many peers do
+     * not start at once.
+     */
+    now = ngx_current_msec;
+    next = (ngx_msec_t) ctx->shared->next_check;
+
+    if (next != 0 && (ngx_msec_int_t) (next - now) > 0
+        && next - now < extra->lease)
+    {
+        delay = next - now;
+
+    } else {
+        delay = 1 + (ngx_msec_t) (ngx_random()
+                    % ngx_min(lscf->check.opts.inter_ms, 1000));
+    }
+
+    ngx_add_timer(&ctx->tick, delay);
+
+    return NGX_OK;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Claim and schedule                                                  */
+/* ------------------------------------------------------------------ */
+
+static void
+ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
+{
+    ngx_http_upstream_lbkit_check_ctx_t *ctx = ev->data;
+
+    lbk_peer_info  info;
+
+    if (ngx_http_upstream_lbkit_check_is_exiting()) {
+        ngx_http_upstream_lbkit_check_release(ctx);
+        return;
+    }
+
+    if (ctx->running) {
+        /* cannot happen: the next tick is set when an attempt ends */
+        return;
+    }
+
+    if (ngx_http_upstream_lbkit_check_claim(ctx) != NGX_OK) {
+        /* another worker checks this peer; look again later */
+        ctx->owner = 0;
+        ngx_http_upstream_lbkit_check_schedule(ctx,
+                                         ctx->lscf->check.opts.inter_ms);
+        return;
+    }
+
+    info.version = LBK_PEER_INFO_VERSION;
+
+    if (lbk_pool_peer_info(&info, ctx->lscf->pool, ctx->id) == LBK_OK) {
+
+        if (!ctx->owner) {
+            /*
+             * Newly claimed (start, takeover, reload): seed the scheduling
+             * mirror from the pool's health so that the next interval fits
+             * (downinter while down, fastinter while coming back).
+             */
+            lbk_health_init(&ctx->mirror,
+                            info.health == LBK_HEALTH_DOWN
+                            ? ctx->extra->check_down : ctx->lscf->check.check,
+                            ngx_http_upstream_lbkit_check_mono_us());
+        }
+
+        if (info.admin_state == LBK_ADMIN_MAINT) {
+            /* maintenance: checks stop, but keep the claim warm */
+            ctx->owner = 1;
+            ngx_http_upstream_lbkit_check_schedule(ctx,
+                                         ctx->lscf->check.opts.inter_ms);
+            return;
+        }
+    }
+
+    ctx->owner = 1;
+
+    ngx_http_upstream_lbkit_check_start(ctx);
+}
+
+
+static ngx_flag_t
+ngx_http_upstream_lbkit_check_process_alive(ngx_pid_t pid)
+{
+    if (kill(pid, 0) == 0) {
+        return 1;
+    }
+
+    return ngx_errno == NGX_EPERM;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_lbkit_check_claim(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    ngx_pid_t                              owner;
+    ngx_msec_t                             now, expiry;
+    ngx_http_upstream_lbkit_check_peer_t  *shared;
+
+    shared = ctx->shared;
+    now = ngx_current_msec;
+    owner = (ngx_pid_t) shared->claim_pid;
+
+    if (owner == ngx_pid) {
+        shared->claim_expiry = now + ctx->extra->lease;
+        return NGX_OK;
+    }
+
+    if (owner != 0) {
+        expiry = (ngx_msec_t) shared->claim_expiry;
+
+        if ((ngx_msec_int_t) (expiry - now) > 0
+            && ngx_http_upstream_lbkit_check_process_alive(owner))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (!ngx_atomic_cmp_set(&shared->claim_pid, (ngx_atomic_uint_t) owner,
+                            (ngx_atomic_uint_t) ngx_pid))
+    {
+        return NGX_DECLINED;
+    }
+
+    shared->claim_expiry = now + ctx->extra->lease;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->tick.log, 0,
+                   "lbkit check: worker %P claimed %V (from %P)",
+                   ngx_pid, &ctx->name, owner);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_release(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    if (ctx->running) {
+        ngx_http_upstream_lbkit_check_close(ctx);
+    }
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    if (ctx->tick.timer_set) {
+        ngx_del_timer(&ctx->tick);
+    }
+
+    (void) ngx_atomic_cmp_set(&ctx->shared->claim_pid,
+                              (ngx_atomic_uint_t) ngx_pid, 0);
+    ctx->owner = 0;
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_schedule(ngx_http_upstream_lbkit_check_ctx_t *ctx,
+    ngx_msec_t delay)
+{
+    if (ngx_http_upstream_lbkit_check_is_exiting()) {
+        ngx_http_upstream_lbkit_check_release(ctx);
+        return;
+    }
+
+    if (delay == 0) {
+        delay = 1;
+    }
+
+    ngx_add_timer(&ctx->tick, delay);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* One attempt                                                         */
+/* ------------------------------------------------------------------ */
+
+static void
+ngx_http_upstream_lbkit_check_start(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    ngx_int_t          rc;
+    ngx_err_t          err;
+    ngx_connection_t  *c;
+
+    lbk_check_reply_reset(ctx->reply);
+
+    ctx->running = 1;
+    ctx->connected = 0;
+    ctx->request_sent = 0;
+    ctx->sent = 0;
+    ctx->received = 0;
+
+    ctx->pool = ngx_create_pool(1024, &ctx->conn_log);
+    if (ctx->pool == NULL) {
+        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT, 0,
+                                           "out of memory");
+        return;
+    }
+
+    ngx_memzero(&ctx->pc, sizeof(ngx_peer_connection_t));
+    ctx->pc.sockaddr = ctx->sockaddr;
+    ctx->pc.socklen = ctx->socklen;
+    ctx->pc.name = &ctx->name;
+    ctx->pc.get = ngx_event_get_peer;
+    ctx->pc.log = &ctx->conn_log;
+    ctx->pc.log_error = NGX_ERROR_INFO;
+
+    ctx->start_us = ngx_http_upstream_lbkit_check_mono_us();
+
+    rc = ngx_event_connect_peer(&ctx->pc);
+    err = ngx_socket_errno;
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
+                                           rc == NGX_DECLINED ? err : 0,
+                                           "connect failed");
+        return;
+    }
+
+    c = ctx->pc.connection;
+    c->data = ctx;
+    c->pool = ctx->pool;
+    c->read->handler = ngx_http_upstream_lbkit_check_read_handler;
+    c->write->handler = ngx_http_upstream_lbkit_check_write_handler;
+
+    ngx_add_timer(&ctx->deadline, ctx->lscf->check.opts.timeout_ms);
+
+    if (rc == NGX_OK) {
+        ngx_http_upstream_lbkit_check_connected(ctx);
+    }
+
+    /* NGX_AGAIN: the write event reports the end of the connect */
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_connected(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    lbk_check_result  result;
+
+    ctx->connected = 1;
+
+    if (lbk_check_kind(ctx->lscf->check.check) == LBK_CHECK_TCP) {
+        ngx_memzero(&result, sizeof(lbk_check_result));
+        result.version = LBK_CHECK_RESULT_VERSION;
+        result.outcome = LBK_CHECK_PASS;
+        result.agent_state = -1;
+        result.agent_weight_pct = -1;
+        result.agent_maxconn = -1;
+        ngx_cpystrn((u_char *) result.reason, (u_char *) "connected",
+                    sizeof(result.reason));
+        ngx_http_upstream_lbkit_check_finish(ctx, &result);
+        return;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (ctx->lscf->check.ssl) {
+        ngx_http_upstream_lbkit_check_ssl_start(ctx);
+        return;
+    }
+#endif
+
+    ngx_http_upstream_lbkit_check_send(ctx);
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t                     *c = wev->data;
+    ngx_http_upstream_lbkit_check_ctx_t  *ctx = c->data;
+
+    if (!ctx->connected) {
+        if (ngx_http_upstream_lbkit_check_test_connect(ctx) != NGX_OK) {
+            return;
+        }
+        ngx_http_upstream_lbkit_check_connected(ctx);
+        return;
+    }
+
+    if (!ctx->request_sent) {
+        ngx_http_upstream_lbkit_check_send(ctx);
+    }
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_read_handler(ngx_event_t *rev)
+{
+    ngx_connection_t                     *c = rev->data;
+    ngx_http_upstream_lbkit_check_ctx_t  *ctx = c->data;
+
+    if (!ctx->connected) {
+        if (ngx_http_upstream_lbkit_check_test_connect(ctx) != NGX_OK) {
+            return;
+        }
+        ngx_http_upstream_lbkit_check_connected(ctx);
+        return;
+    }
+
+    if (!ctx->request_sent) {
+        return;
+    }
+
+    ngx_http_upstream_lbkit_check_recv(ctx);
+}
+
+
+/* NGX_OK when the non-blocking connect has succeeded; else the attempt
+   has been failed (and finished) here, or NGX_AGAIN: still in progress. */
+static ngx_int_t
+ngx_http_upstream_lbkit_check_test_connect(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    int                err;
+    socklen_t          len;
+    struct pollfd      pfd;
+    ngx_connection_t  *c;
+
+    c = ctx->pc.connection;
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT, err,
+                                           "connect failed");
+        return NGX_ERROR;
+    }
+
+    /* no error yet: connected only if the socket is writable */
+    pfd.fd = c->fd;
+    pfd.events = POLLOUT;
+    pfd.revents = 0;
+
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT)) {
+        return NGX_OK;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_send(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = ctx->pc.connection;
+
+    while (ctx->sent < ctx->request_len) {
+        n = c->send(c, ctx->request + ctx->sent, ctx->request_len - ctx->sent);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
+                                                   0, "event setup failed");
+            }
+            return;
+        }
+
+        if (n == NGX_ERROR || n <= 0) {
+            ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
+                                               ngx_socket_errno,
+                                               "send failed");
+            return;
+        }
+
+        ctx->sent += n;
+    }
+
+    ctx->request_sent = 1;
+
+    ngx_http_upstream_lbkit_check_recv(ctx);
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_recv(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = ctx->pc.connection;
+
+    /*
+     * Bounded: the reply reader returns a verdict once its header and body
+     * limits (lbk_check_options max_*_bytes) are exceeded.
+     */
+    for ( ;; ) {
+        n = c->recv(c, ctx->recv_buf, NGX_HTTP_LBKIT_CHECK_RECV_SIZE);
+
+        if (n > 0) {
+            ctx->received += n;
+
+            if (lbk_check_reply_feed(ctx->reply, ctx->recv_buf, n) == LBK_OK) {
+                ngx_http_upstream_lbkit_check_verdict(ctx);
+                return;
+            }
+
+            continue;
+        }
+
+        if (n == 0) {
+            (void) lbk_check_reply_eof(ctx->reply);
+            ngx_http_upstream_lbkit_check_verdict(ctx);
+            return;
+        }
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
+                                                   0, "event setup failed");
+            }
+            return;
+        }
+
+        /* NGX_ERROR: a reset */
+        if (ctx->received) {
+            (void) lbk_check_reply_eof(ctx->reply);
+            ngx_http_upstream_lbkit_check_verdict(ctx);
+
+        } else {
+            ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
+                                               ngx_socket_errno,
+                                               "connection reset before a "
+                                               "reply");
+        }
+
+        return;
+    }
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_deadline_handler(ngx_event_t *ev)
+{
+    ngx_http_upstream_lbkit_check_ctx_t *ctx = ev->data;
+
+    char               detail[64];
+    uint64_t           elapsed_ms;
+    ngx_uint_t         timeout;
+    struct pollfd      pfd;
+    ngx_connection_t  *c;
+
+    if (!ctx->running) {
+        return;
+    }
+
+    c = ctx->pc.connection;
+    timeout = ctx->lscf->check.opts.timeout_ms;
+
+    /*
+     * nginx's cached time may have been stale when the timer was set (the
+     * worker was busy before the attempt started): measure the real time
+     * since the connect started and wait for the rest if it is short.
+     */
+    elapsed_ms = (ngx_http_upstream_lbkit_check_mono_us() - ctx->start_us)
+                 / 1000;
+
+    if (elapsed_ms < timeout) {
+        ngx_add_timer(&ctx->deadline, (ngx_msec_t) (timeout - elapsed_ms));
+        return;
+    }
+
+    /*
+     * Our timer may fire late when the worker was busy: a reply (or the
+     * connect) that completed meanwhile still counts.  Give pending I/O one
+     * chance before calling it a timeout.
+     */
+    if (c != NULL) {
+        pfd.fd = c->fd;
+        pfd.events = POLLIN | POLLOUT;
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, 0) == 1) {
+            if (!ctx->connected || !ctx->request_sent) {
+                if (pfd.revents & (POLLOUT | POLLERR | POLLHUP)) {
+                    c->write->ready = 1;
+                    ngx_http_upstream_lbkit_check_write_handler(c->write);
+                }
+
+            } else if (pfd.revents & (POLLIN | POLLERR | POLLHUP)) {
+                c->read->ready = 1;
+                ngx_http_upstream_lbkit_check_read_handler(c->read);
+            }
+
+            if (!ctx->running) {
+                return;
+            }
+        }
+    }
+
+    ngx_snprintf((u_char *) detail, sizeof(detail), "timed out after %uims%Z",
+                 timeout);
+
+    ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TIMEOUT, 0, detail);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static void
+ngx_http_upstream_lbkit_check_ssl_start(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    c = ctx->pc.connection;
+
+    if (ngx_ssl_create_connection(ctx->lscf->check.ssl, c,
+                                  NGX_SSL_BUFFER | NGX_SSL_CLIENT)
+        != NGX_OK)
+    {
+        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TLS, 0,
+                                           "TLS setup failed");
+        return;
+    }
+
+    /* SNI for names, not for addresses (RFC 6066, section 3) */
+    if (ctx->sni && ngx_inet_addr(ctx->sni, ngx_strlen(ctx->sni)) == INADDR_NONE
+        && ngx_strchr(ctx->sni, ':') == NULL)
+    {
+        (void) SSL_set_tlsext_host_name(c->ssl->connection, (char *) ctx->sni);
+    }
+
+    rc = ngx_ssl_handshake(c);
+
+    if (rc == NGX_AGAIN) {
+        c->ssl->handler = ngx_http_upstream_lbkit_check_ssl_done;
+        return;
+    }
+
+    ngx_http_upstream_lbkit_check_ssl_done(c);
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_ssl_done(ngx_connection_t *c)
+{
+    ngx_http_upstream_lbkit_check_ctx_t *ctx = c->data;
+
+    long         rc;
+    char         detail[LBK_REASON_MAX];
+    X509        *cert;
+    size_t       name_len;
+    ngx_flag_t   matched;
+
+    if (!ctx->running) {
+        return;
+    }
+
+    if (!c->ssl->handshaked) {
+        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TLS, 0,
+                                           "TLS handshake failed");
+        return;
+    }
+
+    c->read->handler = ngx_http_upstream_lbkit_check_read_handler;
+    c->write->handler = ngx_http_upstream_lbkit_check_write_handler;
+
+    if (ctx->extra->tls_verify) {
+        rc = SSL_get_verify_result(c->ssl->connection);
+
+        if (rc != X509_V_OK) {
+            ngx_snprintf((u_char *) detail, sizeof(detail),
+                         "certificate verify failed: %s%Z",
+                         X509_verify_cert_error_string(rc));
+            ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TLS, 0,
+                                               detail);
+            return;
+        }
+
+        cert = SSL_get_peer_certificate(c->ssl->connection);
+        if (cert == NULL) {
+            ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TLS, 0,
+                                               "no peer certificate");
+            return;
+        }
+
+        /* an IP address is matched against IP SANs, a name against DNS */
+        name_len = ngx_strlen(ctx->sni);
+        if (ngx_inet_addr(ctx->sni, name_len) != INADDR_NONE
+            || ngx_strchr(ctx->sni, ':') != NULL)
+        {
+            matched = X509_check_ip_asc(cert, (char *) ctx->sni, 0) == 1;
+
+        } else {
+            matched = X509_check_host(cert, (char *) ctx->sni, name_len, 0,
+                                      NULL) == 1;
+        }
+
+        X509_free(cert);
+
+        if (!matched) {
+            ngx_snprintf((u_char *) detail, sizeof(detail),
+                         "certificate does not match \"%s\"%Z", ctx->sni);
+            ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TLS, 0,
+                                               detail);
+            return;
+        }
+    }
+
+    ngx_http_upstream_lbkit_check_send(ctx);
+}
+
+#endif
+
+
+/* ------------------------------------------------------------------ */
+/* Verdicts                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+ngx_http_upstream_lbkit_check_fail(ngx_http_upstream_lbkit_check_ctx_t *ctx,
+    int outcome, ngx_err_t err, const char *what)
+{
+    u_char            *p, *last;
+    char               detail[LBK_REASON_MAX];
+    lbk_check_result   result;
+
+    last = (u_char *) detail + sizeof(detail) - 1;
+    p = ngx_cpystrn((u_char *) detail, (u_char *) what, sizeof(detail));
+
+    if (err) {
+        p = ngx_slprintf(p, last, ": ");
+        p = ngx_strerror(err, p, last - p);
+    }
+
+    *p = '\0';
+
+    ngx_memzero(&result, sizeof(lbk_check_result));
+    lbk_check_result_fail(&result, outcome, detail);
+
+    ngx_http_upstream_lbkit_check_finish(ctx, &result);
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_verdict(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    lbk_check_result  result;
+
+    ngx_memzero(&result, sizeof(lbk_check_result));
+    result.version = LBK_CHECK_RESULT_VERSION;
+
+    if (lbk_check_reply_result(&result, ctx->reply) != LBK_OK) {
+        lbk_check_result_fail(&result, LBK_CHECK_FAIL_PROTOCOL,
+                              "no verdict on the reply");
+    }
+
+    ngx_http_upstream_lbkit_check_finish(ctx, &result);
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_close(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    ngx_connection_t  *c;
+
+    c = ctx->pc.connection;
+
+    if (c != NULL) {
+#if (NGX_HTTP_SSL)
+        if (c->ssl) {
+            c->ssl->no_wait_shutdown = 1;
+            c->ssl->no_send_shutdown = 1;
+            (void) ngx_ssl_shutdown(c);
+        }
+#endif
+        ngx_close_connection(c);
+        ctx->pc.connection = NULL;
+    }
+
+    if (ctx->pool) {
+        ngx_destroy_pool(ctx->pool);
+        ctx->pool = NULL;
+    }
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    ctx->running = 0;
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
+    lbk_check_result *result)
+{
+    int                                    rc;
+    uint64_t                               now_us, delay_us;
+    ngx_msec_t                             delay;
+    lbk_health_event                       event;
+    ngx_http_upstream_lbkit_check_peer_t  *shared;
+
+    now_us = ngx_http_upstream_lbkit_check_mono_us();
+    result->duration_us = now_us - ctx->start_us;
+
+    ngx_http_upstream_lbkit_check_close(ctx);
+
+    ngx_memzero(&event, sizeof(lbk_health_event));
+    event.version = LBK_HEALTH_EVENT_VERSION;
+
+    rc = lbk_pool_report_check(&event, ctx->lscf->pool, ctx->id,
+                               ctx->lscf->check.check, result);
+
+    if (rc != LBK_OK) {
+        ngx_log_error(NGX_LOG_ERR, ctx->tick.log, 0,
+                      "lbkit: upstream %V server %V: check result not "
+                      "recorded: %s", &ctx->lscf->upstream->host,
+                      &ctx->peer->name, lbk_error_last());
+
+    } else if (event.changed) {
+        ngx_http_upstream_lbkit_log_state(ctx->tick.log, ctx->lscf, ctx->id,
+                    event.new_health == LBK_HEALTH_DOWN ? "down" : "up",
+                    event.reason);
+    }
+
+    (void) lbk_health_report(NULL, &ctx->mirror, ctx->lscf->check.check,
+                             result, now_us);
+
+    /* the last-check record, seqlock style (see the header) */
+    shared = ctx->shared;
+
+    (void) ngx_atomic_fetch_add(&shared->seq, 1);
+    ngx_memory_barrier();
+
+    shared->time_ms = ngx_http_upstream_lbkit_now_ms();
+    shared->duration_us = result->duration_us;
+    shared->outcome = result->outcome;
+    shared->http_status = result->http_status;
+    shared->checks++;
+    ngx_cpystrn(shared->reason,
+                (u_char *) (rc == LBK_OK && event.reason[0] ? event.reason
+                                                            : result->reason),
+                sizeof(shared->reason));
+
+    ngx_memory_barrier();
+    (void) ngx_atomic_fetch_add(&shared->seq, 1);
+
+    delay_us = lbk_health_next_delay(&ctx->mirror, ctx->lscf->check.check,
+                                     ngx_http_upstream_lbkit_check_random64());
+    delay = (ngx_msec_t) (delay_us / 1000);
+
+    shared->next_check = ngx_current_msec + delay;
+
+    ngx_http_upstream_lbkit_check_schedule(ctx, delay);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+ngx_http_upstream_lbkit_check_mono_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+
+static uint64_t
+ngx_http_upstream_lbkit_check_random64(void)
+{
+    /* ngx_random() gives 31 bits */
+    return ((uint64_t) ngx_random() << 33)
+           ^ ((uint64_t) ngx_random() << 11)
+           ^ (uint64_t) ngx_random();
+}
+
+
+static ngx_flag_t
+ngx_http_upstream_lbkit_check_is_exiting(void)
+{
+    return ngx_exiting || ngx_quit || ngx_terminate;
+}
