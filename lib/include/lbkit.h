@@ -557,6 +557,24 @@ LBK_EXTERN int lbk_agent_format(char *buf, size_t *inout_len,
 /** crc32 (zlib polynomial) of @p len bytes: the key hash nginx uses. */
 LBK_EXTERN uint32_t lbk_crc32(const void *data, size_t len);
 
+/* ------------------------------------------------------------------ */
+/* Carrying peer state between pools (reload)                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Copies the dynamic state of peer @p src_id of @p src onto peer @p dst_id
+ * of @p dst: health (with the rise/fall counter), failure window,
+ * ejection, slow-start ramp, request counters, EWMA latency, check results,
+ * last reason and agent state.  Configuration (weight, max_conns, max_fails,
+ * fail_timeout, backup, admin state) and the active count are not copied.
+ * Used when a configuration is reloaded, to keep the state of peers that
+ * still exist.  Both pools must use the same clock.  @p src is only read;
+ * @p dst's peer must not be picked or reported on concurrently (copy before
+ * publishing the new pool).  Returns LBK_ENOTFOUND for an unknown id.
+ */
+LBK_EXTERN int lbk_pool_peer_state_copy(lbk_pool *dst, uint32_t dst_id,
+                                        const lbk_pool *src, uint32_t src_id);
+
 #ifdef __cplusplus
 }
 #endif
