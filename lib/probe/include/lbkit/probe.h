@@ -47,7 +47,10 @@ struct Result {
 
 struct Options {
   unsigned max_concurrency = 1000;   // probes in flight at once; the rest queue
-  uint32_t max_response_bytes = 1u << 20;
+  uint32_t max_response_bytes = 1u << 20;  // per probe; more is FAIL_LIMIT
+  // DNS server "ip[:port]" to ask instead of /etc/resolv.conf (and then
+  // /etc/hosts is not read); "" = the system's configuration.
+  std::string dns_nameserver;
 };
 
 class Prober {
@@ -59,14 +62,47 @@ class Prober {
   Prober(const Prober &) = delete;
   Prober &operator=(const Prober &) = delete;
 
-  // Starts (or queues) a probe; @p done is called exactly once, from the loop.
+  // Starts (or queues) a probe; @p done is called exactly once, from the loop
+  // (never from inside start()).  The request and the judge come from
+  // Target::check; without one, the URL's scheme picks a tcp, http or https
+  // check of the URL's path (status 200-399).  With a check, its own path
+  // is used.  TLS is used for https URLs and for checks of kind
+  // LBK_CHECK_HTTPS.  Do not destroy the Prober from inside a callback.
+  //
+  // Verdicts: refused/unreachable/reset before any reply byte ->
+  // FAIL_CONNECT; resolver failure -> FAIL_DNS; handshake or certificate
+  // failure -> FAIL_TLS ("certificate verify failed: <OpenSSL reason>");
+  // nothing complete within timeout_ms -> FAIL_TIMEOUT (the reason names
+  // the phase); reset after some reply bytes -> FAIL_PROTOCOL; more than
+  // max_response_bytes -> FAIL_LIMIT; otherwise lbk_check_reply's verdict.
   void start(const Target &target, Callback done);
+  // Probes started whose callback has not run yet (queued ones included).
   size_t in_flight() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A target URL taken apart: scheme://host[:port][/path][?query].
+// Schemes: http (port 80), https (443; TLS), tcp (port required).
+struct Url {
+  std::string scheme;       // "http", "https" or "tcp"
+  std::string host;         // without brackets for IPv6 literals
+  uint16_t port = 0;
+  std::string path = "/";   // path and query, as given
+  bool tls = false;         // scheme https
+  bool host_is_ip = false;  // literal IPv4/IPv6 address: no DNS, no SNI
+  std::string host_header() const;  // "host" or "host:port", [v6] bracketed
+};
+
+// Parses @p url into @p out; false with a reason in @p error
+// ("unknown scheme 'ftp'", "port 70000 out of range", ...).
+bool parse_url(Url *out, const std::string &url, std::string *error);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (each probe in flight
+// holds one descriptor); returns the resulting soft limit.
+uint64_t raise_open_files_limit();
 
 // Blocking convenience: probes every target concurrently on a private loop
 // and returns the results in target order.
