@@ -1,0 +1,51 @@
+// methods.cc - method names and aliases (nginx and HAProxy spellings).
+#include "algo/methods.h"
+
+#include <cstring>
+
+namespace lbk {
+namespace {
+
+struct MethodName {
+  const char *name;
+  MethodId method;
+};
+
+// Canonical names first; each canonical name is its method's first entry.
+const MethodName method_names[] = {
+    {"round_robin", METHOD_ROUND_ROBIN}, {"roundrobin", METHOD_ROUND_ROBIN},
+    {"rr", METHOD_ROUND_ROBIN},          {"static-rr", METHOD_ROUND_ROBIN},
+    {"least_conn", METHOD_LEAST_CONN},   {"leastconn", METHOD_LEAST_CONN},
+    {"random", METHOD_RANDOM},           {"p2c", METHOD_P2C},
+    {"random2", METHOD_P2C},             {"peak_ewma", METHOD_PEAK_EWMA},
+    {"ewma", METHOD_PEAK_EWMA},          {"fastest", METHOD_FASTEST},
+    {"first", METHOD_FIRST},             {"hash", METHOD_HASH},
+    {"consistent", METHOD_HASH},         {"maglev", METHOD_MAGLEV},
+    {"source", METHOD_SOURCE},
+};
+
+}  // namespace
+
+int method_from_name(const char *name) {
+  if (name == nullptr) return -1;
+  for (const MethodName &m : method_names)
+    if (std::strcmp(m.name, name) == 0) return static_cast<int>(m.method);
+  return -1;
+}
+
+const char *method_canonical_name(uint32_t method) {
+  for (const MethodName &m : method_names)
+    if (m.method == method) return m.name;
+  return "unknown";
+}
+
+const AlgoOps *method_ops(uint32_t method, int hash_kind) {
+  (void)hash_kind;
+  switch (method) {
+    case METHOD_ROUND_ROBIN: return &round_robin_ops;
+    //@@MORE
+    default: return nullptr;
+  }
+}
+
+}  // namespace lbk

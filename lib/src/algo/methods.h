@@ -1,0 +1,41 @@
+// methods.h - the table of balancing methods: names, aliases, ops.
+#pragma once
+
+#include "pool.h"
+
+namespace lbk {
+
+enum MethodId : uint32_t {
+  METHOD_ROUND_ROBIN = 0,
+  METHOD_LEAST_CONN,
+  METHOD_RANDOM,
+  METHOD_P2C,
+  METHOD_PEAK_EWMA,
+  METHOD_FASTEST,
+  METHOD_FIRST,
+  METHOD_HASH,
+  METHOD_MAGLEV,
+  METHOD_SOURCE,
+  METHOD_COUNT
+};
+
+// The method for a canonical name or alias (case-sensitive), or -1.
+int method_from_name(const char *name);
+// The canonical name of a method id ("round_robin", ...).
+const char *method_canonical_name(uint32_t method);
+// The ops implementing a method; hash and source use @p hash_kind.
+const AlgoOps *method_ops(uint32_t method, int hash_kind);
+
+// One ops table per algorithm file.
+extern const AlgoOps round_robin_ops;
+extern const AlgoOps least_conn_ops;
+extern const AlgoOps random_ops;
+extern const AlgoOps p2c_ops;
+extern const AlgoOps peak_ewma_ops;
+extern const AlgoOps fastest_ops;
+extern const AlgoOps first_ops;
+extern const AlgoOps ketama_ops;
+extern const AlgoOps maglev_ops;
+extern const AlgoOps modulo_hash_ops;
+
+}  // namespace lbk

@@ -1,0 +1,1091 @@
+// pool.cc - the lbk_pool_* API: creating and placing the block, peers,
+// picks and releases, passive health (max_fails/fail_timeout, outlier
+// ejection, panic, slow start) and feeding active-check verdicts.
+//
+// Per-process caches.  Each handle keeps a PoolCache (per tier: member ids,
+// weights, names and the algorithm's structure).  It is rebuilt, in every
+// process independently, the first time a pick sees that the block's
+// topology_generation moved (add, remove, set_weight, set_weight_pct or an
+// agent weight).  Admin state, health, max_conns, failures and ejection are
+// read live from the block at every pick and never cause a rebuild.  While
+// one thread rebuilds, other threads keep picking with the previous cache.
+#include "pool.h"
+
+#include <signal.h>
+#include <sched.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "algo/methods.h"
+#include "error_internal.h"
+#include "health/check_internal.h"
+
+namespace lbk {
+namespace {
+
+constexpr size_t KEY_MAX = 65536;          // longest accepted hash key
+constexpr int PICK_ATTEMPTS = 8;           // admissions tried per pick
+constexpr uint64_t PANIC_REEVALUATE_US = 100000;
+constexpr uint64_t DEFAULT_EWMA_DECAY_US = 10000000;
+constexpr uint64_t DEFAULT_EJECTION_US = 30000000;
+constexpr uint32_t MAX_EJECTION_MULTIPLIER = 10;
+constexpr uint64_t LOCK_STEAL_AFTER_SPINS = 2000000;
+
+uint64_t monotonic_us() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000u +
+         static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+}
+
+uint64_t splitmix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double bits_to_double(uint64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+uint64_t double_to_bits(double d) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  return bits;
+}
+
+// A spin lock living in shared memory.  The holder stores its pid; a
+// waiter that spun for long steals the lock from a holder that no longer
+// exists (a crashed nginx worker must not wedge the others).
+void lock_word(std::atomic<uint32_t> &word) {
+  const uint32_t self = static_cast<uint32_t>(getpid());
+  for (uint64_t spins = 0;; ++spins) {
+    uint32_t expected = 0;
+    if (word.compare_exchange_weak(expected, self, std::memory_order_acquire))
+      return;
+    if (spins >= LOCK_STEAL_AFTER_SPINS && expected != 0 &&
+        kill(static_cast<pid_t>(expected), 0) != 0 && errno == ESRCH) {
+      if (word.compare_exchange_strong(expected, self,
+                                       std::memory_order_acquire))
+        return;
+    }
+    if ((spins & 63) == 63) sched_yield();
+  }
+}
+
+void unlock_word(std::atomic<uint32_t> &word) {
+  word.store(0, std::memory_order_release);
+}
+
+struct WordLock {
+  explicit WordLock(std::atomic<uint32_t> &w) : word(w) { lock_word(word); }
+  ~WordLock() { unlock_word(word); }
+  std::atomic<uint32_t> &word;
+};
+
+uint32_t compute_effective_weight(uint32_t weight, uint32_t pct) {
+  if (pct == 0) return 0;
+  uint64_t w = static_cast<uint64_t>(weight) * pct / 100;
+  return w == 0 ? 1 : static_cast<uint32_t>(w);
+}
+
+void bump(std::atomic<uint64_t> &counter) {
+  counter.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool valid_name(const char *name, const char *what, int *rc) {
+  if (name == nullptr || name[0] == '\0') {
+    *rc = set_error(LBK_ENAME, "%s is empty", what);
+    return false;
+  }
+  size_t len = std::strlen(name);
+  if (len >= LBK_NAME_MAX) {
+    *rc = set_error(LBK_ENAME, "%s '%.40s...' is %zu bytes long; at most %d",
+                    what, name, len, LBK_NAME_MAX - 1);
+    return false;
+  }
+  for (size_t i = 0; i < len; ++i) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) {
+      *rc = set_error(LBK_ENAME, "%s '%s' contains a control character at "
+                      "byte %zu", what, name, i);
+      return false;
+    }
+  }
+  return true;
+}
+
+void copy_text(char *dst, size_t cap, const char *src) {
+  size_t n = std::strlen(src);
+  if (n >= cap) n = cap - 1;
+  std::memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+}  // namespace
+
+uint64_t pool_now(const lbk_pool *pool) {
+  return pool->clock ? pool->clock(pool->clock_ud) : monotonic_us();
+}
+
+uint64_t pool_random(lbk_pool *pool) {
+  if (pool->rng) return pool->rng(pool->rng_ud);
+  // splitmix64 as a counter-based generator: thread safe and, for one
+  // thread, a reproducible sequence for a given seed.
+  uint64_t s = pool->rng_state.fetch_add(0x9e3779b97f4a7c15ULL,
+                                         std::memory_order_relaxed);
+  return splitmix64(s + 0x9e3779b97f4a7c15ULL);
+}
+
+namespace {
+
+// Is the slow-start ramp of @p s still running at @p now?  Returns the
+// admitted fraction in (0, 1], 1 when no ramp applies.
+double ramp_fraction(const lbk_pool *pool, const PeerSlot &s, uint64_t now) {
+  uint64_t span = pool->header->slow_start_us;
+  if (span == 0) return 1.0;
+  uint64_t start = s.ramp_start_us.load(std::memory_order_relaxed);
+  if (start == 0 || now >= start + span) return 1.0;
+  if (now < start) return 0.01;
+  double f = static_cast<double>(now - start) / static_cast<double>(span);
+  return f < 0.01 ? 0.01 : f;
+}
+
+// Unusable because of passive or active health (not admin state)?
+bool health_excluded(const PeerSlot &s, uint64_t now) {
+  if (s.health.load(std::memory_order_relaxed) == LBK_HEALTH_DOWN) return true;
+  if (s.max_fails != 0) {
+    uint64_t word = s.fail_word.load(std::memory_order_relaxed);
+    uint64_t fails = word & FAIL_COUNT_MASK;
+    if (fails >= s.max_fails &&
+        now / 1000 - (word >> FAIL_COUNT_BITS) <= s.fail_timeout_ms)
+      return true;
+  }
+  uint64_t until = s.ejected_until_us.load(std::memory_order_relaxed);
+  return until != 0 && now < until;
+}
+
+bool admin_excluded(const PeerSlot &s) {
+  return s.admin_state.load(std::memory_order_relaxed) != LBK_ADMIN_UP ||
+         s.agent_admin.load(std::memory_order_relaxed) != AGENT_ADMIN_NONE ||
+         s.effective_weight.load(std::memory_order_relaxed) == 0;
+}
+
+}  // namespace
+
+bool PickContext::usable(uint32_t id) {
+  if (tried_ != nullptr && id / 64 < tried_words_ &&
+      (tried_[id / 64] >> (id % 64)) & 1u)
+    return false;
+  for (int i = 0; i < n_excluded_; ++i)
+    if (excluded_[i] == id) return false;
+  const PeerSlot &s = pool_->slots[id];
+  if (!s.in_use.load(std::memory_order_acquire)) return false;
+  if (admin_excluded(s)) return false;
+  uint32_t max_conns = s.max_conns.load(std::memory_order_relaxed);
+  if (max_conns != 0 && s.active.load(std::memory_order_relaxed) >= max_conns)
+    return false;
+  if (panic_) return true;
+  if (s.health.load(std::memory_order_relaxed) == LBK_HEALTH_DOWN)
+    return false;
+  // Only read the clock when a time-based exclusion may apply.
+  if ((s.max_fails != 0 &&
+       (s.fail_word.load(std::memory_order_relaxed) & FAIL_COUNT_MASK) >=
+           s.max_fails) ||
+      s.ejected_until_us.load(std::memory_order_relaxed) != 0)
+    return !health_excluded(s, now());
+  return true;
+}
+
+uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start) {
+  size_t n = tier.ids.size();
+  if (n == 0) return LBK_PEER_NONE;
+  start %= n;
+  for (size_t i = 0; i < n; ++i) {
+    size_t pos = start + i;
+    if (pos >= n) pos -= n;
+    if (ctx.usable(tier.ids[pos])) return tier.ids[pos];
+  }
+  return LBK_PEER_NONE;
+}
+
+namespace {
+
+// Builds a cache from the block.  Caller holds the configuration lock.
+PoolCache *build_cache(const lbk_pool *pool) {
+  std::unique_ptr<PoolCache> cache(new PoolCache);
+  cache->topology_generation =
+      pool->header->topology_generation.load(std::memory_order_acquire);
+  uint32_t limit = pool->header->id_limit.load(std::memory_order_acquire);
+  for (uint32_t id = 0; id < limit; ++id) {
+    const PeerSlot &s = pool->slots[id];
+    if (!s.in_use.load(std::memory_order_acquire)) continue;
+    Tier &tier = cache->tiers[s.backup ? 1 : 0];
+    // Weight 0 (agent 0%) peers stay members with weight 1 so that the
+    // structures keep their place; usable() skips them.
+    uint32_t w = s.effective_weight.load(std::memory_order_relaxed);
+    if (w == 0) w = 1;
+    tier.ids.push_back(id);
+    tier.weights.push_back(w);
+    tier.names.emplace_back(s.name);
+    tier.total_weight += w;
+  }
+  for (Tier &tier : cache->tiers)
+    if (!tier.ids.empty()) tier.state = pool->ops->build(tier, pool->params);
+  return cache.release();
+}
+
+// Frees retired caches once no thread of this process is inside a pick.
+// Caller holds rebuild_mutex.
+void collect_retired(lbk_pool *pool) {
+  if (pool->retired.empty()) return;
+  if (pool->readers.load(std::memory_order_seq_cst) != 0) return;
+  for (PoolCache *c : pool->retired) delete c;
+  pool->retired.clear();
+}
+
+// Makes the cache current if the topology moved; never blocks a picker
+// behind another thread's rebuild (it keeps using the previous cache).
+void refresh_cache(lbk_pool *pool, bool must_wait) {
+  uint64_t gen = pool->header->topology_generation.load(
+      std::memory_order_acquire);
+  PoolCache *cur = pool->cache.load(std::memory_order_seq_cst);
+  if (cur != nullptr && cur->topology_generation == gen) return;
+  std::unique_lock<std::mutex> guard(pool->rebuild_mutex, std::defer_lock);
+  if (must_wait || cur == nullptr)
+    guard.lock();
+  else if (!guard.try_lock())
+    return;
+  cur = pool->cache.load(std::memory_order_seq_cst);
+  gen = pool->header->topology_generation.load(std::memory_order_acquire);
+  if (cur != nullptr && cur->topology_generation == gen) return;
+  PoolCache *fresh;
+  {
+    WordLock lock(pool->header->config_lock);
+    fresh = build_cache(pool);
+  }
+  pool->cache.store(fresh, std::memory_order_seq_cst);
+  if (cur != nullptr) pool->retired.push_back(cur);
+  collect_retired(pool);
+}
+
+// Counts this thread as a cache reader for its lifetime.
+struct ReaderGuard {
+  explicit ReaderGuard(lbk_pool *p) : pool(p) {
+    pool->readers.fetch_add(1, std::memory_order_seq_cst);
+  }
+  ~ReaderGuard() { pool->readers.fetch_sub(1, std::memory_order_seq_cst); }
+  lbk_pool *pool;
+};
+
+// Panic: when fewer than panic_threshold_pct % of the primaries are
+// healthy (counting healthy backups too, up to the number of primaries),
+// picks ignore health, failed windows and ejection and balance over every
+// primary that is administratively up (Envoy's panic threshold).
+bool evaluate_panic(lbk_pool *pool) {
+  const PoolHeader &h = *pool->header;
+  if (h.panic_threshold_pct == 0) return false;
+  uint64_t epoch = h.health_epoch.load(std::memory_order_acquire);
+  uint64_t now = pool_now(pool);
+  if (epoch == pool->panic_epoch.load(std::memory_order_relaxed) &&
+      now - pool->panic_evaluated_us.load(std::memory_order_relaxed) <
+          PANIC_REEVALUATE_US)
+    return pool->panic.load(std::memory_order_relaxed) != 0;
+  uint64_t primaries = 0, healthy = 0, healthy_backups = 0;
+  uint32_t limit = h.id_limit.load(std::memory_order_acquire);
+  for (uint32_t id = 0; id < limit; ++id) {
+    const PeerSlot &s = pool->slots[id];
+    if (!s.in_use.load(std::memory_order_acquire)) continue;
+    bool ok = !admin_excluded(s) && !health_excluded(s, now);
+    if (s.backup) {
+      healthy_backups += ok;
+    } else {
+      ++primaries;
+      healthy += ok;
+    }
+  }
+  healthy += std::min(healthy_backups, primaries - std::min(primaries, healthy));
+  bool panic = primaries > 0 && healthy * 100 < h.panic_threshold_pct * primaries;
+  pool->panic.store(panic, std::memory_order_relaxed);
+  pool->panic_evaluated_us.store(now, std::memory_order_relaxed);
+  pool->panic_epoch.store(epoch, std::memory_order_relaxed);
+  return panic;
+}
+
+// Takes a slot: increments active unless max_conns is reached meanwhile.
+bool admit(lbk_pool *pool, uint32_t id) {
+  PeerSlot &s = pool->slots[id];
+  uint32_t max_conns = s.max_conns.load(std::memory_order_relaxed);
+  if (max_conns == 0) {
+    s.active.fetch_add(1, std::memory_order_acq_rel);
+  } else {
+    uint32_t cur = s.active.load(std::memory_order_relaxed);
+    do {
+      if (cur >= max_conns) return false;
+    } while (!s.active.compare_exchange_weak(cur, cur + 1,
+                                             std::memory_order_acq_rel));
+  }
+  s.requests.fetch_add(1, std::memory_order_relaxed);
+  if (pool->header->balance_factor != 0)
+    pool->header->total_active.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+uint32_t pick_in_tiers(PickContext &ctx, const lbk_pool *pool,
+                       const PoolCache &cache, bool panic) {
+  uint32_t id = pool->ops->pick(ctx, cache.tiers[0]);
+  if (id != LBK_PEER_NONE || cache.tiers[1].ids.empty()) return id;
+  (void)panic;
+  return pool->ops->pick(ctx, cache.tiers[1]);
+}
+
+int check_pool(const lbk_pool *pool) {
+  if (pool == nullptr) return set_error(LBK_EINVAL, "pool is NULL");
+  return 0;
+}
+
+int check_peer(const lbk_pool *pool, uint32_t id) {
+  if (int rc = check_pool(pool)) return rc;
+  if (id >= pool->header->max_peers ||
+      !pool->slots[id].in_use.load(std::memory_order_acquire))
+    return set_error(LBK_ENOTFOUND, "no peer with id %u", id);
+  return 0;
+}
+
+int resolve_options(lbk_pool_options *o, const lbk_pool_options *in) {
+  lbk_pool_options defaults = LBK_POOL_OPTIONS_INIT;
+  *o = in ? *in : defaults;
+  if (o->version != LBK_POOL_OPTIONS_VERSION)
+    return set_error(LBK_EINVAL, "pool options version %u is not %d "
+                     "(initialise with LBK_POOL_OPTIONS_INIT)",
+                     o->version, LBK_POOL_OPTIONS_VERSION);
+  if (o->max_peers == 0 || o->max_peers > LBK_PEERS_MAX)
+    return set_error(LBK_ERANGE, "max_peers %u is out of range 1..%d",
+                     o->max_peers, LBK_PEERS_MAX);
+  if (o->hash_kind < LBK_HASH_KETAMA || o->hash_kind > LBK_HASH_MODULO)
+    return set_error(LBK_EMETHOD, "hash_kind %d is not ketama (0), maglev (1) "
+                     "or modulo (2)", o->hash_kind);
+  if (o->balance_factor != 0 &&
+      (o->balance_factor <= 100 || o->balance_factor > 65535))
+    return set_error(LBK_ERANGE, "balance_factor %u must be 0 (off) or "
+                     "101..65535 percent", o->balance_factor);
+  if (o->random_draws > 64)
+    return set_error(LBK_ERANGE, "random_draws %u is out of range 0..64",
+                     o->random_draws);
+  if (o->fastest_band_pct > 1000)
+    return set_error(LBK_ERANGE, "fastest_band_pct %u is out of range 0..1000",
+                     o->fastest_band_pct);
+  if (o->outlier_max_ejection_pct > 100)
+    return set_error(LBK_ERANGE, "outlier_max_ejection_pct %u is above 100",
+                     o->outlier_max_ejection_pct);
+  if (o->panic_threshold_pct > 100)
+    return set_error(LBK_ERANGE, "panic_threshold_pct %u is above 100",
+                     o->panic_threshold_pct);
+  const char *method = o->method ? o->method : "round_robin";
+  if (method_from_name(method) < 0)
+    return set_error(LBK_EMETHOD, "unknown balancing method '%s' (known: "
+                     "round_robin, least_conn, random, p2c, peak_ewma, "
+                     "fastest, first, hash, maglev, source)", method);
+  if (method_ops(static_cast<uint32_t>(method_from_name(method)),
+                 o->hash_kind) == nullptr)
+    return set_error(LBK_EMETHOD, "balancing method '%s' is not available in "
+                     "this build", method);
+  return 0;
+}
+
+void format_header(PoolHeader *h, const lbk_pool_options &o, size_t size) {
+  new (h) PoolHeader();
+  h->magic = POOL_MAGIC;
+  h->layout_version = POOL_LAYOUT_VERSION;
+  h->max_peers = o.max_peers;
+  h->block_size = size;
+  h->method = static_cast<uint32_t>(
+      method_from_name(o.method ? o.method : "round_robin"));
+  h->hash_kind = o.hash_kind;
+  h->balance_factor = o.balance_factor;
+  h->random_draws = o.random_draws ? o.random_draws : 2;
+  h->ewma_decay_us = o.ewma_decay_us ? o.ewma_decay_us : DEFAULT_EWMA_DECAY_US;
+  h->fastest_band_pct = o.fastest_band_pct ? o.fastest_band_pct : 10;
+  h->outlier_consecutive = o.outlier_consecutive;
+  h->outlier_base_ejection_us = o.outlier_base_ejection_us
+                                    ? o.outlier_base_ejection_us
+                                    : DEFAULT_EJECTION_US;
+  h->outlier_max_ejection_pct =
+      o.outlier_max_ejection_pct ? o.outlier_max_ejection_pct : 10;
+  h->panic_threshold_pct = o.panic_threshold_pct;
+  h->slow_start_us = o.slow_start_us;
+  h->topology_generation.store(1);
+  PeerSlot *slots = reinterpret_cast<PeerSlot *>(h + 1);
+  for (uint32_t i = 0; i < o.max_peers; ++i) new (&slots[i]) PeerSlot();
+}
+
+lbk_pool *make_handle(PoolHeader *h, const lbk_pool_options &o) {
+  lbk_pool *pool = new (std::nothrow) lbk_pool;
+  if (pool == nullptr) return nullptr;
+  pool->header = h;
+  pool->slots = reinterpret_cast<PeerSlot *>(h + 1);
+  pool->ops = method_ops(h->method, h->hash_kind);
+  pool->method_name = method_canonical_name(h->method);
+  pool->params.hash_kind = h->hash_kind;
+  pool->params.balance_factor = h->balance_factor;
+  pool->params.random_draws = h->random_draws;
+  pool->params.ewma_decay_us = h->ewma_decay_us;
+  pool->params.fastest_band_pct = h->fastest_band_pct;
+  pool->clock = o.clock;
+  pool->clock_ud = o.clock_ud;
+  pool->rng = o.rng;
+  pool->rng_ud = o.rng_ud;
+  pool->rng_state.store(o.seed ? o.seed : 0x6c626b6974ULL);
+  return pool;
+}
+
+// Resets every dynamic field of a slot being (re)used by a new peer.
+void reset_slot(PeerSlot &s) {
+  s.admin_state.store(LBK_ADMIN_UP);
+  s.health.store(LBK_HEALTH_UNKNOWN);
+  s.agent_admin.store(AGENT_ADMIN_NONE);
+  s.active.store(0);
+  s.fail_word.store(0);
+  s.ejected_until_us.store(0);
+  s.ramp_start_us.store(0);
+  s.requests.store(0);
+  s.successes.store(0);
+  s.failures.store(0);
+  s.consecutive_failures.store(0);
+  s.ejections.store(0);
+  s.weight_pct.store(100);
+  s.ewma_bits.store(0);
+  s.ewma_time_us.store(0);
+  s.ewma_lock.store(0);
+  s.has_ewma.store(0);
+  s.last_check_ok.store(0);
+  s.probe_latency_us.store(0);
+  s.checks.store(0);
+  s.checks_failed.store(0);
+  s.last_check_us.store(0);
+  s.last_change_us.store(0);
+  s.has_value.store(0);
+  s.value.store(0);
+  s.lag.store(0);
+  std::memset(&s.health_state, 0, sizeof s.health_state);
+  std::memset(s.last_reason, 0, sizeof s.last_reason);
+}
+
+// Feeds one latency sample into the peer's peak-EWMA (see peak_ewma.cc for
+// the formula) and into the pool-wide mean used for peers with no history.
+void record_latency(lbk_pool *pool, PeerSlot &s, uint64_t latency_us,
+                    uint64_t now) {
+  double sample = static_cast<double>(latency_us);
+  uint32_t expected = 0;
+  // A concurrent update of the same peer wins; this sample is dropped
+  // rather than waiting on the hot path.
+  if (s.ewma_lock.compare_exchange_strong(expected, 1,
+                                          std::memory_order_acquire)) {
+    double next = sample;
+    if (s.has_ewma.load(std::memory_order_relaxed)) {
+      double old = bits_to_double(s.ewma_bits.load(std::memory_order_relaxed));
+      uint64_t then = s.ewma_time_us.load(std::memory_order_relaxed);
+      double dt = now > then ? static_cast<double>(now - then) : 0.0;
+      double w = std::exp(-dt / static_cast<double>(pool->params.ewma_decay_us));
+      next = sample > old ? sample : old * w + sample * (1.0 - w);
+    }
+    s.ewma_bits.store(double_to_bits(next), std::memory_order_relaxed);
+    s.ewma_time_us.store(now, std::memory_order_relaxed);
+    s.has_ewma.store(1, std::memory_order_release);
+    s.ewma_lock.store(0, std::memory_order_release);
+  }
+  // Pool-wide mean: a plain EWMA with weight 1/16 per sample; racing
+  // writers may lose a sample, which only slows it down.
+  std::atomic<uint64_t> &mean = pool->header->latency_mean_bits;
+  double m = bits_to_double(mean.load(std::memory_order_relaxed));
+  m = m == 0.0 ? sample : m + (sample - m) / 16.0;
+  mean.store(double_to_bits(m), std::memory_order_relaxed);
+}
+
+// nginx max_fails/fail_timeout: a failure within fail_timeout of the
+// previous one adds to the count, an older count restarts at 1; at
+// max_fails the peer is unusable for fail_timeout after its last failure.
+// As in nginx, a peer that reached max_fails is retried once the window is
+// over, and one more failure then disables it again at once (the count is
+// only cleared by a success after the window).
+void record_failure_window(lbk_pool *pool, PeerSlot &s, uint64_t now) {
+  if (s.max_fails == 0) return;
+  uint64_t ms = now / 1000;
+  uint64_t old = s.fail_word.load(std::memory_order_relaxed), next;
+  uint64_t fails;
+  do {
+    fails = old & FAIL_COUNT_MASK;
+    uint64_t last = old >> FAIL_COUNT_BITS;
+    if (fails < s.max_fails && fails > 0 && ms - last > s.fail_timeout_ms)
+      fails = 0;
+    if (fails < FAIL_COUNT_MASK) ++fails;
+    next = (ms << FAIL_COUNT_BITS) | fails;
+  } while (!s.fail_word.compare_exchange_weak(old, next,
+                                              std::memory_order_acq_rel));
+  if (fails >= s.max_fails) {
+    bump(pool->header->health_epoch);
+    if (pool->header->slow_start_us)
+      s.ramp_start_us.store(now + uint64_t{s.fail_timeout_ms} * 1000,
+                            std::memory_order_relaxed);
+  }
+}
+
+void clear_stale_failures(PeerSlot &s, uint64_t now) {
+  uint64_t old = s.fail_word.load(std::memory_order_relaxed);
+  if ((old & FAIL_COUNT_MASK) == 0) return;
+  if (now / 1000 - (old >> FAIL_COUNT_BITS) <= s.fail_timeout_ms) return;
+  s.fail_word.compare_exchange_strong(old, 0, std::memory_order_acq_rel);
+}
+
+// Envoy-style consecutive-failure outlier ejection.  The ejection time
+// is base * n for the n-th ejection (capped at 10 * base); at most
+// outlier_max_ejection_pct % of the peers are ejected at once, and at
+// least one may always be.
+void consider_ejection(lbk_pool *pool, PeerSlot &s, uint32_t consecutive,
+                       uint64_t now) {
+  const PoolHeader &h = *pool->header;
+  if (h.outlier_consecutive == 0 || consecutive < h.outlier_consecutive)
+    return;
+  uint64_t until = s.ejected_until_us.load(std::memory_order_relaxed);
+  if (until != 0 && now < until) return;
+  uint64_t peers = 0, ejected = 0;
+  uint32_t limit = h.id_limit.load(std::memory_order_acquire);
+  for (uint32_t id = 0; id < limit; ++id) {
+    const PeerSlot &o = pool->slots[id];
+    if (!o.in_use.load(std::memory_order_relaxed)) continue;
+    ++peers;
+    uint64_t u = o.ejected_until_us.load(std::memory_order_relaxed);
+    ejected += (u != 0 && now < u);
+  }
+  if (ejected > 0 && (ejected + 1) * 100 > h.outlier_max_ejection_pct * peers)
+    return;
+  uint32_t n = s.ejections.fetch_add(1, std::memory_order_relaxed) + 1;
+  uint64_t span = h.outlier_base_ejection_us *
+                  std::min<uint32_t>(n, MAX_EJECTION_MULTIPLIER);
+  s.ejected_until_us.store(now + span, std::memory_order_relaxed);
+  s.consecutive_failures.store(0, std::memory_order_relaxed);
+  if (h.slow_start_us) s.ramp_start_us.store(now + span);
+  bump(pool->header->health_epoch);
+}
+
+void set_reason(PeerSlot &s, const char *text) {
+  copy_text(s.last_reason, sizeof s.last_reason, text);
+}
+
+}  // namespace
+}  // namespace lbk
+
+using namespace lbk;
+
+extern "C" {
+
+LBK_EXTERN size_t lbk_pool_size(uint32_t max_peers) {
+  if (max_peers == 0 || max_peers > LBK_PEERS_MAX) return 0;
+  return sizeof(PoolHeader) + sizeof(PeerSlot) * static_cast<size_t>(max_peers);
+}
+
+LBK_EXTERN const char *lbk_method_canonical(const char *name) {
+  int m = method_from_name(name);
+  return m < 0 ? nullptr : method_canonical_name(static_cast<uint32_t>(m));
+}
+
+LBK_EXTERN int lbk_pool_create(lbk_pool **out, const lbk_pool_options *opts) {
+  if (out == nullptr) return set_error(LBK_EINVAL, "out is NULL");
+  *out = nullptr;
+  lbk_pool_options o;
+  if (int rc = resolve_options(&o, opts)) return rc;
+  size_t size = lbk_pool_size(o.max_peers);
+  void *block = std::aligned_alloc(64, size);
+  if (block == nullptr)
+    return set_error(LBK_ENOMEM, "cannot allocate %zu bytes for %u peers",
+                     size, o.max_peers);
+  PoolHeader *h = static_cast<PoolHeader *>(block);
+  format_header(h, o, size);
+  lbk_pool *pool = make_handle(h, o);
+  if (pool == nullptr) {
+    std::free(block);
+    return set_error(LBK_ENOMEM, "cannot allocate a pool handle");
+  }
+  pool->owned_block = block;
+  *out = pool;
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_place(lbk_pool **out, void *mem, size_t size,
+                              const lbk_pool_options *opts,
+                              unsigned int flags) {
+  if (out == nullptr || mem == nullptr)
+    return set_error(LBK_EINVAL, "out or mem is NULL");
+  *out = nullptr;
+  if (reinterpret_cast<uintptr_t>(mem) % 64 != 0)
+    return set_error(LBK_EINVAL, "placed memory %p is not 64-byte aligned", mem);
+  lbk_pool_options o;
+  if (int rc = resolve_options(&o, opts)) return rc;
+  PoolHeader *h = static_cast<PoolHeader *>(mem);
+  if (flags == LBK_PLACE_INIT) {
+    size_t need = lbk_pool_size(o.max_peers);
+    if (size < need)
+      return set_error(LBK_ENOMEM, "placed block of %zu bytes is smaller than "
+                       "the %zu bytes %u peers need (lbk_pool_size)", size,
+                       need, o.max_peers);
+    format_header(h, o, size);
+  } else if (flags == LBK_PLACE_ATTACH) {
+    if (size < sizeof(PoolHeader) || h->magic != POOL_MAGIC)
+      return set_error(LBK_ELAYOUT, "placed block is not an lbkit pool "
+                       "(format it with LBK_PLACE_INIT first)");
+    if (h->layout_version != POOL_LAYOUT_VERSION)
+      return set_error(LBK_ELAYOUT, "placed block has layout version %u; this "
+                       "library uses %u (restart every process with one "
+                       "version)", h->layout_version, POOL_LAYOUT_VERSION);
+    size_t need = lbk_pool_size(h->max_peers);
+    if (need == 0 || size < need)
+      return set_error(LBK_ELAYOUT, "placed block of %zu bytes is too small "
+                       "for its %u peers", size, h->max_peers);
+    if (h->method >= METHOD_COUNT)
+      return set_error(LBK_ELAYOUT, "placed block names method %u, unknown",
+                       h->method);
+  } else {
+    return set_error(LBK_EINVAL, "flags %u: pass LBK_PLACE_INIT or "
+                     "LBK_PLACE_ATTACH", flags);
+  }
+  lbk_pool *pool = make_handle(h, o);
+  if (pool == nullptr) return set_error(LBK_ENOMEM, "cannot allocate a handle");
+  *out = pool;
+  return 0;
+}
+
+LBK_EXTERN void lbk_pool_free(lbk_pool *pool) {
+  if (pool == nullptr) return;
+  delete pool->cache.load();
+  for (PoolCache *c : pool->retired) delete c;
+  std::free(pool->owned_block);
+  delete pool;
+}
+
+LBK_EXTERN const char *lbk_pool_method(const lbk_pool *pool) {
+  return pool ? pool->method_name : nullptr;
+}
+
+LBK_EXTERN int lbk_pool_add(uint32_t *out_id, lbk_pool *pool,
+                            const lbk_peer_config *peer) {
+  if (int rc = check_pool(pool)) return rc;
+  if (peer == nullptr) return set_error(LBK_EINVAL, "peer config is NULL");
+  if (peer->version != LBK_PEER_CONFIG_VERSION)
+    return set_error(LBK_EINVAL, "peer config version %u is not %d "
+                     "(initialise with LBK_PEER_CONFIG_INIT)", peer->version,
+                     LBK_PEER_CONFIG_VERSION);
+  int rc = 0;
+  if (!valid_name(peer->name, "peer name", &rc)) return rc;
+  if (peer->address != nullptr && std::strlen(peer->address) >= LBK_ADDRESS_MAX)
+    return set_error(LBK_ENAME, "peer '%s': address is longer than %d bytes",
+                     peer->name, LBK_ADDRESS_MAX - 1);
+  if (peer->weight == 0 || peer->weight > LBK_WEIGHT_MAX)
+    return set_error(LBK_EWEIGHT, "peer '%s': weight %u is out of range 1..%d",
+                     peer->name, peer->weight, LBK_WEIGHT_MAX);
+  PoolHeader &h = *pool->header;
+  WordLock lock(h.config_lock);
+  uint32_t limit = h.id_limit.load(std::memory_order_relaxed);
+  uint32_t free_id = LBK_PEER_NONE;
+  for (uint32_t id = 0; id < limit; ++id) {
+    const PeerSlot &s = pool->slots[id];
+    if (!s.in_use.load(std::memory_order_relaxed)) {
+      if (free_id == LBK_PEER_NONE) free_id = id;
+    } else if (std::strcmp(s.name, peer->name) == 0) {
+      return set_error(LBK_EDUPNAME, "peer '%s' already exists (id %u)",
+                       peer->name, id);
+    }
+  }
+  if (free_id == LBK_PEER_NONE) {
+    if (limit >= h.max_peers)
+      return set_error(LBK_ETOOMANY, "cannot add peer '%s': the pool is full "
+                       "(max_peers %u)", peer->name, h.max_peers);
+    free_id = limit;
+  }
+  PeerSlot &s = pool->slots[free_id];
+  reset_slot(s);
+  copy_text(s.name, sizeof s.name, peer->name);
+  copy_text(s.address, sizeof s.address,
+            peer->address ? peer->address : peer->name);
+  s.backup = peer->backup ? 1 : 0;
+  s.max_fails = peer->max_fails;
+  s.fail_timeout_ms = peer->fail_timeout_ms;
+  s.weight.store(peer->weight);
+  s.effective_weight.store(peer->weight);
+  s.max_conns.store(peer->max_conns);
+  s.admin_state.store(peer->down ? LBK_ADMIN_DOWN : LBK_ADMIN_UP);
+  s.last_change_us.store(pool_now(pool));
+  s.in_use.store(1, std::memory_order_release);
+  h.peer_count.fetch_add(1, std::memory_order_acq_rel);
+  if (free_id >= limit) h.id_limit.store(free_id + 1, std::memory_order_release);
+  bump(h.generation);
+  bump(h.topology_generation);
+  if (out_id) *out_id = free_id;
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) {
+  if (int rc = check_pool(pool)) return rc;
+  PoolHeader &h = *pool->header;
+  WordLock lock(h.config_lock);
+  if (int rc = check_peer(pool, id)) return rc;
+  PeerSlot &s = pool->slots[id];
+  s.in_use.store(0, std::memory_order_release);
+  if (h.balance_factor != 0) {
+    // The removed peer's in-flight requests leave the pool's total now;
+    // their releases are ignored.
+    uint32_t active = s.active.exchange(0);
+    h.total_active.fetch_sub(std::min<uint64_t>(active, h.total_active.load()));
+  }
+  h.peer_count.fetch_sub(1, std::memory_order_acq_rel);
+  bump(h.generation);
+  bump(h.topology_generation);
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_find(uint32_t *out_id, const lbk_pool *pool,
+                             const char *name) {
+  if (int rc = check_pool(pool)) return rc;
+  if (out_id == nullptr || name == nullptr)
+    return set_error(LBK_EINVAL, "out_id or name is NULL");
+  uint32_t limit = pool->header->id_limit.load(std::memory_order_acquire);
+  for (uint32_t id = 0; id < limit; ++id) {
+    const PeerSlot &s = pool->slots[id];
+    if (s.in_use.load(std::memory_order_acquire) &&
+        std::strcmp(s.name, name) == 0) {
+      *out_id = id;
+      return 0;
+    }
+  }
+  return set_error(LBK_ENOTFOUND, "no peer named '%s'", name);
+}
+
+LBK_EXTERN uint32_t lbk_pool_count(const lbk_pool *pool) {
+  return pool ? pool->header->peer_count.load(std::memory_order_acquire) : 0;
+}
+
+LBK_EXTERN uint32_t lbk_pool_next(const lbk_pool *pool, uint32_t id) {
+  if (pool == nullptr) return LBK_PEER_NONE;
+  uint32_t limit = pool->header->id_limit.load(std::memory_order_acquire);
+  uint32_t start = id == LBK_PEER_NONE ? 0 : id + 1;
+  for (uint32_t i = start; i < limit; ++i)
+    if (pool->slots[i].in_use.load(std::memory_order_acquire)) return i;
+  return LBK_PEER_NONE;
+}
+
+LBK_EXTERN int lbk_pool_set_weight(lbk_pool *pool, uint32_t id,
+                                   uint32_t weight) {
+  if (int rc = check_peer(pool, id)) return rc;
+  PeerSlot &s = pool->slots[id];
+  if (weight == 0 || weight > LBK_WEIGHT_MAX)
+    return set_error(LBK_EWEIGHT, "peer '%s': weight %u is out of range 1..%d",
+                     s.name, weight, LBK_WEIGHT_MAX);
+  WordLock lock(pool->header->config_lock);
+  s.weight.store(weight);
+  s.effective_weight.store(compute_effective_weight(weight, s.weight_pct.load()));
+  bump(pool->header->generation);
+  bump(pool->header->topology_generation);
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_set_weight_pct(lbk_pool *pool, uint32_t id,
+                                       uint32_t pct) {
+  if (int rc = check_peer(pool, id)) return rc;
+  PeerSlot &s = pool->slots[id];
+  if (pct > 100)
+    return set_error(LBK_ERANGE, "peer '%s': weight percentage %u is above 100",
+                     s.name, pct);
+  WordLock lock(pool->header->config_lock);
+  if (s.weight_pct.load() == pct) return 0;
+  s.weight_pct.store(pct);
+  s.effective_weight.store(compute_effective_weight(s.weight.load(), pct));
+  bump(pool->header->generation);
+  bump(pool->header->topology_generation);
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_set_state(lbk_pool *pool, uint32_t id,
+                                  int admin_state) {
+  if (int rc = check_peer(pool, id)) return rc;
+  PeerSlot &s = pool->slots[id];
+  if (admin_state < LBK_ADMIN_UP || admin_state > LBK_ADMIN_DOWN)
+    return set_error(LBK_EINVAL, "peer '%s': admin state %d is not up (0), "
+                     "drain (1), maint (2) or down (3)", s.name, admin_state);
+  WordLock lock(pool->header->config_lock);
+  uint32_t old = s.admin_state.exchange(static_cast<uint32_t>(admin_state));
+  if (old != static_cast<uint32_t>(admin_state)) {
+    uint64_t now = pool_now(pool);
+    s.last_change_us.store(now);
+    if (admin_state == LBK_ADMIN_UP && pool->header->slow_start_us)
+      s.ramp_start_us.store(now);
+    bump(pool->header->generation);
+    bump(pool->header->health_epoch);
+  }
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
+                                      uint32_t max_conns) {
+  if (int rc = check_peer(pool, id)) return rc;
+  pool->slots[id].max_conns.store(max_conns, std::memory_order_relaxed);
+  bump(pool->header->generation);
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
+                             size_t key_len, const uint64_t *tried,
+                             size_t tried_words) {
+  if (int rc = check_pool(pool)) return rc;
+  if (out_id == nullptr) return set_error(LBK_EINVAL, "out_id is NULL");
+  *out_id = LBK_PEER_NONE;
+  if (pool->ops->needs_key) {
+    if (key == nullptr || key_len == 0)
+      return set_error(LBK_EKEY, "method '%s' needs a key (got none)",
+                       pool->method_name);
+    if (key_len > KEY_MAX)
+      return set_error(LBK_EKEY, "hash key of %zu bytes is longer than %zu",
+                       key_len, KEY_MAX);
+  }
+  if (tried == nullptr) tried_words = 0;
+  ReaderGuard reader(pool);
+  refresh_cache(pool, false);
+  const PoolCache *cache = pool->cache.load(std::memory_order_seq_cst);
+  bool panic = evaluate_panic(pool);
+  PickContext ctx(pool, key, key_len, tried, tried_words, panic);
+  uint32_t ramping = LBK_PEER_NONE;
+  bool use_ramp = pool->header->slow_start_us != 0 && !pool->ops->needs_key;
+  for (int attempt = 0; attempt < PICK_ATTEMPTS; ++attempt) {
+    uint32_t id = pick_in_tiers(ctx, pool, *cache, panic);
+    if (id == LBK_PEER_NONE) break;
+    if (use_ramp) {
+      // Slow start: a recovering peer is admitted with probability equal
+      // to its ramp fraction; a refused one is remembered as a fallback.
+      double f = ramp_fraction(pool, pool->slots[id], ctx.now());
+      if (f < 1.0 &&
+          static_cast<double>(ctx.random() >> 11) * 0x1.0p-53 >= f) {
+        if (ramping == LBK_PEER_NONE) ramping = id;
+        ctx.exclude(id);
+        continue;
+      }
+    }
+    if (admit(pool, id)) {
+      *out_id = id;
+      return 0;
+    }
+    ctx.exclude(id);
+  }
+  if (ramping != LBK_PEER_NONE && admit(pool, ramping)) {
+    *out_id = ramping;
+    return 0;
+  }
+  return set_error(LBK_ENOPEER, "no live peer: all %u peers are tried, down, "
+                   "draining, full, failed or ejected",
+                   lbk_pool_count(pool));
+}
+
+LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
+                                const lbk_outcome *outcome) {
+  if (int rc = check_pool(pool)) return rc;
+  if (outcome == nullptr || outcome->version != LBK_OUTCOME_VERSION)
+    return set_error(LBK_EINVAL, "outcome is NULL or not LBK_OUTCOME_VERSION");
+  if (outcome->result < LBK_OUTCOME_OK ||
+      outcome->result > LBK_OUTCOME_CANCELLED)
+    return set_error(LBK_EINVAL, "outcome result %d is not ok (0), failed (1) "
+                     "or cancelled (2)", outcome->result);
+  if (id >= pool->header->max_peers)
+    return set_error(LBK_ENOTFOUND, "no peer with id %u", id);
+  PeerSlot &s = pool->slots[id];
+  if (!s.in_use.load(std::memory_order_acquire)) return 0;  // removed
+  uint32_t active = s.active.load(std::memory_order_relaxed);
+  do {
+    if (active == 0) break;  // a release for a removed-and-reused slot
+  } while (!s.active.compare_exchange_weak(active, active - 1,
+                                           std::memory_order_acq_rel));
+  if (active != 0 && pool->header->balance_factor != 0)
+    pool->header->total_active.fetch_sub(1, std::memory_order_relaxed);
+  if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
+  uint64_t now = pool_now(pool);
+  if (outcome->result == LBK_OUTCOME_OK) {
+    s.successes.fetch_add(1, std::memory_order_relaxed);
+    s.consecutive_failures.store(0, std::memory_order_relaxed);
+    clear_stale_failures(s, now);
+    if (pool->header->method == METHOD_PEAK_EWMA)
+      record_latency(pool, s, outcome->latency_us, now);
+    return 0;
+  }
+  s.failures.fetch_add(1, std::memory_order_relaxed);
+  record_failure_window(pool, s, now);
+  uint32_t consecutive =
+      s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  consider_ejection(pool, s, consecutive, now);
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_peer_info(lbk_peer_info *out, const lbk_pool *pool,
+                                  uint32_t id) {
+  if (out == nullptr) return set_error(LBK_EINVAL, "out is NULL");
+  if (out->version != LBK_PEER_INFO_VERSION)
+    return set_error(LBK_EINVAL, "peer info version %u is not %d",
+                     out->version, LBK_PEER_INFO_VERSION);
+  if (int rc = check_peer(pool, id)) return rc;
+  lbk_pool *mpool = const_cast<lbk_pool *>(pool);
+  PeerSlot &s = pool->slots[id];
+  uint64_t now = pool_now(pool);
+  std::memset(out, 0, sizeof *out);
+  out->version = LBK_PEER_INFO_VERSION;
+  out->id = id;
+  {
+    WordLock lock(s.state_lock);
+    copy_text(out->name, sizeof out->name, s.name);
+    copy_text(out->address, sizeof out->address, s.address);
+    copy_text(out->last_reason, sizeof out->last_reason, s.last_reason);
+  }
+  out->weight = s.weight.load();
+  uint32_t eff = s.effective_weight.load();
+  double ramp = ramp_fraction(pool, s, now);
+  out->effective_weight = ramp < 1.0 ? std::max<uint32_t>(
+      1, static_cast<uint32_t>(eff * ramp)) : eff;
+  if (eff == 0) out->effective_weight = 0;
+  out->max_conns = s.max_conns.load();
+  out->max_fails = s.max_fails;
+  out->fail_timeout_ms = s.fail_timeout_ms;
+  out->backup = static_cast<int>(s.backup);
+  uint32_t agent = s.agent_admin.load();
+  out->admin_state = static_cast<int>(s.admin_state.load());
+  if (out->admin_state == LBK_ADMIN_UP && agent == AGENT_ADMIN_DRAIN)
+    out->admin_state = LBK_ADMIN_DRAIN;
+  if (out->admin_state == LBK_ADMIN_UP && agent == AGENT_ADMIN_MAINT)
+    out->admin_state = LBK_ADMIN_MAINT;
+  out->health = static_cast<int>(s.health.load());
+  PickContext ctx(mpool, nullptr, 0, nullptr, 0, false);
+  out->usable = ctx.usable(id) ? 1 : 0;
+  out->active = s.active.load();
+  out->requests = s.requests.load();
+  out->successes = s.successes.load();
+  out->failures = s.failures.load();
+  uint64_t word = s.fail_word.load();
+  uint64_t fails = word & FAIL_COUNT_MASK;
+  bool in_window = now / 1000 - (word >> FAIL_COUNT_BITS) <= s.fail_timeout_ms;
+  out->fails_in_window = in_window ? static_cast<uint32_t>(fails) : 0;
+  out->ewma_latency_us = s.has_ewma.load()
+      ? static_cast<uint64_t>(std::llround(bits_to_double(s.ewma_bits.load())))
+      : 0;
+  out->probe_latency_us = s.probe_latency_us.load();
+  out->checks = s.checks.load();
+  out->checks_failed = s.checks_failed.load();
+  out->last_check_us = s.last_check_us.load();
+  out->last_check_ok = static_cast<int>(s.last_check_ok.load());
+  out->has_value = static_cast<int>(s.has_value.load());
+  out->value = s.value.load();
+  out->lag = s.lag.load();
+  out->ejections = s.ejections.load();
+  uint64_t until = s.ejected_until_us.load();
+  out->ejected_until_us = until > now ? until : 0;
+  out->last_change_us = s.last_change_us.load();
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
+                                     uint32_t id, const lbk_check *check,
+                                     const lbk_check_result *result) {
+  if (int rc = check_peer(pool, id)) return rc;
+  if (check == nullptr || result == nullptr)
+    return set_error(LBK_EINVAL, "check or result is NULL");
+  if (result->version != LBK_CHECK_RESULT_VERSION)
+    return set_error(LBK_EINVAL, "check result version %u is not %d",
+                     result->version, LBK_CHECK_RESULT_VERSION);
+  PoolHeader &h = *pool->header;
+  PeerSlot &s = pool->slots[id];
+  uint64_t now = pool_now(pool);
+  lbk_check_result verdict = *result;
+  lbk_health_event event;
+  std::memset(&event, 0, sizeof event);
+  event.version = LBK_HEALTH_EVENT_VERSION;
+  int rc;
+  {
+    WordLock lock(s.state_lock);
+    bool passed = verdict.outcome == LBK_CHECK_PASS;
+    if (passed && verdict.has_value) {
+      s.value.store(verdict.value);
+      s.has_value.store(1);
+    } else if (passed) {
+      s.has_value.store(0);
+    }
+    if (s.has_value.load()) {
+      // Lag against the best value among peers not known to be down.
+      int64_t best = s.value.load();
+      uint32_t limit = h.id_limit.load(std::memory_order_acquire);
+      for (uint32_t other = 0; other < limit; ++other) {
+        const PeerSlot &o = pool->slots[other];
+        if (!o.in_use.load(std::memory_order_relaxed) ||
+            !o.has_value.load(std::memory_order_relaxed) ||
+            o.health.load(std::memory_order_relaxed) == LBK_HEALTH_DOWN)
+          continue;
+        best = std::max<int64_t>(best, o.value.load(std::memory_order_relaxed));
+      }
+      int64_t lag = best - s.value.load();
+      s.lag.store(lag);
+      int64_t max_lag = health::check_max_lag(*check);
+      if (passed && max_lag > 0 && lag > max_lag) {
+        verdict.outcome = LBK_CHECK_FAIL_LAG;
+        std::snprintf(verdict.reason, sizeof verdict.reason,
+                      "value %lld lags the best peer (%lld) by %lld > max_lag "
+                      "%lld", static_cast<long long>(s.value.load()),
+                      static_cast<long long>(best), static_cast<long long>(lag),
+                      static_cast<long long>(max_lag));
+      }
+    } else {
+      s.lag.store(0);
+    }
+    // HAProxy agent words: drain/maint/up, N% and maxconn:N.
+    if (verdict.agent_state == LBK_AGENT_DRAIN)
+      s.agent_admin.store(AGENT_ADMIN_DRAIN);
+    else if (verdict.agent_state == LBK_AGENT_MAINT)
+      s.agent_admin.store(AGENT_ADMIN_MAINT);
+    else if (verdict.agent_state == LBK_AGENT_UP ||
+             verdict.agent_state == LBK_AGENT_READY)
+      s.agent_admin.store(AGENT_ADMIN_NONE);
+    if (verdict.agent_maxconn >= 0)
+      s.max_conns.store(static_cast<uint32_t>(verdict.agent_maxconn));
+    uint32_t old_health = s.health.load();
+    rc = lbk_health_report(&event, &s.health_state, check, &verdict, now);
+    if (rc == 0) {
+      uint32_t health = static_cast<uint32_t>(lbk_health_get(&s.health_state));
+      s.health.store(health);
+      if (health != old_health) {
+        s.last_change_us.store(now);
+        if (health == LBK_HEALTH_UP && old_health == LBK_HEALTH_DOWN &&
+            h.slow_start_us)
+          s.ramp_start_us.store(now);
+        bump(h.generation);
+        bump(h.health_epoch);
+      }
+      s.checks.fetch_add(1);
+      if (verdict.outcome != LBK_CHECK_PASS) s.checks_failed.fetch_add(1);
+      s.last_check_us.store(now);
+      s.last_check_ok.store(verdict.outcome == LBK_CHECK_PASS);
+      if (verdict.outcome == LBK_CHECK_PASS) {
+        s.probe_latency_us.store(verdict.duration_us ? verdict.duration_us : 1);
+        bump(h.probe_epoch);
+      }
+      set_reason(s, event.reason[0] ? event.reason : verdict.reason);
+    }
+  }
+  if (rc != 0) return rc;
+  if (verdict.agent_weight_pct >= 0) {
+    uint32_t pct = static_cast<uint32_t>(std::min(verdict.agent_weight_pct, 100));
+    if (int wrc = lbk_pool_set_weight_pct(pool, id, pct)) return wrc;
+  }
+  if (out != nullptr) *out = event;
+  return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,158 @@
+// pool.h - the process-local pool handle and the interface between the
+// pool and its balancing algorithms (algo/*.cc).
+//
+// A pick runs in three layers:
+//  1. pool.cc (lbk_pool_pick) acquires the process-local cache, decides
+//     panic mode and which tier (primaries, then backups) to try;
+//  2. the method's AlgoOps::pick chooses a candidate in that tier using its
+//     own structure (schedule, ring, table, ...) and PickContext::usable();
+//  3. pool.cc admits the candidate (slow start, max_conns CAS) or retries.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "lbkit.h"
+#include "pool_layout.h"
+
+namespace lbk {
+
+// Algorithm-specific, immutable per-tier data built from the topology.
+struct AlgoState {
+  virtual ~AlgoState() = default;
+};
+
+// Members of one tier (primaries or backups) at the time a cache was built,
+// in ascending id order.
+struct Tier {
+  std::vector<uint32_t> ids;
+  std::vector<uint32_t> weights;  // effective weights (>= 1 here)
+  std::vector<std::string> names;
+  uint64_t total_weight = 0;
+  std::unique_ptr<AlgoState> state;
+};
+
+// Read-only settings of a pool, copied from the block header.
+struct PoolParams {
+  int hash_kind;
+  uint32_t balance_factor;
+  uint32_t random_draws;
+  uint64_t ewma_decay_us;
+  uint32_t fastest_band_pct;
+};
+
+struct PoolCache {
+  uint64_t topology_generation = 0;
+  Tier tiers[2];  // [0] primaries, [1] backups
+};
+
+class PickContext;
+
+// One balancing algorithm.  build() runs when the topology changes (under
+// the block's configuration lock, in each process); pick() must be thread
+// safe and return a usable id of the tier or LBK_PEER_NONE.
+struct AlgoOps {
+  const char *name;  // the algorithm file's name, for diagnostics
+  bool needs_key;
+  std::unique_ptr<AlgoState> (*build)(const Tier &tier, const PoolParams &p);
+  uint32_t (*pick)(PickContext &ctx, const Tier &tier);
+};
+
+}  // namespace lbk
+
+// The process-local handle.
+struct lbk_pool {
+  lbk::PoolHeader *header = nullptr;
+  lbk::PeerSlot *slots = nullptr;
+  void *owned_block = nullptr;  // heap pools: the block to free
+  const lbk::AlgoOps *ops = nullptr;
+  const char *method_name = nullptr;
+  lbk::PoolParams params{};
+
+  lbk_clock_fn clock = nullptr;
+  void *clock_ud = nullptr;
+  lbk_rng_fn rng = nullptr;
+  void *rng_ud = nullptr;
+  std::atomic<uint64_t> rng_state{0};  // splitmix64 counter
+
+  // Cache publication: readers count themselves in `readers` around every
+  // use of `cache`; a replaced cache is retired and freed once `readers`
+  // has been seen at zero after its replacement (see pool.cc).
+  std::atomic<lbk::PoolCache *> cache{nullptr};
+  std::atomic<uint64_t> readers{0};
+  std::mutex rebuild_mutex;
+  std::vector<lbk::PoolCache *> retired;
+
+  // Panic mode, re-evaluated when the health epoch changes or every
+  // PANIC_REEVALUATE_US of clock time.
+  std::atomic<uint64_t> panic_epoch{UINT64_MAX};
+  std::atomic<uint64_t> panic_evaluated_us{0};
+  std::atomic<uint32_t> panic{0};
+};
+
+namespace lbk {
+
+uint64_t pool_now(const lbk_pool *pool);
+uint64_t pool_random(lbk_pool *pool);
+
+// Per-pick state handed to algorithms.
+class PickContext {
+ public:
+  PickContext(lbk_pool *pool, const void *key, size_t key_len,
+              const uint64_t *tried, size_t tried_words, bool panic)
+      : pool_(pool), key_(key), key_len_(key_len), tried_(tried),
+        tried_words_(tried_words), panic_(panic) {}
+
+  // Would a pick take @p id now?  Skips tried, locally excluded, removed,
+  // admin/agent not up, weight 0, full, and (unless in panic) health-down,
+  // failed-window and ejected peers.
+  bool usable(uint32_t id);
+  // Wall of the pick (lazy: read once).
+  uint64_t now() {
+    if (!have_now_) {
+      now_ = pool_now(pool_);
+      have_now_ = true;
+    }
+    return now_;
+  }
+  uint64_t random() { return pool_random(pool_); }
+  const void *key() const { return key_; }
+  size_t key_len() const { return key_len_; }
+  lbk_pool *pool() const { return pool_; }
+  PeerSlot &slot(uint32_t id) const { return pool_->slots[id]; }
+  const PoolParams &params() const { return pool_->params; }
+  void exclude(uint32_t id) {
+    if (n_excluded_ < MAX_EXCLUDED) excluded_[n_excluded_++] = id;
+  }
+  bool panic() const { return panic_; }
+
+  static constexpr int MAX_EXCLUDED = 8;
+
+ private:
+  lbk_pool *pool_;
+  const void *key_;
+  size_t key_len_;
+  const uint64_t *tried_;
+  size_t tried_words_;
+  bool panic_;
+  bool have_now_ = false;
+  uint64_t now_ = 0;
+  uint32_t excluded_[MAX_EXCLUDED];
+  int n_excluded_ = 0;
+};
+
+// First usable member of @p tier scanning from position @p start (wrapping);
+// LBK_PEER_NONE if none.  The bounded fallback every algorithm ends with.
+uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start);
+
+// Uniform integer in [0, n) from 64 random bits (n > 0).
+inline uint64_t random_below(uint64_t random_bits, uint64_t n) {
+  return static_cast<uint64_t>(
+      (static_cast<unsigned __int128>(random_bits) * n) >> 64);
+}
+
+}  // namespace lbk
