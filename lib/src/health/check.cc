@@ -287,6 +287,19 @@ const char *check_kind_name(int kind) {
   }
 }
 
+int copy_to_buffer(char *buf, size_t *inout_len, const std::string &bytes,
+                   const char *who) {
+  const size_t size = *inout_len;
+  *inout_len = bytes.size();
+  if (bytes.size() > size) {
+    return set_error(LBK_ERANGE, "%s: needs %zu bytes, the buffer has %zu", who,
+                     bytes.size(), size);
+  }
+  if (!bytes.empty()) std::memcpy(buf, bytes.data(), bytes.size());
+  if (bytes.size() < size) buf[bytes.size()] = '\0';
+  return LBK_OK;
+}
+
 std::string check_label(const lbk_check &c) {
   return std::string(check_kind_name(c.kind)) + " check";
 }
@@ -331,15 +344,7 @@ LBK_EXTERN int lbk_check_request(char *buf, size_t *inout_len, const lbk_check *
     std::string request;
     const int rc = lbk::health::render_request(&request, *check, host);
     if (rc != LBK_OK) return rc;
-    const size_t size = *inout_len;
-    *inout_len = request.size();
-    if (request.size() > size) {
-      return lbk::set_error(LBK_ERANGE, "lbk_check_request: needs %zu bytes, buffer has %zu",
-                            request.size(), size);
-    }
-    if (!request.empty()) std::memcpy(buf, request.data(), request.size());
-    if (request.size() < size) buf[request.size()] = '\0';
-    return LBK_OK;
+    return lbk::health::copy_to_buffer(buf, inout_len, request, "lbk_check_request");
   } catch (const std::bad_alloc &) {
     return lbk::set_error(LBK_ENOMEM, "lbk_check_request: out of memory");
   }

@@ -87,6 +87,13 @@ bool parse_status_list(std::vector<StatusRange> *out, const std::string &text,
                        std::string *error);
 bool status_in(const std::vector<StatusRange> &set, int status);
 
+// The buffer contract of lbk_check_request() and lbk_agent_format(): on
+// entry *inout_len is the size of @p buf, on return the length of @p bytes;
+// LBK_ERANGE (message naming @p who) when they do not fit.  A NUL follows
+// the bytes when there is room.
+int copy_to_buffer(char *buf, size_t *inout_len, const std::string &bytes,
+                   const char *who);
+
 // Copies @p text into a fixed reason buffer, truncated and NUL-terminated.
 template <size_t N>
 void copy_reason(char (&dst)[N], const std::string &text) {
