@@ -1,0 +1,1233 @@
+/*
+ * ngx_http_upstream_lbkit_module.c - the module's core: the `lbkit`
+ * directive, the balancer (get/free on liblbkit pools), the shared zone that
+ * holds every lbkit upstream's pool, and the copy of peer state across
+ * reloads.
+ *
+ * Design notes (see ARCHITECTURE.md, "Pitfalls"):
+ *  - us->peer.data stays nginx's round-robin peer list (init_upstream calls
+ *    ngx_http_upstream_init_round_robin first), so the `zone` directive,
+ *    which copies that list into its own shared memory, keeps working.
+ *    lbkit's state hangs off the module's srv conf.
+ *  - `keepalive` captures the balancer's init_upstream when it is parsed, so
+ *    `lbkit` must come before it; the directive refuses to follow another
+ *    balancer.
+ *  - One shared zone holds a flat lbk_pool block per upstream plus one
+ *    check record per peer.  Its name alternates between two values on each
+ *    reload, so that nginx keeps the previous zone mapped while the new one
+ *    is initialised; the zone init then copies each surviving peer's state
+ *    (matched by upstream name and server name) from the old pools.
+ */
+
+#include "ngx_http_upstream_lbkit.h"
+
+#include <time.h>
+
+
+#define NGX_HTTP_LBKIT_ALIGN  64      /* lbk_pool_place() alignment */
+
+
+/* One request's balancer state (u->peer.data). */
+typedef struct {
+    ngx_http_upstream_lbkit_srv_conf_t  *conf;
+    ngx_http_request_t                  *request;
+    ngx_str_t                            key;        /* hash methods */
+    uint32_t                             current;    /* LBK_PEER_NONE */
+    uint64_t                             started_us; /* pick time */
+    uint64_t                            *tried;      /* bitmap by lbk id */
+    uint64_t                             tried_one;  /* storage, 1 word */
+} ngx_http_upstream_lbkit_peer_data_t;
+
+
+static void *ngx_http_upstream_lbkit_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_upstream_lbkit_create_srv_conf(ngx_conf_t *cf);
+static void *ngx_http_upstream_lbkit_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_upstream_lbkit_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_upstream_lbkit_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_upstream_lbkit_init_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_upstream_init_lbkit(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_upstream_get_lbkit_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_upstream_free_lbkit_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_upstream_lbkit_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_upstream_lbkit_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
+
+static ngx_int_t ngx_http_upstream_lbkit_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+
+static ngx_command_t  ngx_http_upstream_lbkit_commands[] = {
+
+    { ngx_string("lbkit"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_upstream_lbkit,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lbkit_check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_upstream_lbkit_check_directive,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lbkit_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_upstream_lbkit_status_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_upstream_lbkit_module_ctx = {
+    NULL,                                      /* preconfiguration */
+    ngx_http_upstream_lbkit_postconfiguration, /* postconfiguration */
+
+    ngx_http_upstream_lbkit_create_main_conf,  /* create main configuration */
+    NULL,                                      /* init main configuration */
+
+    ngx_http_upstream_lbkit_create_srv_conf,   /* create server configuration */
+    NULL,                                      /* merge server configuration */
+
+    ngx_http_upstream_lbkit_create_loc_conf,   /* create location configuration */
+    ngx_http_upstream_lbkit_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_upstream_lbkit_module = {
+    NGX_MODULE_V1,
+    &ngx_http_upstream_lbkit_module_ctx,       /* module context */
+    ngx_http_upstream_lbkit_commands,          /* module directives */
+    NGX_HTTP_MODULE,                           /* module type */
+    NULL,                                      /* init master */
+    NULL,                                      /* init module */
+    ngx_http_upstream_lbkit_init_process,      /* init process */
+    NULL,                                      /* init thread */
+    NULL,                                      /* exit thread */
+    NULL,                                      /* exit process */
+    NULL,                                      /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* The two names the zone alternates between (see the file comment). */
+static ngx_str_t  ngx_http_upstream_lbkit_zone_names[2] = {
+    ngx_string("lbkit_state_a"),
+    ngx_string("lbkit_state_b")
+};
+
+
+/* ---------------------------------------------------------------------- */
+/* Configuration                                                          */
+/* ---------------------------------------------------------------------- */
+
+static void *
+ngx_http_upstream_lbkit_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_upstream_lbkit_main_conf_t  *lmcf;
+
+    lmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upstream_lbkit_main_conf_t));
+    if (lmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&lmcf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_upstream_lbkit_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return lmcf;
+}
+
+
+static void *
+ngx_http_upstream_lbkit_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_upstream_lbkit_srv_conf_t  *lscf;
+    lbk_check_options                    defaults = LBK_CHECK_OPTIONS_INIT;
+
+    lscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upstream_lbkit_srv_conf_t));
+    if (lscf == NULL) {
+        return NULL;
+    }
+
+    lscf->check.opts = defaults;
+    lscf->hash_kind = LBK_HASH_MODULO;
+
+    return lscf;
+}
+
+
+static void *
+ngx_http_upstream_lbkit_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_upstream_lbkit_loc_conf_t  *llcf;
+
+    llcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upstream_lbkit_loc_conf_t));
+    if (llcf == NULL) {
+        return NULL;
+    }
+
+    llcf->status_format = NGX_CONF_UNSET_UINT;
+
+    return llcf;
+}
+
+
+static char *
+ngx_http_upstream_lbkit_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_upstream_lbkit_loc_conf_t  *prev = parent;
+    ngx_http_upstream_lbkit_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_uint_value(conf->status_format, prev->status_format,
+                              NGX_HTTP_LBKIT_STATUS_JSON);
+
+    return NGX_CONF_OK;
+}
+
+
+/* Balancing methods `lbkit` accepts, and which take which parameters. */
+typedef enum {
+    NGX_HTTP_LBKIT_ARGS_NONE = 0,
+    NGX_HTTP_LBKIT_ARGS_EWMA,
+    NGX_HTTP_LBKIT_ARGS_HASH
+} ngx_http_upstream_lbkit_args_e;
+
+typedef struct {
+    ngx_str_t                        name;
+    ngx_http_upstream_lbkit_args_e   args;
+} ngx_http_upstream_lbkit_method_t;
+
+static ngx_http_upstream_lbkit_method_t  ngx_http_upstream_lbkit_methods[] = {
+    { ngx_string("round_robin"), NGX_HTTP_LBKIT_ARGS_NONE },
+    { ngx_string("least_conn"), NGX_HTTP_LBKIT_ARGS_NONE },
+    { ngx_string("random"), NGX_HTTP_LBKIT_ARGS_NONE },
+    { ngx_string("p2c"), NGX_HTTP_LBKIT_ARGS_NONE },
+    { ngx_string("peak_ewma"), NGX_HTTP_LBKIT_ARGS_EWMA },
+    { ngx_string("fastest"), NGX_HTTP_LBKIT_ARGS_NONE },
+    { ngx_string("first"), NGX_HTTP_LBKIT_ARGS_NONE },
+    { ngx_string("hash"), NGX_HTTP_LBKIT_ARGS_HASH },
+    { ngx_null_string, 0 }
+};
+
+
+static char *
+ngx_http_upstream_lbkit_bad_param(ngx_conf_t *cf, ngx_str_t *param,
+    ngx_str_t *method, const char *expected)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" of \"lbkit %V\"%s%s",
+                       param, method, expected ? ": expected " : "",
+                       expected ? expected : "");
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * lbkit METHOD [ARGS]:
+ *   round_robin | least_conn | random | p2c | fastest | first
+ *   peak_ewma [decay=TIME]
+ *   hash KEY [consistent | maglev] [balance_factor=PERCENT]
+ */
+static char *
+ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upstream_lbkit_srv_conf_t  *lscf = conf;
+
+    ngx_int_t                            n;
+    ngx_str_t                           *value, s;
+    ngx_uint_t                           i, first_arg;
+    ngx_http_upstream_srv_conf_t        *uscf;
+    ngx_http_upstream_lbkit_method_t    *m;
+    ngx_http_compile_complex_value_t     ccv;
+
+    if (lscf->method.len) {
+        return "is duplicate";
+    }
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lbkit\" must come before \"keepalive\" and "
+                           "cannot follow another balancing method (\"hash\", "
+                           "\"least_conn\", \"random\", ...) in upstream "
+                           "\"%V\"", &uscf->host);
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (m = ngx_http_upstream_lbkit_methods; m->name.len; m++) {
+        if (m->name.len == value[1].len
+            && ngx_strncmp(m->name.data, value[1].data, value[1].len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (m->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid balancing method \"%V\" in \"lbkit\": "
+                           "expected round_robin, least_conn, random, p2c, "
+                           "peak_ewma, fastest, first or hash", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    first_arg = 2;
+
+    if (m->args == NGX_HTTP_LBKIT_ARGS_HASH) {
+        if (cf->args->nelts < 3) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"lbkit hash\" needs a KEY, for example "
+                               "\"lbkit hash $arg_k consistent;\"");
+            return NGX_CONF_ERROR;
+        }
+
+        lscf->key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+        if (lscf->key == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+        ccv.cf = cf;
+        ccv.value = &value[2];
+        ccv.complex_value = lscf->key;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        lscf->hash_kind = LBK_HASH_MODULO;
+        first_arg = 3;
+    }
+
+    for (i = first_arg; i < cf->args->nelts; i++) {
+
+        if (m->args == NGX_HTTP_LBKIT_ARGS_EWMA
+            && ngx_strncmp(value[i].data, "decay=", 6) == 0)
+        {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            n = ngx_parse_time(&s, 0);
+            if (n == NGX_ERROR || n == 0) {
+                return ngx_http_upstream_lbkit_bad_param(cf, &value[i],
+                           &value[1], "a time above 0, such as decay=10s");
+            }
+
+            lscf->ewma_decay = (ngx_msec_t) n;
+            continue;
+        }
+
+        if (m->args == NGX_HTTP_LBKIT_ARGS_HASH) {
+
+            if (ngx_strcmp(value[i].data, "consistent") == 0) {
+                lscf->hash_kind = LBK_HASH_KETAMA;
+                continue;
+            }
+
+            if (ngx_strcmp(value[i].data, "maglev") == 0) {
+                lscf->hash_kind = LBK_HASH_MAGLEV;
+                continue;
+            }
+
+            if (ngx_strncmp(value[i].data, "balance_factor=", 15) == 0) {
+                n = ngx_atoi(value[i].data + 15, value[i].len - 15);
+                if (n == NGX_ERROR || n <= 100 || n > 100000) {
+                    return ngx_http_upstream_lbkit_bad_param(cf, &value[i],
+                               &value[1], "a percentage above 100, such as "
+                               "balance_factor=150");
+                }
+
+                lscf->balance_factor = (ngx_uint_t) n;
+                continue;
+            }
+
+            return ngx_http_upstream_lbkit_bad_param(cf, &value[i], &value[1],
+                       "consistent, maglev or balance_factor=N");
+        }
+
+        return ngx_http_upstream_lbkit_bad_param(cf, &value[i], &value[1],
+                   m->args == NGX_HTTP_LBKIT_ARGS_EWMA ? "decay=TIME" : NULL);
+    }
+
+    lscf->method = m->name;
+    lscf->upstream = uscf;
+
+    uscf->peer.init_upstream = ngx_http_upstream_init_lbkit;
+
+    /* checked by nginx as each `server` line after this one is parsed */
+    uscf->flags = NGX_HTTP_UPSTREAM_CREATE
+                  |NGX_HTTP_UPSTREAM_WEIGHT
+                  |NGX_HTTP_UPSTREAM_MAX_CONNS
+                  |NGX_HTTP_UPSTREAM_MAX_FAILS
+                  |NGX_HTTP_UPSTREAM_FAIL_TIMEOUT
+                  |NGX_HTTP_UPSTREAM_DOWN
+                  |NGX_HTTP_UPSTREAM_BACKUP;
+
+    return NGX_CONF_OK;
+}
+
+
+/* `lbkit_check` on an upstream where lbkit does not balance is an error. */
+static ngx_int_t
+ngx_http_upstream_lbkit_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                           i;
+    ngx_http_upstream_main_conf_t       *umcf;
+    ngx_http_upstream_srv_conf_t       **uscfp;
+    ngx_http_upstream_lbkit_srv_conf_t  *lscf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;   /* implicit upstream (proxy_pass http://host) */
+        }
+
+        lscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
+                                               ngx_http_upstream_lbkit_module);
+
+        if (lscf->check.enabled && !lscf->initialised) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"lbkit_check\" needs \"lbkit METHOD;\" in "
+                          "upstream \"%V\" in %s:%ui", &uscfp[i]->host,
+                          uscfp[i]->file_name, uscfp[i]->line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_lbkit_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_upstream_lbkit_check_init_process(cycle);
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* Upstream initialisation (configuration time)                           */
+/* ---------------------------------------------------------------------- */
+
+/* The main conf of the previous cycle, when this load is a reload. */
+static ngx_http_upstream_lbkit_main_conf_t *
+ngx_http_upstream_lbkit_previous(ngx_cycle_t *old_cycle, ngx_uint_t *name_index)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *zone;
+
+    *name_index = 0;
+
+    if (old_cycle == NULL) {
+        return NULL;
+    }
+
+    part = &old_cycle->shared_memory.part;
+    zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag != &ngx_http_upstream_lbkit_module) {
+            continue;
+        }
+
+        /* the new zone takes the other name, so the old one stays mapped */
+        *name_index = (zone[i].shm.name.len
+                       == ngx_http_upstream_lbkit_zone_names[0].len
+                       && ngx_strncmp(zone[i].shm.name.data,
+                                      ngx_http_upstream_lbkit_zone_names[0].data,
+                                      zone[i].shm.name.len) == 0) ? 1 : 0;
+
+        return zone[i].data;
+    }
+}
+
+
+/* The bytes a slab allocation of @size takes in the zone, generously. */
+static size_t
+ngx_http_upstream_lbkit_slab_cost(size_t size)
+{
+    return ngx_align(size + NGX_HTTP_LBKIT_ALIGN, ngx_pagesize) + ngx_pagesize;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
+    ngx_http_upstream_lbkit_main_conf_t *lmcf,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf)
+{
+    size_t       size;
+    ngx_uint_t   name_index;
+
+    lmcf->zone_size += ngx_http_upstream_lbkit_slab_cost(lscf->pool_size)
+                       + ngx_http_upstream_lbkit_slab_cost(lscf->npeers
+                             * sizeof(ngx_http_upstream_lbkit_check_peer_t));
+
+    /*
+     * The slab allocator's own overhead: one page descriptor (well under
+     * 64 bytes) per page, its header and statistics, plus spare pages.
+     */
+    size = lmcf->zone_size + lmcf->zone_size / 64 + 8 * ngx_pagesize;
+
+    if (lmcf->shm_zone == NULL) {
+        lmcf->previous = ngx_http_upstream_lbkit_previous(cf->cycle->old_cycle,
+                                                          &name_index);
+
+        lmcf->shm_zone = ngx_shared_memory_add(cf,
+                             &ngx_http_upstream_lbkit_zone_names[name_index],
+                             size, &ngx_http_upstream_lbkit_module);
+        if (lmcf->shm_zone == NULL) {
+            return NGX_ERROR;
+        }
+
+        lmcf->cycle = cf->cycle;
+        lmcf->shm_zone->init = ngx_http_upstream_lbkit_init_zone;
+        lmcf->shm_zone->data = lmcf;
+        lmcf->shm_zone->noreuse = 1;
+    }
+
+    /* nginx allocates shared memory after the whole configuration is read */
+    lmcf->shm_zone->shm.size = size;
+
+    return NGX_OK;
+}
+
+
+/* "host" of "host:port" (IPv6 "[::1]:80" keeps its brackets). */
+static ngx_str_t
+ngx_http_upstream_lbkit_host_of(ngx_str_t *server)
+{
+    ngx_str_t  host = *server;
+    u_char    *p;
+
+    if (host.len > 5 && ngx_strncasecmp(host.data, (u_char *) "unix:", 5) == 0)
+    {
+        ngx_str_set(&host, "localhost");
+        return host;
+    }
+
+    for (p = host.data + host.len; p > host.data; p--) {
+        if (p[-1] == ']') {
+            break;
+        }
+        if (p[-1] == ':') {
+            host.len = p - 1 - host.data;
+            break;
+        }
+    }
+
+    return host;
+}
+
+
+/*
+ * Runs at configuration time in place of ngx_http_upstream_init_round_robin
+ * (which it calls first so that us->peer.data stays nginx's peer list), and
+ * lays out the peer table the zone init will load into the lbk pool.
+ */
+static ngx_int_t
+ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_uint_t                            i, j, k, n, nprimary, nbackup;
+    ngx_http_upstream_server_t           *server;
+    ngx_http_upstream_lbkit_peer_t       *peer;
+    ngx_http_upstream_lbkit_srv_conf_t   *lscf, **lscfp;
+    ngx_http_upstream_lbkit_main_conf_t  *lmcf;
+
+    if (ngx_http_upstream_init_round_robin(cf, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    us->peer.init = ngx_http_upstream_init_lbkit_peer;
+
+    lscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_upstream_lbkit_module);
+    lmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_upstream_lbkit_module);
+
+    lscf->upstream = us;
+
+    n = 0;
+    nprimary = 0;
+    nbackup = 0;
+    server = us->servers->elts;
+
+    for (i = 0; i < us->servers->nelts; i++) {
+        n += server[i].naddrs;
+        if (server[i].backup) {
+            nbackup += server[i].naddrs;
+        } else {
+            nprimary += server[i].naddrs;
+        }
+    }
+
+    if (n == 0 || n > LBK_PEERS_MAX) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" in %s:%ui has %ui addresses; lbkit "
+                      "balances 1 to %d", &us->host, us->file_name, us->line,
+                      n, LBK_PEERS_MAX);
+        return NGX_ERROR;
+    }
+
+    peer = ngx_pcalloc(cf->pool, n * sizeof(ngx_http_upstream_lbkit_peer_t));
+    if (peer == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * Ids follow the order of the `server` lines, as nginx's own peer list
+     * does (the zone init checks that the pool hands them out so).
+     */
+    k = 0;
+
+    for (i = 0; i < us->servers->nelts; i++) {
+        for (j = 0; j < server[i].naddrs; j++, k++) {
+            peer[k].id = (uint32_t) k;
+            peer[k].used = 1;
+            peer[k].backup = server[i].backup;
+            peer[k].down = server[i].down ? 1 : 0;
+            peer[k].server = server[i].name;
+            peer[k].address = server[i].addrs[j].name;
+            peer[k].name = server[i].naddrs == 1 ? server[i].name
+                                                 : server[i].addrs[j].name;
+            peer[k].host = ngx_http_upstream_lbkit_host_of(&server[i].name);
+            peer[k].sockaddr = server[i].addrs[j].sockaddr;
+            peer[k].socklen = server[i].addrs[j].socklen;
+            peer[k].weight = server[i].weight;
+            peer[k].max_conns = server[i].max_conns;
+            peer[k].fail_timeout = (ngx_msec_t) server[i].fail_timeout * 1000;
+
+            /*
+             * nginx never takes the only server of an upstream out for
+             * failures (its round robin ignores max_fails then); keep that.
+             */
+            peer[k].max_fails = (nprimary == 1 && nbackup == 0)
+                                ? 0 : server[i].max_fails;
+        }
+    }
+
+    lscf->peers = peer;
+    lscf->npeers = n;
+    lscf->tried_words = (n + 63) / 64;
+    lscf->pool_size = lbk_pool_size((uint32_t) n);
+    lscf->initialised = 1;
+
+    if (lscf->method.len == 0) {
+        /* not reached through `lbkit`: cannot happen, but stay defined */
+        ngx_str_set(&lscf->method, "round_robin");
+    }
+
+    lscfp = ngx_array_push(&lmcf->upstreams);
+    if (lscfp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *lscfp = lscf;
+
+    return ngx_http_upstream_lbkit_zone_add(cf, lmcf, lscf);
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* Shared zone                                                            */
+/* ---------------------------------------------------------------------- */
+
+static uint64_t
+ngx_http_upstream_lbkit_random(void *ud)
+{
+    /* random() gives 31 bits; nginx seeds it differently in each worker */
+    return ((uint64_t) ngx_random() << 33)
+           ^ ((uint64_t) ngx_random() << 2)
+           ^ (uint64_t) ngx_random();
+}
+
+
+static void
+ngx_http_upstream_lbkit_pool_cleanup(void *data)
+{
+    lbk_pool **pool = data;
+
+    lbk_pool_free(*pool);
+    *pool = NULL;
+}
+
+
+/* NUL-terminated copy of @s in @pool, for the C ABI. */
+static char *
+ngx_http_upstream_lbkit_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(p, s->data, s->len) = '\0';
+
+    return (char *) p;
+}
+
+
+/* Places one upstream's pool in the zone and adds its peers. */
+static ngx_int_t
+ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf)
+{
+    int                              rc;
+    u_char                          *mem;
+    uint32_t                         id;
+    ngx_uint_t                       i;
+    lbk_pool_options                 opts = LBK_POOL_OPTIONS_INIT;
+    lbk_peer_config                  pc = LBK_PEER_CONFIG_INIT;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_upstream_lbkit_peer_t  *peer;
+
+    mem = ngx_slab_alloc_locked(shpool,
+                                lscf->pool_size + NGX_HTTP_LBKIT_ALIGN);
+    lscf->check_peers = ngx_slab_calloc_locked(shpool, lscf->npeers
+                            * sizeof(ngx_http_upstream_lbkit_check_peer_t));
+
+    if (mem == NULL || lscf->check_peers == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "lbkit: shared zone too small for upstream \"%V\"",
+                      &lscf->upstream->host);
+        return NGX_ERROR;
+    }
+
+    mem = ngx_align_ptr(mem, NGX_HTTP_LBKIT_ALIGN);
+
+    opts.method = ngx_http_upstream_lbkit_cstr(cycle->pool, &lscf->method);
+    if (opts.method == NULL) {
+        return NGX_ERROR;
+    }
+
+    opts.max_peers = (uint32_t) lscf->npeers;
+    opts.hash_kind = (int) lscf->hash_kind;
+    opts.balance_factor = (uint32_t) lscf->balance_factor;
+    opts.ewma_decay_us = (uint64_t) lscf->ewma_decay * 1000;
+    opts.slow_start_us = (uint64_t) lscf->check.slow_start * 1000;
+    opts.rng = ngx_http_upstream_lbkit_random;
+
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = lbk_pool_place(&lscf->pool, mem, lscf->pool_size, &opts,
+                        LBK_PLACE_INIT);
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "lbkit: upstream \"%V\": %s (%s)", &lscf->upstream->host,
+                      lbk_strerror(rc), lbk_error_last());
+        return NGX_ERROR;
+    }
+
+    /* the handle is process-local; free it with the cycle */
+    cln->handler = ngx_http_upstream_lbkit_pool_cleanup;
+    cln->data = &lscf->pool;
+
+    peer = lscf->peers;
+
+    for (i = 0; i < lscf->npeers; i++) {
+        pc.name = ngx_http_upstream_lbkit_cstr(cycle->pool, &peer[i].name);
+        pc.address = ngx_http_upstream_lbkit_cstr(cycle->pool,
+                                                  &peer[i].address);
+        if (pc.name == NULL || pc.address == NULL) {
+            return NGX_ERROR;
+        }
+
+        pc.weight = (uint32_t) peer[i].weight;
+        pc.max_conns = (uint32_t) peer[i].max_conns;
+        pc.max_fails = (uint32_t) peer[i].max_fails;
+        pc.fail_timeout_ms = (uint32_t) peer[i].fail_timeout;
+        pc.backup = peer[i].backup;
+        pc.down = peer[i].down;
+
+        rc = lbk_pool_add(&id, lscf->pool, &pc);
+
+        if (rc == LBK_EDUPNAME) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "lbkit: upstream \"%V\" lists server \"%V\" more "
+                          "than once", &lscf->upstream->host, &peer[i].name);
+            return NGX_ERROR;
+        }
+
+        if (rc != 0) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "lbkit: upstream \"%V\" server \"%V\": %s (%s)",
+                          &lscf->upstream->host, &peer[i].name,
+                          lbk_strerror(rc), lbk_error_last());
+            return NGX_ERROR;
+        }
+
+        if (id != peer[i].id) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "lbkit: upstream \"%V\" server \"%V\": pool gave "
+                          "id %uD, expected %uD", &lscf->upstream->host,
+                          &peer[i].name, id, peer[i].id);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Copies each surviving peer's state from the previous cycle's pools: health,
+ * counters, latency and the last check record.  Returns how many peers kept
+ * their state.
+ */
+static ngx_uint_t
+ngx_http_upstream_lbkit_copy_previous(ngx_cycle_t *cycle,
+    ngx_http_upstream_lbkit_main_conf_t *lmcf,
+    ngx_http_upstream_lbkit_main_conf_t *old)
+{
+    char                                  name[LBK_NAME_MAX];
+    uint32_t                              old_id;
+    ngx_uint_t                            i, j, k, kept;
+    ngx_http_upstream_lbkit_srv_conf_t  **nu, **ou, *ncf, *ocf;
+    ngx_http_upstream_lbkit_check_peer_t *src, *dst;
+
+    kept = 0;
+    nu = lmcf->upstreams.elts;
+    ou = old->upstreams.elts;
+
+    for (i = 0; i < lmcf->upstreams.nelts; i++) {
+        ncf = nu[i];
+        ocf = NULL;
+
+        for (j = 0; j < old->upstreams.nelts; j++) {
+            if (ou[j]->pool != NULL
+                && ou[j]->upstream->host.len == ncf->upstream->host.len
+                && ngx_strncmp(ou[j]->upstream->host.data,
+                               ncf->upstream->host.data,
+                               ncf->upstream->host.len) == 0)
+            {
+                ocf = ou[j];
+                break;
+            }
+        }
+
+        if (ocf == NULL) {
+            continue;
+        }
+
+        for (k = 0; k < ncf->npeers; k++) {
+            if (ncf->peers[k].name.len >= LBK_NAME_MAX) {
+                continue;
+            }
+
+            ngx_memcpy(name, ncf->peers[k].name.data, ncf->peers[k].name.len);
+            name[ncf->peers[k].name.len] = '\0';
+
+            if (lbk_pool_find(&old_id, ocf->pool, name) != 0) {
+                continue;   /* a new server: starts in the initial state */
+            }
+
+            if (lbk_pool_peer_state_copy(ncf->pool, ncf->peers[k].id,
+                                         ocf->pool, old_id)
+                != 0)
+            {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "lbkit: upstream \"%V\" server \"%V\": state "
+                              "not kept across reload: %s",
+                              &ncf->upstream->host, &ncf->peers[k].name,
+                              lbk_error_last());
+                continue;
+            }
+
+            if (old_id < ocf->npeers) {
+                src = &ocf->check_peers[old_id];
+                dst = &ncf->check_peers[ncf->peers[k].id];
+
+                dst->time_ms = src->time_ms;
+                dst->duration_us = src->duration_us;
+                dst->outcome = src->outcome;
+                dst->http_status = src->http_status;
+                dst->checks = src->checks;
+                dst->next_check = src->next_check;
+                ngx_memcpy(dst->reason, src->reason, LBK_REASON_MAX);
+                dst->reason[LBK_REASON_MAX - 1] = '\0';
+            }
+
+            kept++;
+        }
+    }
+
+    return kept;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_lbkit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_uint_t                             i, total, kept;
+    ngx_cycle_t                           *cycle;
+    ngx_slab_pool_t                       *shpool;
+    ngx_http_upstream_lbkit_srv_conf_t   **lscfp;
+    ngx_http_upstream_lbkit_main_conf_t   *lmcf, *old;
+
+    /* @data is always NULL: the zone never takes over an old one's memory
+       (noreuse, alternating names); the old state comes via lmcf->previous */
+    (void) data;
+
+    lmcf = shm_zone->data;
+    cycle = lmcf->cycle;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    lscfp = lmcf->upstreams.elts;
+    total = 0;
+
+    for (i = 0; i < lmcf->upstreams.nelts; i++) {
+        if (ngx_http_upstream_lbkit_place(cycle, shpool, lscfp[i]) != NGX_OK) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        total += lscfp[i]->npeers;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    old = lmcf->previous;
+
+    if (old != NULL && old->shm_zone != NULL) {
+        kept = ngx_http_upstream_lbkit_copy_previous(cycle, lmcf, old);
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "lbkit: kept the state of %ui of %ui servers across "
+                      "reload", kept, total);
+    }
+
+    return NGX_OK;
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* Balancer (per request)                                                 */
+/* ---------------------------------------------------------------------- */
+
+static uint64_t
+ngx_http_upstream_lbkit_now_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_uint_t                            i, tries;
+    ngx_http_upstream_lbkit_srv_conf_t   *lscf;
+    ngx_http_upstream_lbkit_peer_data_t  *lp;
+
+    lscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_upstream_lbkit_module);
+
+    if (lscf->pool == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "lbkit: upstream \"%V\" has no pool", &us->host);
+        return NGX_ERROR;
+    }
+
+    lp = ngx_palloc(r->pool, sizeof(ngx_http_upstream_lbkit_peer_data_t));
+    if (lp == NULL) {
+        return NGX_ERROR;
+    }
+
+    lp->conf = lscf;
+    lp->request = r;
+    lp->current = LBK_PEER_NONE;
+    lp->started_us = 0;
+    ngx_str_null(&lp->key);
+
+    if (lscf->tried_words == 1) {
+        lp->tried_one = 0;
+        lp->tried = &lp->tried_one;
+
+    } else {
+        lp->tried = ngx_pcalloc(r->pool, lscf->tried_words * sizeof(uint64_t));
+        if (lp->tried == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (lscf->key) {
+        if (ngx_http_complex_value(r, lscf->key, &lp->key) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (lp->key.data == NULL) {
+            /* an empty key is still a key: it hashes like "" in nginx */
+            ngx_str_set(&lp->key, "");
+        }
+    }
+
+    /* as nginx's round robin: one try per server that is not down */
+    tries = 0;
+    for (i = 0; i < lscf->npeers; i++) {
+        if (!lscf->peers[i].down) {
+            tries++;
+        }
+    }
+
+    r->upstream->peer.data = lp;
+    r->upstream->peer.get = ngx_http_upstream_get_lbkit_peer;
+    r->upstream->peer.free = ngx_http_upstream_free_lbkit_peer;
+    r->upstream->peer.tries = tries ? tries : 1;
+#if (NGX_HTTP_SSL)
+    r->upstream->peer.set_session = ngx_http_upstream_lbkit_set_session;
+    r->upstream->peer.save_session = ngx_http_upstream_lbkit_save_session;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_get_lbkit_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_upstream_lbkit_peer_data_t  *lp = data;
+
+    int                                   rc;
+    uint32_t                              id;
+    ngx_http_upstream_lbkit_srv_conf_t   *lscf;
+    ngx_http_upstream_lbkit_peer_t       *peer;
+
+    lscf = lp->conf;
+    pc->cached = 0;
+    pc->connection = NULL;
+
+    rc = lbk_pool_pick(&id, lscf->pool, lp->key.data, lp->key.len, lp->tried,
+                       lscf->tried_words);
+
+    if (rc == LBK_ENOPEER) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "lbkit: no usable peer in upstream \"%V\"",
+                       &lscf->upstream->host);
+        pc->name = &lscf->upstream->host;
+        return NGX_BUSY;
+    }
+
+    if (rc != 0 || id >= lscf->npeers) {
+        ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                      "lbkit: upstream \"%V\": pick failed: %s (%s)",
+                      &lscf->upstream->host, lbk_strerror(rc),
+                      lbk_error_last());
+        pc->name = &lscf->upstream->host;
+        return NGX_ERROR;
+    }
+
+    peer = &lscf->peers[id];
+
+    lp->current = id;
+    lp->started_us = ngx_http_upstream_lbkit_now_us();
+    lp->tried[id / 64] |= (uint64_t) 1 << (id % 64);
+
+    pc->sockaddr = peer->sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->address;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "lbkit: upstream \"%V\" picked %uD %V",
+                   &lscf->upstream->host, id, &peer->address);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_upstream_free_lbkit_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_upstream_lbkit_peer_data_t  *lp = data;
+
+    uint32_t                              id;
+    lbk_outcome                           outcome = LBK_OUTCOME_INIT;
+    lbk_peer_info                         info;
+    ngx_http_upstream_t                  *u;
+    ngx_http_upstream_lbkit_srv_conf_t   *lscf;
+
+    if (pc->tries) {
+        pc->tries--;
+    }
+
+    id = lp->current;
+    if (id == LBK_PEER_NONE) {
+        return;
+    }
+
+    lp->current = LBK_PEER_NONE;
+    lscf = lp->conf;
+    u = lp->request->upstream;
+
+    outcome.result = (state & NGX_PEER_FAILED) ? LBK_OUTCOME_FAILED
+                                               : LBK_OUTCOME_OK;
+    outcome.latency_us = ngx_http_upstream_lbkit_now_us() - lp->started_us;
+    outcome.status = (u && u->headers_in.status_n > 0)
+                     ? (int) u->headers_in.status_n : 0;
+
+    (void) lbk_pool_release(lscf->pool, id, &outcome);
+
+    if (outcome.result != LBK_OUTCOME_FAILED
+        || lscf->peers[id].max_fails == 0)
+    {
+        return;
+    }
+
+    /* log the failure that takes the peer out (max_fails reached) once */
+    ngx_memzero(&info, sizeof(lbk_peer_info));
+    info.version = LBK_PEER_INFO_VERSION;
+
+    if (lbk_pool_peer_info(&info, lscf->pool, id) == 0
+        && info.fails_in_window == lscf->peers[id].max_fails)
+    {
+        u_char  reason[128];
+
+        ngx_snprintf(reason, sizeof(reason),
+                     "%ui failures within fail_timeout=%Ms%Z",
+                     lscf->peers[id].max_fails, lscf->peers[id].fail_timeout);
+
+        ngx_http_upstream_lbkit_log_state(pc->log, lscf, id,
+                                          "temporarily down", (char *) reason);
+    }
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/* TLS session reuse per peer, per worker (as nginx's round robin without a
+   zone). */
+static ngx_int_t
+ngx_http_upstream_lbkit_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_upstream_lbkit_peer_data_t  *lp = data;
+
+    ngx_ssl_session_t                    *session;
+    ngx_http_upstream_lbkit_srv_conf_t   *lscf;
+
+    lscf = lp->conf;
+
+    if (lp->current == LBK_PEER_NONE || lscf->ssl_sessions == NULL) {
+        return NGX_OK;
+    }
+
+    session = lscf->ssl_sessions[lp->current];
+    if (session == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_ssl_set_session(pc->connection, session);
+}
+
+
+static void
+ngx_http_upstream_lbkit_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_upstream_lbkit_peer_data_t  *lp = data;
+
+    ngx_ssl_session_t                    *session, *old;
+    ngx_http_upstream_lbkit_srv_conf_t   *lscf;
+
+    lscf = lp->conf;
+
+    if (lp->current == LBK_PEER_NONE) {
+        return;
+    }
+
+    session = ngx_ssl_get_session(pc->connection);
+    if (session == NULL) {
+        return;
+    }
+
+    if (lscf->ssl_sessions == NULL) {
+        lscf->ssl_sessions = ngx_pcalloc(ngx_cycle->pool,
+                                 lscf->npeers * sizeof(ngx_ssl_session_t *));
+        if (lscf->ssl_sessions == NULL) {
+            ngx_ssl_free_session(session);
+            return;
+        }
+    }
+
+    old = lscf->ssl_sessions[lp->current];
+    lscf->ssl_sessions[lp->current] = session;
+
+    if (old) {
+        ngx_ssl_free_session(old);
+    }
+}
+
+#endif
+
+
+/* ---------------------------------------------------------------------- */
+/* Helpers shared with the check and status code                          */
+/* ---------------------------------------------------------------------- */
+
+void
+ngx_http_upstream_lbkit_log_state(ngx_log_t *log,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id, const char *state,
+    const char *reason)
+{
+    ngx_str_t  *name;
+
+    name = id < lscf->npeers ? &lscf->peers[id].name : NULL;
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "lbkit: upstream %V server %V %s%s%s",
+                  &lscf->upstream->host, name ? name : &lscf->upstream->host,
+                  state, reason ? ": " : "", reason ? reason : "");
+}
+
+
+uint64_t
+ngx_http_upstream_lbkit_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}
