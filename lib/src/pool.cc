@@ -218,6 +218,10 @@ uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start) {
   return LBK_PEER_NONE;
 }
 
+std::unique_ptr<AlgoState> build_members_only(const Tier &, const PoolParams &) {
+  return std::make_unique<AlgoState>();
+}
+
 namespace {
 
 // Builds a cache from the block.  Caller holds the configuration lock.
@@ -340,12 +344,15 @@ bool admit(lbk_pool *pool, uint32_t id) {
   return true;
 }
 
+// Primaries first, backups only when no primary is usable.
 uint32_t pick_in_tiers(PickContext &ctx, const lbk_pool *pool,
-                       const PoolCache &cache, bool panic) {
-  uint32_t id = pool->ops->pick(ctx, cache.tiers[0]);
-  if (id != LBK_PEER_NONE || cache.tiers[1].ids.empty()) return id;
-  (void)panic;
-  return pool->ops->pick(ctx, cache.tiers[1]);
+                       const PoolCache &cache) {
+  for (const Tier &tier : cache.tiers) {
+    if (tier.ids.empty()) continue;
+    uint32_t id = pool->ops->pick(ctx, tier);
+    if (id != LBK_PEER_NONE) return id;
+  }
+  return LBK_PEER_NONE;
 }
 
 int check_pool(const lbk_pool *pool) {
@@ -504,7 +511,9 @@ void record_latency(lbk_pool *pool, PeerSlot &s, uint64_t latency_us,
     s.ewma_lock.store(0, std::memory_order_release);
   }
   // Pool-wide mean: a plain EWMA with weight 1/16 per sample; racing
-  // writers may lose a sample, which only slows it down.
+  // writers may lose a sample, which only slows it down.  Only peak_ewma
+  // reads it, so other methods skip the shared write.
+  if (pool->header->method != METHOD_PEAK_EWMA) return;
   std::atomic<uint64_t> &mean = pool->header->latency_mean_bits;
   double m = bits_to_double(mean.load(std::memory_order_relaxed));
   m = m == 0.0 ? sample : m + (sample - m) / 16.0;
@@ -863,7 +872,7 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
   uint32_t ramping = LBK_PEER_NONE;
   bool use_ramp = pool->header->slow_start_us != 0 && !pool->ops->needs_key;
   for (int attempt = 0; attempt < PICK_ATTEMPTS; ++attempt) {
-    uint32_t id = pick_in_tiers(ctx, pool, *cache, panic);
+    uint32_t id = pick_in_tiers(ctx, pool, *cache);
     if (id == LBK_PEER_NONE) break;
     if (use_ramp) {
       // Slow start: a recovering peer is admitted with probability equal
@@ -917,7 +926,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     s.successes.fetch_add(1, std::memory_order_relaxed);
     s.consecutive_failures.store(0, std::memory_order_relaxed);
     clear_stale_failures(s, now);
-    if (pool->header->method == METHOD_PEAK_EWMA)
+    if (outcome->latency_us != 0)  // 0: the caller did not measure it
       record_latency(pool, s, outcome->latency_us, now);
     return 0;
   }

@@ -149,6 +149,10 @@ class PickContext {
 // LBK_PEER_NONE if none.  The bounded fallback every algorithm ends with.
 uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start);
 
+// build() for algorithms that need nothing beyond the tier's member list.
+std::unique_ptr<AlgoState> build_members_only(const Tier &tier,
+                                              const PoolParams &params);
+
 // Uniform integer in [0, n) from 64 random bits (n > 0).
 inline uint64_t random_below(uint64_t random_bits, uint64_t n) {
   return static_cast<uint64_t>(

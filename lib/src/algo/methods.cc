@@ -40,10 +40,20 @@ const char *method_canonical_name(uint32_t method) {
 }
 
 const AlgoOps *method_ops(uint32_t method, int hash_kind) {
-  (void)hash_kind;
   switch (method) {
     case METHOD_ROUND_ROBIN: return &round_robin_ops;
-    //@@MORE
+    case METHOD_LEAST_CONN: return &least_conn_ops;
+    case METHOD_RANDOM: return &random_ops;
+    case METHOD_P2C: return &p2c_ops;
+    case METHOD_PEAK_EWMA: return &peak_ewma_ops;
+    case METHOD_FASTEST: return &fastest_ops;
+    case METHOD_FIRST: return &first_ops;
+    case METHOD_MAGLEV: return &maglev_ops;
+    case METHOD_HASH:
+    case METHOD_SOURCE:
+      if (hash_kind == LBK_HASH_MAGLEV) return &maglev_ops;
+      if (hash_kind == LBK_HASH_MODULO) return &modulo_hash_ops;
+      return &ketama_ops;
     default: return nullptr;
   }
 }

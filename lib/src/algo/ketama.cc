@@ -1,0 +1,126 @@
+// ketama.cc - consistent hashing exactly as nginx `hash $key consistent`.
+//
+// The ring (facts of nginx's ngx_http_upstream_hash_module, written anew):
+//  - a member's name is nginx's `server` text.  It is split into host and
+//    port: "unix:PATH" gives host PATH and no port; otherwise, if the name
+//    ends in ':' followed only by digits, host is what precedes that ':' and
+//    port the digits; else the whole name is the host and the port is empty;
+//  - base = crc32 over host, one '\0' byte, port;
+//  - the member gets 160 x weight points; point j's hash is crc32 over the
+//    same bytes followed by the 4 bytes of point j-1's hash, least
+//    significant byte first (4 zero bytes for j = 0);
+//  - points are sorted by hash; of points with equal hashes only the first
+//    is kept.
+// A key's hash is crc32(key); its point is the first with hash >= key hash,
+// wrapping to the first point.  A pick that finds the member unusable (or
+// over the load bound) moves to the next point, as nginx does; nginx gives
+// up after 20 points and falls back to round robin, we keep walking up to
+// HASH_WALK_STEPS points and then scan the members.
+//
+// On change: add, remove and weight changes rebuild the ring (O(P log P)
+// for P points); drained, down or failed members keep their points and are
+// walked past, so their keys return when they do.  Slow start does not
+// apply to hash methods (their keys would otherwise move).
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "algo/hash_common.h"
+#include "algo/methods.h"
+
+namespace lbk {
+namespace {
+
+constexpr uint32_t POINTS_PER_WEIGHT = 160;
+
+struct RingPoint {
+  uint32_t hash;
+  uint32_t pos;  // tier position
+};
+
+struct Ring : AlgoState {
+  std::vector<RingPoint> points;
+};
+
+uLong crc_update(uLong crc, const void *data, size_t len) {
+  return crc32(crc, static_cast<const Bytef *>(data), static_cast<uInt>(len));
+}
+
+uLong base_hash(const std::string &name) {
+  const char *host = name.data();
+  size_t host_len = name.size();
+  const char *port = "";
+  size_t port_len = 0;
+  if (name.size() >= 5 && strncasecmp(name.data(), "unix:", 5) == 0) {
+    host += 5;
+    host_len -= 5;
+  } else {
+    size_t digits = 0;
+    while (digits < name.size() && name[name.size() - 1 - digits] >= '0' &&
+           name[name.size() - 1 - digits] <= '9')
+      ++digits;
+    if (digits < name.size() && name[name.size() - 1 - digits] == ':') {
+      host_len = name.size() - digits - 1;
+      port = name.data() + name.size() - digits;
+      port_len = digits;
+    }
+  }
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc_update(crc, host, host_len);
+  crc = crc_update(crc, "", 1);
+  return crc_update(crc, port, port_len);
+}
+
+std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
+  auto ring = std::make_unique<Ring>();
+  ring->points.reserve(tier.total_weight * POINTS_PER_WEIGHT);
+  for (uint32_t pos = 0; pos < tier.ids.size(); ++pos) {
+    uLong base = base_hash(tier.names[pos]);
+    uint32_t prev = 0;
+    uint64_t npoints = uint64_t{tier.weights[pos]} * POINTS_PER_WEIGHT;
+    for (uint64_t j = 0; j < npoints; ++j) {
+      unsigned char prev_bytes[4] = {
+          static_cast<unsigned char>(prev), static_cast<unsigned char>(prev >> 8),
+          static_cast<unsigned char>(prev >> 16),
+          static_cast<unsigned char>(prev >> 24)};
+      uint32_t hash = static_cast<uint32_t>(crc_update(base, prev_bytes, 4));
+      ring->points.push_back({hash, pos});
+      prev = hash;
+    }
+  }
+  std::stable_sort(ring->points.begin(), ring->points.end(),
+                   [](const RingPoint &a, const RingPoint &b) {
+                     return a.hash < b.hash;
+                   });
+  ring->points.erase(std::unique(ring->points.begin(), ring->points.end(),
+                                 [](const RingPoint &a, const RingPoint &b) {
+                                   return a.hash == b.hash;
+                                 }),
+                     ring->points.end());
+  return ring;
+}
+
+uint32_t pick(PickContext &ctx, const Tier &tier) {
+  const auto &points = static_cast<const Ring *>(tier.state.get())->points;
+  uint32_t key_hash = lbk_crc32(ctx.key(), ctx.key_len());
+  size_t at = static_cast<size_t>(
+      std::lower_bound(points.begin(), points.end(), key_hash,
+                       [](const RingPoint &p, uint32_t h) { return p.hash < h; }) -
+      points.begin());
+  LoadBound bound(ctx, tier);
+  size_t steps = std::min(points.size(), HASH_WALK_STEPS);
+  for (size_t step = 0; step < steps; ++step, ++at) {
+    if (at >= points.size()) at = 0;
+    uint32_t pos = points[at].pos;
+    if (bound.allows(ctx, tier, pos) && ctx.usable(tier.ids[pos]))
+      return tier.ids[pos];
+  }
+  return hash_fallback(ctx, tier, points[at % points.size()].pos, bound);
+}
+
+}  // namespace
+
+const AlgoOps ketama_ops = {"ketama", true, build, pick};
+
+}  // namespace lbk

@@ -1,0 +1,66 @@
+// peak_ewma.cc - power of two choices on peak-EWMA cost (Finagle, Linkerd).
+//
+// Latency estimate per peer, updated on every successful release with a
+// sample s (microseconds) at time t, previous estimate E set at time t0:
+//     w  = exp(-(t - t0) / tau)             tau = ewma_decay_us, default 10 s
+//     E' = s                     if s > E   (peak: a slow sample counts now)
+//     E' = E * w + s * (1 - w)   otherwise  (decays toward recent samples)
+// A pick draws random_draws (default 2) usable members by weight and takes
+// the lowest cost = E x (active + 1); ties go to fewer active, then to the
+// earlier draw.
+//
+// Peers with no latency history (new, or never answered) are costed at the
+// pool-wide mean latency (a running mean of every sample, weight 1/16 per
+// sample).  That neither starves them (an infinite or peak default would)
+// nor floods them (a zero default would until their first sample returns):
+// they compete as an average peer, and the (active + 1) factor limits how
+// many requests they take before their first answer.  With no history at
+// all every cost is 0 and the draw with fewer active requests wins (p2c).
+//
+// On change: add, remove and weight changes rebuild the alias table; the
+// estimates live in the pool block and survive every change except removal.
+#include <cstring>
+
+#include "algo/methods.h"
+#include "algo/weighted_draw.h"
+
+namespace lbk {
+namespace {
+
+double load_double(const std::atomic<uint64_t> &bits) {
+  uint64_t b = bits.load(std::memory_order_relaxed);
+  double d;
+  std::memcpy(&d, &b, sizeof d);
+  return d;
+}
+
+uint32_t pick(PickContext &ctx, const Tier &tier) {
+  uint32_t draws = ctx.params().random_draws;
+  double default_cost = load_double(ctx.pool()->header->latency_mean_bits);
+  uint32_t best = LBK_PEER_NONE;
+  double best_cost = 0;
+  uint32_t best_active = 0;
+  for (uint32_t d = 0; d < draws; ++d) {
+    uint32_t id = draw_usable(ctx, tier);
+    if (id == LBK_PEER_NONE) break;
+    const PeerSlot &s = ctx.slot(id);
+    uint32_t active = s.active.load(std::memory_order_relaxed);
+    double latency = s.has_ewma.load(std::memory_order_acquire)
+                         ? load_double(s.ewma_bits)
+                         : default_cost;
+    double cost = latency * (static_cast<double>(active) + 1.0);
+    if (best == LBK_PEER_NONE || cost < best_cost ||
+        (cost == best_cost && active < best_active)) {
+      best = id;
+      best_cost = cost;
+      best_active = active;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+const AlgoOps peak_ewma_ops = {"peak_ewma", false, build_alias_state, pick};
+
+}  // namespace lbk
