@@ -148,6 +148,7 @@ typedef struct {
     ngx_http_upstream_lbkit_peer_t  *peers;
     ngx_uint_t                  tried_words;  /* uint64_t words per bitmap */
     size_t                      pool_size;    /* lbk_pool_size(npeers) */
+    ngx_uint_t                  tries;        /* peers not `down` (>= 1) */
 
     /* set by the zone init in the master; inherited by workers */
     lbk_pool                   *pool;

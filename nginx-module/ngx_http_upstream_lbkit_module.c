@@ -640,6 +640,16 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         }
     }
 
+    /* as nginx's round robin: one try per server that is not down */
+    lscf->tries = 0;
+    for (k = 0; k < n; k++) {
+        lscf->tries += peer[k].down ? 0 : 1;
+    }
+
+    if (lscf->tries == 0) {
+        lscf->tries = 1;
+    }
+
     lscf->peers = peer;
     lscf->npeers = n;
     lscf->tried_words = (n + 63) / 64;
@@ -960,7 +970,6 @@ static ngx_int_t
 ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_uint_t                            i, tries;
     ngx_http_upstream_lbkit_srv_conf_t   *lscf;
     ngx_http_upstream_lbkit_peer_data_t  *lp;
 
@@ -1005,18 +1014,10 @@ ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
         }
     }
 
-    /* as nginx's round robin: one try per server that is not down */
-    tries = 0;
-    for (i = 0; i < lscf->npeers; i++) {
-        if (!lscf->peers[i].down) {
-            tries++;
-        }
-    }
-
     r->upstream->peer.data = lp;
     r->upstream->peer.get = ngx_http_upstream_get_lbkit_peer;
     r->upstream->peer.free = ngx_http_upstream_free_lbkit_peer;
-    r->upstream->peer.tries = tries ? tries : 1;
+    r->upstream->peer.tries = lscf->tries;
 #if (NGX_HTTP_SSL)
     r->upstream->peer.set_session = ngx_http_upstream_lbkit_set_session;
     r->upstream->peer.save_session = ngx_http_upstream_lbkit_save_session;
