@@ -85,6 +85,7 @@ HttpResponseParser::State HttpResponseParser::fail(State s,
   state_ = s;
   phase_ = Phase::kDone;
   error_ = message;
+  body_.clear();  // no partial body: a failed reply has none
   return s;
 }
 
