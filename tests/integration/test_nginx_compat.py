@@ -1,7 +1,6 @@
 """The lbkit nginx module next to nginx's own balancers: `lbkit round_robin`
 behaves as nginx's round robin, and bad directives fail `nginx -t` with a
 message naming the parameter and the file:line."""
-import os
 import re
 import unittest
 
@@ -60,6 +59,17 @@ class RoundRobinCompat(NginxTestCase):
                 self.assertEqual((status, text), (200, "a"))
 
 
+def nginx_t(body):
+    """`nginx -t` of a configuration with @body in http{}: (rc, output,
+    configuration file path)."""
+    ngx = Nginx(body, check=False)
+    try:
+        rc, out = ngx.test_config()
+    finally:
+        ngx.cleanup()
+    return rc, out, ngx.conf
+
+
 class BadDirectives(NginxTestCase):
 
     CASES = [
@@ -83,25 +93,17 @@ class BadDirectives(NginxTestCase):
                     upstream("api", directive, ["127.0.0.1:9"]),
                     proxy_server({"/": "api"}),
                 ])
-                ngx = Nginx(body, check=False)
-                try:
-                    rc, out = ngx.test_config()
-                finally:
-                    ngx.cleanup()
+                rc, out, conf = nginx_t(body)
                 self.assertNotEqual(rc, 0, out)
                 self.assertRegex(out, pattern)
-                self.assertRegex(out, re.escape(ngx.conf) + r":\d+")
+                self.assertRegex(out, re.escape(conf) + r":\d+")
 
     def test_lbkit_check_without_lbkit_is_refused(self):
         body = "\n".join([
             upstream("api", "lbkit_check type=tcp;", ["127.0.0.1:9"]),
             proxy_server({"/": "api"}),
         ])
-        ngx = Nginx(body, check=False)
-        try:
-            rc, out = ngx.test_config()
-        finally:
-            ngx.cleanup()
+        rc, out, _ = nginx_t(body)
         self.assertNotEqual(rc, 0, out)
         self.assertIn('"lbkit_check" needs "lbkit METHOD;" in upstream "api"', out)
 
@@ -112,11 +114,7 @@ class BadDirectives(NginxTestCase):
                    "hash $arg_k maglev", "hash $arg_k consistent balance_factor=150"]
         blocks = [upstream(f"u{i}", f"lbkit {m};", ["127.0.0.1:9", "127.0.0.1:10"])
                   for i, m in enumerate(methods)]
-        ngx = Nginx("\n".join(blocks + [proxy_server({"/": "u0"})]), check=False)
-        try:
-            rc, out = ngx.test_config()
-        finally:
-            ngx.cleanup()
+        rc, out, _ = nginx_t("\n".join(blocks + [proxy_server({"/": "u0"})]))
         self.assertEqual(rc, 0, out)
 
 
