@@ -173,9 +173,10 @@ class Nginx:
                     pids.append(int(entry))
         return sorted(pids)
 
-    def reload(self, http_body=None, timeout=15.0):
+    def reload(self, http_body=None, timeout=15.0, wait_old=True):
         """Rewrites the configuration (if given) and sends SIGHUP to the
-        master; waits until a new generation of workers runs."""
+        master; waits until a new generation of workers runs and (with
+        @wait_old) the previous one has exited."""
         before = set(self.worker_pids())
         if http_body is not None:
             self.write_conf(http_body)
@@ -186,6 +187,10 @@ class Nginx:
         lbktest.wait_until(
             lambda: len(set(self.worker_pids()) - before) >= self.workers,
             timeout=timeout, what="new nginx workers after reload")
+        if wait_old:
+            # old workers stop accepting, finish their requests and exit
+            lbktest.wait_until(lambda: not (set(self.worker_pids()) & before),
+                               timeout=timeout, what="old nginx workers to exit")
 
     def get(self, path, **kw):
         return http_request(self.port, path, **kw)
