@@ -1,0 +1,147 @@
+// Active-check verdicts fed into the pool: health-down peers are skipped,
+// probe latency drives `fastest`, lag against the best value, agent words.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "lbkit.h"
+#include "pool_test_support.h"
+
+namespace {
+
+using lbktest::PoolFixture;
+
+struct Check {
+  explicit Check(int kind, int64_t max_lag = 0) {
+    lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+    o.kind = kind;
+    o.rise = 1;
+    o.fall = 1;
+    o.max_lag = max_lag;
+    if (kind == LBK_CHECK_JSONRPC) o.jsonrpc_field = "";
+    EXPECT_EQ(lbk_check_create(&check, &o), 0) << lbk_error_last();
+  }
+  ~Check() { lbk_check_free(check); }
+  lbk_check *check = nullptr;
+};
+
+lbk_check_result verdict(int outcome, uint64_t duration_us = 1000) {
+  lbk_check_result r;
+  std::memset(&r, 0, sizeof r);
+  r.version = LBK_CHECK_RESULT_VERSION;
+  r.outcome = outcome;
+  r.duration_us = duration_us;
+  r.agent_state = -1;
+  r.agent_weight_pct = -1;
+  r.agent_maxconn = -1;
+  return r;
+}
+
+TEST(PoolHealth, HealthDownPeersAreSkipped) {
+  PoolFixture f("round_robin");
+  Check c(LBK_CHECK_TCP);
+  uint32_t a = f.add("a");
+  f.add("b");
+  lbk_check_result fail = verdict(LBK_CHECK_FAIL_CONNECT);
+  lbk_health_event ev;
+  ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, a, c.check, &fail), 0);
+  EXPECT_EQ(ev.new_health, LBK_HEALTH_DOWN);
+  EXPECT_EQ(f.sequence(4), "bbbb");
+  lbk_peer_info info;
+  info.version = LBK_PEER_INFO_VERSION;
+  lbk_pool_peer_info(&info, f.pool, a);
+  EXPECT_EQ(info.health, LBK_HEALTH_DOWN);
+  EXPECT_EQ(info.checks, 1u);
+  EXPECT_EQ(info.checks_failed, 1u);
+  EXPECT_EQ(info.last_check_ok, 0);
+  EXPECT_STRNE(info.last_reason, "");
+  lbk_check_result pass = verdict(LBK_CHECK_PASS);
+  ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, a, c.check, &pass), 0);
+  EXPECT_EQ(f.sequence(4), "abab");
+}
+
+TEST(PoolHealth, FastestSharesTheBandAndIgnoresSlowPeers) {
+  PoolFixture f("fastest");
+  Check c(LBK_CHECK_TCP);
+  uint32_t a = f.add("a"), b = f.add("b"), s = f.add("slow");
+  lbk_check_result ra = verdict(LBK_CHECK_PASS, 10000);
+  lbk_check_result rb = verdict(LBK_CHECK_PASS, 10900);  // within 10 %
+  lbk_check_result rs = verdict(LBK_CHECK_PASS, 30000);
+  lbk_pool_report_check(nullptr, f.pool, a, c.check, &ra);
+  lbk_pool_report_check(nullptr, f.pool, b, c.check, &rb);
+  lbk_pool_report_check(nullptr, f.pool, s, c.check, &rs);
+  std::map<char, int> counts;
+  for (char ch : f.sequence(100)) counts[ch]++;
+  EXPECT_EQ(counts['s'], 0);
+  EXPECT_EQ(counts['a'], 50);
+  EXPECT_EQ(counts['b'], 50);
+  // a and b go down: the slow peer is the only healthy one left.
+  lbk_check_result down = verdict(LBK_CHECK_FAIL_TIMEOUT);
+  lbk_pool_report_check(nullptr, f.pool, a, c.check, &down);
+  lbk_pool_report_check(nullptr, f.pool, b, c.check, &down);
+  f.clock.now_us += 100000;
+  EXPECT_EQ(f.sequence(3), "sss");
+  // b recovers faster than before: after the re-rank interval it leads.
+  lbk_check_result fast = verdict(LBK_CHECK_PASS, 5000);
+  lbk_pool_report_check(nullptr, f.pool, b, c.check, &fast);
+  f.clock.now_us += 100000;
+  EXPECT_EQ(f.sequence(3), "bbb");
+}
+
+TEST(PoolHealth, LagBeyondMaxLagFailsTheCheck) {
+  PoolFixture f("round_robin");
+  Check c(LBK_CHECK_JSONRPC, /*max_lag=*/5);
+  uint32_t a = f.add("a"), b = f.add("b");
+  lbk_check_result ra = verdict(LBK_CHECK_PASS), rb = verdict(LBK_CHECK_PASS);
+  ra.has_value = 1;
+  ra.value = 1000;
+  rb.has_value = 1;
+  rb.value = 997;  // lags by 3: fine
+  lbk_health_event ev;
+  ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, a, c.check, &ra), 0);
+  ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, b, c.check, &rb), 0);
+  EXPECT_NE(ev.new_health, LBK_HEALTH_DOWN);
+  lbk_peer_info info;
+  info.version = LBK_PEER_INFO_VERSION;
+  lbk_pool_peer_info(&info, f.pool, b);
+  EXPECT_EQ(info.lag, 3);
+  ra.value = 1010;  // b now lags by 13 > 5
+  ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, a, c.check, &ra), 0);
+  ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, b, c.check, &rb), 0);
+  EXPECT_EQ(ev.new_health, LBK_HEALTH_DOWN);
+  lbk_pool_peer_info(&info, f.pool, b);
+  EXPECT_EQ(info.lag, 13);
+  EXPECT_NE(std::strstr(info.last_reason, "lags"), nullptr) << info.last_reason;
+  EXPECT_EQ(f.sequence(3), "aaa");
+}
+
+TEST(PoolHealth, AgentWordsSetDrainWeightAndMaxconn) {
+  PoolFixture f("round_robin");
+  Check c(LBK_CHECK_AGENT);
+  uint32_t a = f.add("a", 4), b = f.add("b", 4);
+  lbk_check_result r = verdict(LBK_CHECK_PASS);
+  r.agent_state = LBK_AGENT_DRAIN;
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, a, c.check, &r), 0);
+  EXPECT_EQ(f.sequence(3), "bbb");
+  lbk_peer_info info;
+  info.version = LBK_PEER_INFO_VERSION;
+  lbk_pool_peer_info(&info, f.pool, a);
+  EXPECT_EQ(info.admin_state, LBK_ADMIN_DRAIN);
+  r.agent_state = LBK_AGENT_READY;
+  r.agent_weight_pct = 50;
+  r.agent_maxconn = 7;
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, a, c.check, &r), 0);
+  lbk_pool_peer_info(&info, f.pool, a);
+  EXPECT_EQ(info.admin_state, LBK_ADMIN_UP);
+  EXPECT_EQ(info.effective_weight, 2u);
+  EXPECT_EQ(info.max_conns, 7u);
+  std::map<char, int> counts;
+  for (char ch : f.sequence(600)) counts[ch]++;
+  EXPECT_EQ(counts['a'], 200);
+  EXPECT_EQ(counts['b'], 400);
+  (void)b;
+}
+
+}  // namespace
