@@ -2,8 +2,8 @@
 nginx's built-in `hash KEY [consistent]` for the same server list."""
 import unittest
 
-from nginx_harness import (Backends, Nginx, NginxTestCase, proxy_server,
-                           upstream)
+from nginx_harness import (Backends, Nginx, NginxTestCase, count_bodies,
+                           proxy_server, upstream)
 
 NAMES = ["a", "b", "c", "d", "e"]
 WEIGHTS = {"a": 1, "b": 2, "c": 1, "d": 1, "e": 3}
@@ -12,7 +12,7 @@ KEYS = [f"user-{i * 7919 % 100003}" for i in range(200)]
 
 class HashCompat(NginxTestCase):
 
-    def compare(self, builtin, lbkit):
+    def compare(self, builtin, lbkit, empty_key_too=False):
         with Backends(NAMES) as be:
             servers = [f"127.0.0.1:{be.ports[n]} weight={WEIGHTS[n]}" for n in NAMES]
             body = "\n".join([
@@ -34,13 +34,20 @@ class HashCompat(NginxTestCase):
                 self.assertEqual(mismatched, [])
                 # the keys really spread: every server owns some
                 self.assertEqual(set(served), set(NAMES), served)
+                if empty_key_too:
+                    # nginx does not hash an empty key: it balances those
+                    # requests by round robin; lbkit spreads them too
+                    spread = count_bodies(ngx, "/lbk", 60)
+                    self.assertEqual(sum(spread.get(n, 0) for n in NAMES), 60, spread)
+                    self.assertGreaterEqual(len(spread), 3, spread)
                 # and a key keeps its server
                 for key in KEYS[:20]:
                     self.assertEqual(ngx.get(f"/lbk?k={key}"),
                                      ngx.get(f"/builtin?k={key}"))
 
     def test_consistent_matches_builtin_consistent(self):
-        self.compare("hash $arg_k consistent;", "lbkit hash $arg_k consistent;")
+        self.compare("hash $arg_k consistent;", "lbkit hash $arg_k consistent;",
+                     empty_key_too=True)
 
     def test_modulo_matches_builtin_hash(self):
         self.compare("hash $arg_k;", "lbkit hash $arg_k;")

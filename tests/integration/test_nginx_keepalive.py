@@ -1,0 +1,65 @@
+"""`keepalive` after `lbkit` keeps upstream connections open and reuses them;
+placed before `lbkit` it is refused (nginx 1.22 binds keepalive to the
+balancer it finds when the directive is parsed)."""
+import unittest
+
+from nginx_harness import (Backends, Nginx, NginxTestCase, count_bodies,
+                           proxy_server, upstream)
+
+KEEPALIVE_LOCATION = 'proxy_http_version 1.1; proxy_set_header Connection "";'
+
+
+class Keepalive(NginxTestCase):
+
+    def run_requests(self, directives, n=60, workers=1):
+        with Backends(["a", "b"]) as be:
+            servers = [f"127.0.0.1:{be.ports[x]}" for x in ("a", "b")]
+            body = "\n".join([
+                upstream("api", directives, servers),
+                proxy_server({"/": ("api", KEEPALIVE_LOCATION)}),
+            ])
+            with Nginx(body, workers=workers) as ngx:
+                counts = count_bodies(ngx, "/?k=7", n)
+            stats = {x: be.stats(x) for x in ("a", "b")}
+        return counts, stats
+
+    def test_connections_are_reused(self):
+        for method in ("round_robin", "least_conn", "p2c", "hash $arg_k consistent"):
+            with self.subTest(method=method):
+                counts, stats = self.run_requests(f"lbkit {method}; keepalive 8;")
+                self.assertEqual(sum(v for k, v in counts.items()
+                                     if not k.startswith("status:")), 60, counts)
+                requests = sum(s["requests"] for s in stats.values())
+                connections = sum(s["connections"] for s in stats.values())
+                self.assertEqual(requests, 60)
+                # sequential requests: one cached connection per backend
+                # (plus the one each /__stats request came on)
+                self.assertLessEqual(connections - 2, 2, stats)
+
+    def test_without_keepalive_every_request_connects(self):
+        # the peer of the test above: the same load opens a connection per
+        # request when `keepalive` is absent
+        counts, stats = self.run_requests("lbkit round_robin;", n=20)
+        self.assertEqual(counts, {"a": 10, "b": 10})
+        # each backend also counted the connection of its /__stats request
+        self.assertEqual(sum(s["connections"] - 1 for s in stats.values()), 20)
+
+    def test_balancing_unchanged_by_keepalive(self):
+        counts, _ = self.run_requests("lbkit round_robin; keepalive 8;", n=40)
+        self.assertEqual(counts, {"a": 20, "b": 20})
+
+    def test_keepalive_before_lbkit_is_refused(self):
+        body = "\n".join([upstream("api", "keepalive 8; lbkit round_robin;",
+                                   ["127.0.0.1:9"]),
+                          proxy_server({"/": "api"})])
+        ngx = Nginx(body, check=False)
+        try:
+            rc, out = ngx.test_config()
+        finally:
+            ngx.cleanup()
+        self.assertNotEqual(rc, 0)
+        self.assertIn('"lbkit" must come before "keepalive"', out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
