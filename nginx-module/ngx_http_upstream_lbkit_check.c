@@ -40,6 +40,16 @@
 
 #define NGX_HTTP_LBKIT_CHECK_RECV_SIZE  4096
 
+/*
+ * A timer of ours that fires this late means the worker did not run for a
+ * while (busy, or stopped): the peer cannot be blamed for that time.
+ */
+#define NGX_HTTP_LBKIT_CHECK_STALL_US   50000
+
+
+/* Per worker: monotonic time at which a stall of the worker was last seen. */
+static uint64_t  ngx_http_upstream_lbkit_check_stall_seen_us;
+
 
 /* Private per-upstream data, hung on lscf->check.data by the parser. */
 typedef struct {
@@ -84,12 +94,15 @@ typedef struct {
     ngx_peer_connection_t       pc;
     ngx_pool_t                 *pool;
     uint64_t                    start_us;     /* monotonic, connect start */
+    uint64_t                    deadline_due_us; /* when it should fire */
+    uint64_t                    tick_due_us;
     size_t                      sent;
     size_t                      received;
     unsigned                    running:1;
     unsigned                    connected:1;
     unsigned                    request_sent:1;
     unsigned                    owner:1;      /* held the claim last tick */
+    unsigned                    extended:1;   /* deadline moved for a stall */
 } ngx_http_upstream_lbkit_check_ctx_t;
 
 
@@ -142,6 +155,8 @@ static void ngx_http_upstream_lbkit_check_ssl_done(ngx_connection_t *c);
 static uint64_t ngx_http_upstream_lbkit_check_mono_us(void);
 static uint64_t ngx_http_upstream_lbkit_check_random64(void);
 static ngx_flag_t ngx_http_upstream_lbkit_check_is_exiting(void);
+static void ngx_http_upstream_lbkit_check_note_lateness(uint64_t due_us,
+    uint64_t now_us);
 
 
 /* ------------------------------------------------------------------ */
@@ -401,7 +416,8 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
         return NGX_CONF_OK;
 
     case LBK_PARAM_STRING:
-        if (v.len == 0) {
+        /* jsonrpc_field= (empty) names the result itself */
+        if (v.len == 0 && param->offset != LBK_OPT(jsonrpc_field)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\": empty value", arg);
             return NGX_CONF_ERROR;
@@ -845,6 +861,9 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
 
     lbk_peer_info  info;
 
+    ngx_http_upstream_lbkit_check_note_lateness(ctx->tick_due_us,
+                                     ngx_http_upstream_lbkit_check_mono_us());
+
     if (ngx_http_upstream_lbkit_check_is_exiting()) {
         ngx_http_upstream_lbkit_check_release(ctx);
         return;
@@ -981,6 +1000,8 @@ ngx_http_upstream_lbkit_check_schedule(ngx_http_upstream_lbkit_check_ctx_t *ctx,
         delay = 1;
     }
 
+    ctx->tick_due_us = ngx_http_upstream_lbkit_check_mono_us()
+                       + (uint64_t) delay * 1000;
     ngx_add_timer(&ctx->tick, delay);
 }
 
@@ -1003,6 +1024,7 @@ ngx_http_upstream_lbkit_check_start(ngx_http_upstream_lbkit_check_ctx_t *ctx)
     ctx->request_sent = 0;
     ctx->sent = 0;
     ctx->received = 0;
+    ctx->extended = 0;
 
     ctx->pool = ngx_create_pool(1024, &ctx->conn_log);
     if (ctx->pool == NULL) {
@@ -1027,7 +1049,8 @@ ngx_http_upstream_lbkit_check_start(ngx_http_upstream_lbkit_check_ctx_t *ctx)
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
         ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
                                            rc == NGX_DECLINED ? err : 0,
-                                           "connect failed");
+                                           rc == NGX_DECLINED ? NULL
+                                           : "no connection available");
         return;
     }
 
@@ -1037,6 +1060,8 @@ ngx_http_upstream_lbkit_check_start(ngx_http_upstream_lbkit_check_ctx_t *ctx)
     c->read->handler = ngx_http_upstream_lbkit_check_read_handler;
     c->write->handler = ngx_http_upstream_lbkit_check_write_handler;
 
+    ctx->deadline_due_us = ctx->start_us
+                           + (uint64_t) ctx->lscf->check.opts.timeout_ms * 1000;
     ngx_add_timer(&ctx->deadline, ctx->lscf->check.opts.timeout_ms);
 
     if (rc == NGX_OK) {
@@ -1142,7 +1167,7 @@ ngx_http_upstream_lbkit_check_test_connect(
 
     if (err) {
         ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT, err,
-                                           "connect failed");
+                                           NULL);
         return NGX_ERROR;
     }
 
@@ -1257,7 +1282,7 @@ ngx_http_upstream_lbkit_check_deadline_handler(ngx_event_t *ev)
     ngx_http_upstream_lbkit_check_ctx_t *ctx = ev->data;
 
     char               detail[64];
-    uint64_t           elapsed_ms;
+    uint64_t           now_us, due_us;
     ngx_uint_t         timeout;
     struct pollfd      pfd;
     ngx_connection_t  *c;
@@ -1268,17 +1293,18 @@ ngx_http_upstream_lbkit_check_deadline_handler(ngx_event_t *ev)
 
     c = ctx->pc.connection;
     timeout = ctx->lscf->check.opts.timeout_ms;
+    now_us = ngx_http_upstream_lbkit_check_mono_us();
+
+    ngx_http_upstream_lbkit_check_note_lateness(ctx->deadline_due_us, now_us);
 
     /*
      * nginx's cached time may have been stale when the timer was set (the
-     * worker was busy before the attempt started): measure the real time
-     * since the connect started and wait for the rest if it is short.
+     * worker was busy before the attempt started): the deadline is measured
+     * from the real connect start; wait for the rest if it is early.
      */
-    elapsed_ms = (ngx_http_upstream_lbkit_check_mono_us() - ctx->start_us)
-                 / 1000;
-
-    if (elapsed_ms < timeout) {
-        ngx_add_timer(&ctx->deadline, (ngx_msec_t) (timeout - elapsed_ms));
+    if (now_us < ctx->deadline_due_us) {
+        ngx_add_timer(&ctx->deadline, (ngx_msec_t)
+                      ((ctx->deadline_due_us - now_us + 999) / 1000));
         return;
     }
 
@@ -1310,7 +1336,28 @@ ngx_http_upstream_lbkit_check_deadline_handler(ngx_event_t *ev)
         }
     }
 
-    ngx_snprintf((u_char *) detail, sizeof(detail), "timed out after %uims%Z",
+    /*
+     * The worker stalled during this attempt (the request may have left only
+     * when it resumed): the peer gets a whole timeout from the moment the
+     * stall was seen.  Once per attempt, so a worker that is late all the
+     * time still declares hung peers down.
+     */
+    if (!ctx->extended
+        && ngx_http_upstream_lbkit_check_stall_seen_us > ctx->start_us)
+    {
+        ctx->extended = 1;
+        due_us = ngx_http_upstream_lbkit_check_stall_seen_us
+                 + (uint64_t) timeout * 1000;
+
+        if (due_us > now_us) {
+            ctx->deadline_due_us = due_us;
+            ngx_add_timer(&ctx->deadline,
+                          (ngx_msec_t) ((due_us - now_us + 999) / 1000));
+            return;
+        }
+    }
+
+    ngx_snprintf((u_char *) detail, sizeof(detail), "after %uims%Z",
                  timeout);
 
     ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TIMEOUT, 0, detail);
@@ -1332,7 +1379,7 @@ ngx_http_upstream_lbkit_check_ssl_start(ngx_http_upstream_lbkit_check_ctx_t *ctx
         != NGX_OK)
     {
         ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TLS, 0,
-                                           "TLS setup failed");
+                                           "setup failed");
         return;
     }
 
@@ -1371,7 +1418,7 @@ ngx_http_upstream_lbkit_check_ssl_done(ngx_connection_t *c)
 
     if (!c->ssl->handshaked) {
         ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TLS, 0,
-                                           "TLS handshake failed");
+                                           "handshake failed");
         return;
     }
 
@@ -1438,11 +1485,19 @@ ngx_http_upstream_lbkit_check_fail(ngx_http_upstream_lbkit_check_ctx_t *ctx,
     char               detail[LBK_REASON_MAX];
     lbk_check_result   result;
 
+    /* liblbkit puts the outcome's phrase ("connect failed: ", "timed out ")
+       before this detail */
     last = (u_char *) detail + sizeof(detail) - 1;
-    p = ngx_cpystrn((u_char *) detail, (u_char *) what, sizeof(detail));
+    p = (u_char *) detail;
+
+    if (what) {
+        p = ngx_cpystrn(p, (u_char *) what, sizeof(detail));
+    }
 
     if (err) {
-        p = ngx_slprintf(p, last, ": ");
+        if (what) {
+            p = ngx_slprintf(p, last, ": ");
+        }
         p = ngx_strerror(err, p, last - p);
     }
 
@@ -1531,10 +1586,18 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
                       "recorded: %s", &ctx->lscf->upstream->host,
                       &ctx->peer->name, lbk_error_last());
 
-    } else if (event.changed) {
-        ngx_http_upstream_lbkit_log_state(ctx->tick.log, ctx->lscf, ctx->id,
+    } else {
+        if (event.changed) {
+            ngx_http_upstream_lbkit_log_state(ctx->tick.log, ctx->lscf,
+                    ctx->id,
                     event.new_health == LBK_HEALTH_DOWN ? "down" : "up",
                     event.reason);
+        }
+
+        /* the only way the pool fails a passing reply: its value lags */
+        if (result->outcome == LBK_CHECK_PASS && event.failures > 0) {
+            result->outcome = LBK_CHECK_FAIL_LAG;
+        }
     }
 
     (void) lbk_health_report(NULL, &ctx->mirror, ctx->lscf->check.check,
@@ -1598,4 +1661,14 @@ static ngx_flag_t
 ngx_http_upstream_lbkit_check_is_exiting(void)
 {
     return ngx_exiting || ngx_quit || ngx_terminate;
+}
+
+
+/* Records a stall when one of our timers, due at @due_us, fires late. */
+static void
+ngx_http_upstream_lbkit_check_note_lateness(uint64_t due_us, uint64_t now_us)
+{
+    if (due_us != 0 && now_us > due_us + NGX_HTTP_LBKIT_CHECK_STALL_US) {
+        ngx_http_upstream_lbkit_check_stall_seen_us = now_us;
+    }
 }

@@ -22,6 +22,7 @@
  *         "requests", "successes", "failures", "fails_in_window",
  *         "ewma_latency_us", "probe_latency_us", "checks", "checks_failed",
  *         "ejections", "value": null | N, "lag": null | N,
+ *         "checker_pid": null | N (the worker that holds the check claim),
  *         "last_check": null | { "time_ms", "age_ms", "ok" (bool),
  *           "result": "pass"|"connect"|"timeout"|"tls"|"dns"|"protocol"|
  *                     "status"|"body"|"jsonrpc"|"lag"|"version"|"limit"|
@@ -501,6 +502,13 @@ ngx_http_upstream_lbkit_status_json(ngx_http_upstream_lbkit_sink_t *s,
             } else {
                 ngx_http_upstream_lbkit_sink_printf(s,
                                             "\"value\":null,\"lag\":null,");
+            }
+
+            if (lscf->check.enabled && sp[j].rec.claim_pid) {
+                ngx_http_upstream_lbkit_sink_printf(s, "\"checker_pid\":%P,",
+                                            (ngx_pid_t) sp[j].rec.claim_pid);
+            } else {
+                ngx_http_upstream_lbkit_sink_printf(s, "\"checker_pid\":null,");
             }
 
             if (!sp[j].checked) {
