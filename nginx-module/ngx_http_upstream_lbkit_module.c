@@ -1140,7 +1140,7 @@ ngx_http_upstream_free_lbkit_peer(ngx_peer_connection_t *pc, void *data,
         u_char  reason[128];
 
         ngx_snprintf(reason, sizeof(reason),
-                     "%ui failures within fail_timeout=%Ms%Z",
+                     "%ui failures within fail_timeout=%Mms%Z",
                      lscf->peers[id].max_fails, lscf->peers[id].fail_timeout);
 
         ngx_http_upstream_lbkit_log_state(pc->log, lscf, id,

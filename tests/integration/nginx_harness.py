@@ -220,6 +220,17 @@ class Nginx:
         self.cleanup()
 
 
+def config_test(http_body):
+    """`nginx -t` of a configuration with @http_body in http{}: returns
+    (exit code, output, configuration file path)."""
+    ngx = Nginx(http_body, check=False)
+    try:
+        rc, out = ngx.test_config()
+    finally:
+        ngx.cleanup()
+    return rc, out, ngx.conf
+
+
 def upstream(name, directive, servers, extra=""):
     """Text of an upstream block; @servers are `server` line bodies."""
     lines = [f"upstream {name} {{"]

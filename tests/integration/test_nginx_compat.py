@@ -4,8 +4,8 @@ message naming the parameter and the file:line."""
 import re
 import unittest
 
-from nginx_harness import (Backends, Nginx, NginxTestCase, proxy_server,
-                           sequence, upstream)
+from nginx_harness import (Backends, Nginx, NginxTestCase, config_test,
+                           proxy_server, sequence, upstream)
 
 
 class RoundRobinCompat(NginxTestCase):
@@ -59,17 +59,6 @@ class RoundRobinCompat(NginxTestCase):
                 self.assertEqual((status, text), (200, "a"))
 
 
-def nginx_t(body):
-    """`nginx -t` of a configuration with @body in http{}: (rc, output,
-    configuration file path)."""
-    ngx = Nginx(body, check=False)
-    try:
-        rc, out = ngx.test_config()
-    finally:
-        ngx.cleanup()
-    return rc, out, ngx.conf
-
-
 class BadDirectives(NginxTestCase):
 
     CASES = [
@@ -93,7 +82,7 @@ class BadDirectives(NginxTestCase):
                     upstream("api", directive, ["127.0.0.1:9"]),
                     proxy_server({"/": "api"}),
                 ])
-                rc, out, conf = nginx_t(body)
+                rc, out, conf = config_test(body)
                 self.assertNotEqual(rc, 0, out)
                 self.assertRegex(out, pattern)
                 self.assertRegex(out, re.escape(conf) + r":\d+")
@@ -103,7 +92,7 @@ class BadDirectives(NginxTestCase):
             upstream("api", "lbkit_check type=tcp;", ["127.0.0.1:9"]),
             proxy_server({"/": "api"}),
         ])
-        rc, out, _ = nginx_t(body)
+        rc, out, _ = config_test(body)
         self.assertNotEqual(rc, 0, out)
         self.assertIn('"lbkit_check" needs "lbkit METHOD;" in upstream "api"', out)
 
@@ -114,7 +103,7 @@ class BadDirectives(NginxTestCase):
                    "hash $arg_k maglev", "hash $arg_k consistent balance_factor=150"]
         blocks = [upstream(f"u{i}", f"lbkit {m};", ["127.0.0.1:9", "127.0.0.1:10"])
                   for i, m in enumerate(methods)]
-        rc, out, _ = nginx_t("\n".join(blocks + [proxy_server({"/": "u0"})]))
+        rc, out, _ = config_test("\n".join(blocks + [proxy_server({"/": "u0"})]))
         self.assertEqual(rc, 0, out)
 
 

@@ -3,8 +3,8 @@ placed before `lbkit` it is refused (nginx 1.22 binds keepalive to the
 balancer it finds when the directive is parsed)."""
 import unittest
 
-from nginx_harness import (Backends, Nginx, NginxTestCase, count_bodies,
-                           proxy_server, upstream)
+from nginx_harness import (Backends, Nginx, NginxTestCase, config_test,
+                           count_bodies, proxy_server, upstream)
 
 KEEPALIVE_LOCATION = 'proxy_http_version 1.1; proxy_set_header Connection "";'
 
@@ -52,11 +52,7 @@ class Keepalive(NginxTestCase):
         body = "\n".join([upstream("api", "keepalive 8; lbkit round_robin;",
                                    ["127.0.0.1:9"]),
                           proxy_server({"/": "api"})])
-        ngx = Nginx(body, check=False)
-        try:
-            rc, out = ngx.test_config()
-        finally:
-            ngx.cleanup()
+        rc, out, _ = config_test(body)
         self.assertNotEqual(rc, 0)
         self.assertIn('"lbkit" must come before "keepalive"', out)
 
