@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the lbkit nginx module (not a test: it prints
+# figures and ratios against peers measured in the same run, never pass/fail).
+#
+#   tests/bench/bench_nginx.sh BUILD_DIR
+#
+# 1. Throughput: wrk through nginx to the same backends, runs alternating
+#    between nginx's built-in round robin, `lbkit round_robin` and
+#    `lbkit peak_ewma`, with 4 and with 1000 servers; requests/s and the
+#    ratio to built-in.
+# 2. Tail latency: four backends, one of them 10x slower; p50/p99 of nginx's
+#    round robin, least_conn, `random two least_conn` and lbkit's least_conn,
+#    p2c, peak_ewma, fastest, against a pool without the slow backend.
+#
+# Environment: BENCH_SECONDS (per wrk run, default 3), BENCH_ROUNDS
+# (alternations, default 3), BENCH_CONNECTIONS (default 32),
+# FAST_MS / SLOW_MS backend latencies of part 2 (default 1 / 10).
+# Exit status: 0 when every run completed, 1 otherwise.
+set -euo pipefail
+
+build=$(cd "${1:-build}" && pwd)
+seconds=${BENCH_SECONDS:-3}
+rounds=${BENCH_ROUNDS:-3}
+conns=${BENCH_CONNECTIONS:-32}
+fast_ms=${FAST_MS:-1}
+slow_ms=${SLOW_MS:-10}
+nginx=${LBK_NGINX:-/usr/sbin/nginx}
+module=$build/nginx-module/ngx_http_upstream_lbkit_module.so
+backend=$build/tests/support/lbk-testbackend
+
+for need in "$nginx" "$module" "$backend" "$(command -v wrk || true)"; do
+  if [ -z "$need" ] || [ ! -e "$need" ]; then
+    echo "bench_nginx: missing ${need:-wrk} (make nginx-module; apt-get install wrk)" >&2
+    exit 1
+  fi
+done
+
+work=$(mktemp -d /tmp/lbk-bench-nginx.XXXXXX)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -CONT "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_backends NAME ARGS...: runs lbk-testbackend, waits for "ready" and
+# leaves the listener ports, one per line, in $work/NAME.ports.
+start_backends() {
+  local name=$1; shift
+  "$backend" --head-interval 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  for _ in $(seq 1 200); do
+    grep -qx ready "$work/$name.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  grep -qx ready "$work/$name.out" || { echo "bench_nginx: backend $name did not start" >&2; cat "$work/$name.err" >&2; exit 1; }
+  sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$name.out" >"$work/$name.ports"
+}
+
+# server_lines PORTFILE [LIMIT]: `server` lines for the ports in PORTFILE.
+server_lines() {
+  head -n "${2:-100000}" "$1" | sed 's/.*/    server 127.0.0.1:& max_fails=0;/'
+}
+
+# start_nginx NAME: runs nginx with $work/NAME.conf in the foreground.
+start_nginx() {
+  local name=$1
+  mkdir -p "$work/$name/logs"
+  "$nginx" -t -q -p "$work/$name" -c "$work/$name.conf" \
+    -g "pid $work/$name/nginx.pid; error_log $work/$name/logs/error.log warn;" \
+    || { echo "bench_nginx: nginx -t failed for $name" >&2; exit 1; }
+  "$nginx" -p "$work/$name" -c "$work/$name.conf" \
+    -g "pid $work/$name/nginx.pid; error_log $work/$name/logs/error.log warn; daemon off;" &
+  pids+=($!)
+}
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "bench_nginx: nothing listens on $1" >&2
+  exit 1
+}
+
+# run_wrk PORT: prints "RPS P50_MS P99_MS ERRORS" for one wrk run.
+run_wrk() {
+  wrk -t1 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$1/" 2>&1 |
+    awk '
+      function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
+                       if (v ~ /s$/) return v * 1000; return v + 0 }
+      /Requests\/sec:/ { rps = $2 }
+      $1 == "50%" { p50 = ms($2) }
+      $1 == "99%" { p99 = ms($2) }
+      /Non-2xx or 3xx responses:/ { err += $NF }
+      /Socket errors:/ { err += 1 }
+      END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, err + 0 }'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+common_head() {
+  cat <<EOF
+load_module $module;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+EOF
+}
+
+status=0
+
+# ---------------------------------------------------------------- part 1
+echo "== throughput: requests/s (median of $rounds alternating ${seconds}s runs, $conns connections)"
+start_backends small --listen 127.0.0.1:0 --ports 4
+start_backends large --listen 127.0.0.1:0 --ports 1000
+variants=(builtin lbkit_rr lbkit_ewma)
+declare -A directive=([builtin]="" [lbkit_rr]="lbkit round_robin;" [lbkit_ewma]="lbkit peak_ewma;")
+declare -A port
+{
+  common_head
+  for size in small large; do
+    for v in "${variants[@]}"; do
+      port[$size.$v]=$(free_port)
+      echo "  upstream ${size}_$v {"
+      [ -n "${directive[$v]}" ] && echo "    ${directive[$v]}"
+      server_lines "$work/$size.ports"
+      echo "    keepalive 64;"
+      echo "  }"
+      echo "  server { listen 127.0.0.1:${port[$size.$v]}; location / { proxy_pass http://${size}_$v; } }"
+    done
+  done
+  echo "}"
+} >"$work/tp.conf"
+start_nginx tp
+for key in "${!port[@]}"; do wait_port "${port[$key]}"; done
+
+for size in small large; do
+  for v in "${variants[@]}"; do : >"$work/rps.$size.$v"; done
+  for round in $(seq 1 "$rounds"); do
+    for v in "${variants[@]}"; do
+      read -r rps p50 p99 err < <(run_wrk "${port[$size.$v]}")
+      echo "$rps" >>"$work/rps.$size.$v"
+      [ "$err" -eq 0 ] || { echo "  $size $v round $round: $err errors" >&2; status=1; }
+    done
+  done
+done
+
+printf '%-8s %-12s %12s %10s\n' servers variant "requests/s" "vs builtin"
+for size in small large; do
+  n=$([ "$size" = small ] && echo 4 || echo 1000)
+  base=$(median <"$work/rps.$size.builtin")
+  for v in "${variants[@]}"; do
+    m=$(median <"$work/rps.$size.$v")
+    printf '%-8s %-12s %12.0f %10.3f\n' "$n" "$v" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN { print (b > 0) ? a / b : 0 }')"
+  done
+done
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+# ---------------------------------------------------------------- part 2
+echo
+echo "== tail latency: 4 backends, one ${slow_ms}ms, three ${fast_ms}ms (median of $rounds runs, $conns connections)"
+start_backends lat --latency "${fast_ms}ms" --listen 127.0.0.1:0 --ports 3 \
+  --listen 127.0.0.1:0 --latency "${slow_ms}ms"
+lat_variants=(baseline_no_slow nginx_round_robin nginx_least_conn nginx_random2_lc
+              lbkit_least_conn lbkit_p2c lbkit_peak_ewma lbkit_fastest)
+declare -A lat_directive=(
+  [baseline_no_slow]="" [nginx_round_robin]="" [nginx_least_conn]="least_conn;"
+  [nginx_random2_lc]="random two least_conn;" [lbkit_least_conn]="lbkit least_conn;"
+  [lbkit_p2c]="lbkit p2c;" [lbkit_peak_ewma]="lbkit peak_ewma;"
+  [lbkit_fastest]="lbkit fastest; lbkit_check type=http interval=500ms;")
+declare -A lat_port
+{
+  common_head
+  for v in "${lat_variants[@]}"; do
+    lat_port[$v]=$(free_port)
+    echo "  upstream $v {"
+    [ -n "${lat_directive[$v]}" ] && echo "    ${lat_directive[$v]}"
+    if [ "$v" = baseline_no_slow ]; then
+      server_lines "$work/lat.ports" 3
+    else
+      server_lines "$work/lat.ports"
+    fi
+    echo "    keepalive 64;"
+    echo "  }"
+    echo "  server { listen 127.0.0.1:${lat_port[$v]}; location / { proxy_pass http://$v; } }"
+  done
+  echo "}"
+} >"$work/lat.conf"
+start_nginx lat
+for v in "${lat_variants[@]}"; do wait_port "${lat_port[$v]}"; done
+sleep 1.5  # lbkit_fastest: a few checks measure the backends first
+
+for v in "${lat_variants[@]}"; do : >"$work/p50.$v"; : >"$work/p99.$v"; done
+for round in $(seq 1 "$rounds"); do
+  for v in "${lat_variants[@]}"; do
+    read -r rps p50 p99 err < <(run_wrk "${lat_port[$v]}")
+    echo "$p50" >>"$work/p50.$v"
+    echo "$p99" >>"$work/p99.$v"
+    [ "$err" -eq 0 ] || { echo "  $v round $round: $err errors" >&2; status=1; }
+  done
+done
+
+base99=$(median <"$work/p99.baseline_no_slow")
+printf '%-20s %9s %9s %16s\n' variant "p50 ms" "p99 ms" "p99/no-slow"
+for v in "${lat_variants[@]}"; do
+  p50=$(median <"$work/p50.$v"); p99=$(median <"$work/p99.$v")
+  printf '%-20s %9.2f %9.2f %16.2f\n' "$v" "$p50" "$p99" "$(awk -v a="$p99" -v b="$base99" 'BEGIN { print (b > 0) ? a / b : 0 }')"
+done
+exit $status
