@@ -141,6 +141,8 @@ static void ngx_http_upstream_lbkit_check_fail(
     const char *what);
 static void ngx_http_upstream_lbkit_check_verdict(
     ngx_http_upstream_lbkit_check_ctx_t *ctx);
+static void ngx_http_upstream_lbkit_check_abandon(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx, const char *why);
 static void ngx_http_upstream_lbkit_check_finish(
     ngx_http_upstream_lbkit_check_ctx_t *ctx, lbk_check_result *result);
 static void ngx_http_upstream_lbkit_check_close(
@@ -1028,8 +1030,7 @@ ngx_http_upstream_lbkit_check_start(ngx_http_upstream_lbkit_check_ctx_t *ctx)
 
     ctx->pool = ngx_create_pool(1024, &ctx->conn_log);
     if (ctx->pool == NULL) {
-        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT, 0,
-                                           "out of memory");
+        ngx_http_upstream_lbkit_check_abandon(ctx, "out of memory");
         return;
     }
 
@@ -1046,11 +1047,17 @@ ngx_http_upstream_lbkit_check_start(ngx_http_upstream_lbkit_check_ctx_t *ctx)
     rc = ngx_event_connect_peer(&ctx->pc);
     err = ngx_socket_errno;
 
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
-                                           rc == NGX_DECLINED ? err : 0,
-                                           rc == NGX_DECLINED ? NULL
-                                           : "no connection available");
+    if (rc == NGX_DECLINED) {
+        /* connect() itself failed: refused, unreachable */
+        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT, err,
+                                           NULL);
+        return;
+    }
+
+    if (rc != NGX_OK && rc != NGX_AGAIN) {
+        /* socket(), worker_connections, event setup: our fault */
+        ngx_http_upstream_lbkit_check_abandon(ctx,
+                                  "no socket or connection for the check");
         return;
     }
 
@@ -1197,8 +1204,8 @@ ngx_http_upstream_lbkit_check_send(ngx_http_upstream_lbkit_check_ctx_t *ctx)
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-                ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
-                                                   0, "event setup failed");
+                ngx_http_upstream_lbkit_check_abandon(ctx,
+                                                      "event setup failed");
             }
             return;
         }
@@ -1253,8 +1260,8 @@ ngx_http_upstream_lbkit_check_recv(ngx_http_upstream_lbkit_check_ctx_t *ctx)
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-                ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_CONNECT,
-                                                   0, "event setup failed");
+                ngx_http_upstream_lbkit_check_abandon(ctx,
+                                                      "event setup failed");
             }
             return;
         }
@@ -1378,8 +1385,7 @@ ngx_http_upstream_lbkit_check_ssl_start(ngx_http_upstream_lbkit_check_ctx_t *ctx
                                   NGX_SSL_BUFFER | NGX_SSL_CLIENT)
         != NGX_OK)
     {
-        ngx_http_upstream_lbkit_check_fail(ctx, LBK_CHECK_FAIL_TLS, 0,
-                                           "setup failed");
+        ngx_http_upstream_lbkit_check_abandon(ctx, "TLS setup failed");
         return;
     }
 
@@ -1507,6 +1513,24 @@ ngx_http_upstream_lbkit_check_fail(ngx_http_upstream_lbkit_check_ctx_t *ctx,
     lbk_check_result_fail(&result, outcome, detail);
 
     ngx_http_upstream_lbkit_check_finish(ctx, &result);
+}
+
+
+/*
+ * The attempt failed on this worker's side (memory, sockets,
+ * worker_connections): no verdict on the peer, try again after an interval.
+ */
+static void
+ngx_http_upstream_lbkit_check_abandon(ngx_http_upstream_lbkit_check_ctx_t *ctx,
+    const char *why)
+{
+    ngx_log_error(NGX_LOG_WARN, ctx->tick.log, 0,
+                  "lbkit: upstream %V server %V: check not run: %s",
+                  &ctx->lscf->upstream->host, &ctx->peer->name, why);
+
+    ngx_http_upstream_lbkit_check_close(ctx);
+    ngx_http_upstream_lbkit_check_schedule(ctx,
+                                           ctx->lscf->check.opts.inter_ms);
 }
 
 

@@ -263,6 +263,39 @@ class OneWorkerChecks(NginxTestCase):
                 self.assertEqual(servers(ngx)[names["a"]]["health"], "up")
 
 
+class ChecksAcrossReload(NginxTestCase):
+
+    def test_down_peer_stays_down_and_new_workers_check(self):
+        with Backends(["a", "b"]) as be:
+            names = {n: f"127.0.0.1:{be.ports[n]}" for n in ("a", "b")}
+            check = "lbkit_check type=http uri=/health interval=200ms timeout=300ms;"
+            body = config(upstream("api", "lbkit round_robin;",
+                                   list(names.values()), extra=check))
+            with Nginx(body, workers=2) as ngx:
+                be.control("b", status=500)
+                wait_health(ngx, names["b"], "down", 5)
+                old_workers = set(ngx.worker_pids())
+                checks_before = servers(ngx)[names["b"]]["checks"]
+                ngx.reload()
+                # no request reaches b after the reload, and it stays down
+                self.assertEqual(count_bodies(ngx, "/x", 10), {"a": 10})
+
+                def checked_by_new_worker():
+                    s = servers(ngx)[names["b"]]
+                    return (s["checker_pid"] not in old_workers
+                            and s["checks"] >= checks_before + 3)
+
+                lbktest.wait_until(checked_by_new_worker, timeout=5,
+                                   what="checks by the new generation")
+                s = servers(ngx)[names["b"]]
+                self.assertEqual(s["health"], "down")
+                self.assertIn(s["checker_pid"], ngx.worker_pids())
+                self.assertNotRegex(ngx.log(), re.escape(names["b"]) + " up:")
+                # and it comes back as usual
+                be.control("b", status=200)
+                wait_health(ngx, names["b"], "up", 5)
+
+
 class SteadyLoadWhileOneHangs(NginxTestCase):
     """Under steady load, while one backend hangs (SIGSTOP), no client request
     fails with active checks and the recommended proxy settings."""
