@@ -70,6 +70,17 @@ def https_stats(port):
         conn.close()
 
 
+FAST_CHECK = "lbkit_check type=http uri=/health interval=200ms timeout=300ms;"
+
+
+def checked_site(be, *backend_names, check=CHECK):
+    """({backend name: server address}, nginx http body) of upstream "api"
+    (lbkit round_robin + @check) over the listeners @backend_names of @be."""
+    names = {n: f"127.0.0.1:{be.ports[n]}" for n in backend_names}
+    return names, config(upstream("api", "lbkit round_robin;",
+                                  list(names.values()), extra=check))
+
+
 def status_location():
     return "location /lbkit-status { lbkit_status json; }"
 
@@ -194,12 +205,10 @@ class JsonRpcLag(NginxTestCase):
     def test_lagging_node_is_taken_out_and_back(self):
         extra = {"n3": ["--lag", "50"]}
         with Backends(["n1", "n2", "n3"], extra=extra) as be:
-            names = {n: f"127.0.0.1:{be.ports[n]}" for n in ("n1", "n2", "n3")}
             check = ("lbkit_check type=jsonrpc jsonrpc_method=eth_blockNumber "
                      "jsonrpc_field= max_lag=10 interval=300ms timeout=300ms "
                      "rise=2 fall=2;")
-            body = config(upstream("api", "lbkit round_robin;",
-                                   list(names.values()), extra=check))
+            names, body = checked_site(be, "n1", "n2", "n3", check=check)
             with Nginx(body, workers=2) as ngx:
                 wait_health(ngx, names["n3"], "down", 5)
                 st = servers(ngx)
@@ -228,10 +237,7 @@ class OneWorkerChecks(NginxTestCase):
 
     def test_four_workers_do_not_multiply_checks(self):
         with Backends(["a", "b"]) as be:
-            names = {n: f"127.0.0.1:{be.ports[n]}" for n in ("a", "b")}
-            check = "lbkit_check type=http uri=/health interval=200ms timeout=300ms;"
-            body = config(upstream("api", "lbkit round_robin;",
-                                   list(names.values()), extra=check))
+            names, body = checked_site(be, "a", "b", check=FAST_CHECK)
             with Nginx(body, workers=4) as ngx:
                 lbktest.wait_until(lambda: len(ngx.worker_pids()) == 4, timeout=10,
                                    what="4 workers")
@@ -267,10 +273,7 @@ class ChecksAcrossReload(NginxTestCase):
 
     def test_down_peer_stays_down_and_new_workers_check(self):
         with Backends(["a", "b"]) as be:
-            names = {n: f"127.0.0.1:{be.ports[n]}" for n in ("a", "b")}
-            check = "lbkit_check type=http uri=/health interval=200ms timeout=300ms;"
-            body = config(upstream("api", "lbkit round_robin;",
-                                   list(names.values()), extra=check))
+            names, body = checked_site(be, "a", "b", check=FAST_CHECK)
             with Nginx(body, workers=2) as ngx:
                 be.control("b", status=500)
                 wait_health(ngx, names["b"], "down", 5)
