@@ -343,8 +343,15 @@ typedef struct lbk_check_options {
   uint32_t downinter_ms; /**< while down; 0 = inter */
   uint32_t timeout_ms;  /**< whole check; default 1000 */
   uint32_t jitter_pct;  /**< +/- spread of intervals (0..50); default 10 */
-  int initial_health;   /**< enum lbk_health a new peer starts with;
-                             default LBK_HEALTH_UP (see lbkit docs) */
+  int initial_health;   /**< enum lbk_health a new peer starts with.
+                             Default LBK_HEALTH_UP with the counter at rise,
+                             as HAProxy starts servers: a new or reloaded
+                             peer serves at once (no 502 burst while the
+                             first checks run) and, being one step from the
+                             bottom, a single failed check takes a dead one
+                             out.  LBK_HEALTH_DOWN starts at 0 (rise
+                             successes needed); LBK_HEALTH_UNKNOWN is usable
+                             like UP until the first verdict. */
   /* http, https, jsonrpc */
   const char *method;   /**< default "GET" ("POST" for jsonrpc) */
   const char *path;     /**< default "/" */
@@ -434,6 +441,14 @@ typedef struct lbk_check_result {
 /** Incremental reader/judge of one check reply. */
 typedef struct lbk_check_reply lbk_check_reply;
 
+/**
+ * Creates a reader for replies to @p check, which must outlive it.  A tcp
+ * check's verdict is PASS at once (the driver asks for it only after its
+ * connection succeeded).  An http(s) check without expect_body is judged as
+ * soon as the headers are in; a status outside expect_status fails at once.
+ * An agent reply ends at the first CR or LF (or at the close).  One reader
+ * serves one attempt at a time; not thread safe.
+ */
 LBK_EXTERN int lbk_check_reply_create(lbk_check_reply **out,
                                       const lbk_check *check);
 /** Makes the reader ready for the next attempt (keeps its buffers). */
@@ -452,7 +467,13 @@ LBK_EXTERN int lbk_check_reply_eof(lbk_check_reply *reply);
 /** Copies the verdict; LBK_EAGAIN if none yet. */
 LBK_EXTERN int lbk_check_reply_result(lbk_check_result *out,
                                       const lbk_check_reply *reply);
-/** Fills @p out with a driver-side failure (connect, timeout, TLS, DNS). */
+/**
+ * Fills @p out with a driver-side failure (connect, timeout, TLS, DNS).  The
+ * reason is the outcome's phrase then @p detail (may be NULL):
+ * "timed out after 1000ms" (TIMEOUT: pass "after 1000ms"), "connect failed:
+ * <detail>", "TLS failed: <detail>", "DNS lookup failed: <detail>"; other
+ * outcomes take @p detail as it is.  Truncated to LBK_REASON_MAX - 1.
+ */
 LBK_EXTERN void lbk_check_result_fail(lbk_check_result *out, int outcome,
                                       const char *detail);
 
