@@ -24,11 +24,15 @@ namespace {
 
 constexpr uint32_t kStateMagic = 0x6c626b48u;  // "lbkH"
 
-HealthStateData *data_of(lbk_health_state *st) {
-  return reinterpret_cast<HealthStateData *>(st->opaque);
+// The opaque block is copied in and out (never type-punned in place), so
+// its alignment and aliasing are of no concern.
+HealthStateData load(const lbk_health_state *st) {
+  HealthStateData d;
+  std::memcpy(&d, st->opaque, sizeof d);
+  return d;
 }
-const HealthStateData *data_of(const lbk_health_state *st) {
-  return reinterpret_cast<const HealthStateData *>(st->opaque);
+void store(lbk_health_state *st, const HealthStateData &d) {
+  std::memcpy(st->opaque, &d, sizeof d);
 }
 
 uint32_t top_of(const lbk_check &c) { return c.rise + c.fall - 1; }
@@ -96,7 +100,9 @@ LBK_EXTERN void lbk_health_init(lbk_health_state *st, const lbk_check *check,
     std::memset(st, 0, sizeof *st);
     return;
   }
-  lbk::health::state_init(lbk::health::data_of(st), *check, now_us);
+  HealthStateData d;
+  lbk::health::state_init(&d, *check, now_us);
+  lbk::health::store(st, d);
 }
 
 LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
@@ -106,7 +112,7 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
   if (st == nullptr || check == nullptr || result == nullptr) {
     return LBK_EINVAL;
   }
-  HealthStateData &d = *lbk::health::data_of(st);
+  HealthStateData d = lbk::health::load(st);
   lbk::health::state_adapt(&d, *check, now_us);
   const uint32_t top = lbk::health::top_of(*check);
   const int old_health = d.health;
@@ -136,6 +142,7 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
   d.checks++;
   d.last_check_us = now_us;
   if (d.health != old_health) d.last_change_us = now_us;
+  lbk::health::store(st, d);
 
   if (out != nullptr) {
     out->version = LBK_HEALTH_EVENT_VERSION;
@@ -161,7 +168,7 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
 
 LBK_EXTERN int lbk_health_get(const lbk_health_state *st) {
   if (st == nullptr) return LBK_HEALTH_UNKNOWN;
-  const HealthStateData &d = *lbk::health::data_of(st);
+  const HealthStateData d = lbk::health::load(st);
   if (d.magic != lbk::health::kStateMagic) return LBK_HEALTH_UNKNOWN;
   return d.health;
 }
@@ -172,7 +179,7 @@ LBK_EXTERN uint64_t lbk_health_next_delay(const lbk_health_state *st,
   if (check == nullptr) return 0;
   uint32_t interval_ms = check->fastinter_ms;  // unchecked or transitioning
   if (st != nullptr) {
-    const HealthStateData &d = *lbk::health::data_of(st);
+    const HealthStateData d = lbk::health::load(st);
     if (d.magic == lbk::health::kStateMagic && d.health != LBK_HEALTH_UNKNOWN &&
         d.rise == check->rise && d.fall == check->fall) {
       if (d.counter == 0) {
