@@ -118,6 +118,7 @@ static ngx_int_t ngx_http_upstream_lbkit_check_ssl_conf(ngx_conf_t *cf,
 
 static ngx_int_t ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id);
+static void ngx_http_upstream_lbkit_check_free_reply(void *data);
 static void ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev);
 static ngx_int_t ngx_http_upstream_lbkit_check_claim(
     ngx_http_upstream_lbkit_check_ctx_t *ctx);
@@ -715,6 +716,7 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     u_char                                 *host;
     size_t                                  len;
     ngx_msec_t                              delay, now, next;
+    ngx_pool_cleanup_t                     *cln;
     ngx_http_upstream_lbkit_peer_t         *peer;
     ngx_http_upstream_lbkit_check_ctx_t    *ctx;
     ngx_http_upstream_lbkit_check_extra_t  *extra;
@@ -797,12 +799,20 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
     if (lbk_check_reply_create(&ctx->reply, lscf->check.check) != LBK_OK) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "lbkit: cannot create a check reply reader: %s",
                       lbk_error_last());
         return NGX_ERROR;
     }
+
+    cln->handler = ngx_http_upstream_lbkit_check_free_reply;
+    cln->data = ctx->reply;
 
     lbk_health_init(&ctx->mirror, lscf->check.check,
                     ngx_http_upstream_lbkit_check_mono_us());
@@ -849,6 +859,13 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     ngx_add_timer(&ctx->tick, delay);
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_upstream_lbkit_check_free_reply(void *data)
+{
+    lbk_check_reply_free(data);
 }
 
 

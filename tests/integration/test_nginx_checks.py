@@ -412,6 +412,8 @@ class TlsChecks(NginxTestCase):
                                      f"tls_trusted_certificate={cert} "
                                      "tls_name=example.org;",
                     "system_ca": f"lbkit_check {base};",
+                    "rpc_tls": "lbkit_check type=jsonrpc tls=on tls_verify=off "
+                               "jsonrpc_field= interval=200ms rise=1 fall=1;",
                 }
                 text = "\n".join(upstream(n, "lbkit round_robin;", [server], extra=c)
                                  for n, c in ups.items())
@@ -428,6 +430,9 @@ class TlsChecks(NginxTestCase):
                         s = servers(ngx, n)[server]
                         self.assertEqual(s["health"], "up", (n, s["last_check"]))
                         self.assertEqual(s["last_check"]["http_status"], 200)
+                    rpc = servers(ngx, "rpc_tls")[server]
+                    self.assertEqual(rpc["health"], "up", rpc["last_check"])
+                    self.assertEqual(rpc["value"], 1000)
                     for n, why in (("system_ca", "certificate verify failed"),
                                    ("ca_wrong_name", "does not match")):
                         s = servers(ngx, n)[server]
@@ -464,6 +469,29 @@ class TcpCheck(NginxTestCase):
                 self.assertGreater(be.stats("probe")["connections"], 0)
                 self.assertEqual(ngx.get("/good")[0], 200)
                 self.assertEqual(ngx.get("/bad")[0], 502)
+
+
+class SlowStart(NginxTestCase):
+
+    def test_recovered_server_ramps_its_weight(self):
+        with Backends(["a", "b"]) as be:
+            names = {n: f"127.0.0.1:{be.ports[n]}" for n in ("a", "b")}
+            check = ("lbkit_check type=http uri=/health interval=200ms "
+                     "rise=1 fall=1 slow_start=3s;")
+            body = config(upstream("api", "lbkit round_robin;",
+                                   [f"{names['a']} weight=10",
+                                    f"{names['b']} weight=10"], extra=check))
+            with Nginx(body, workers=1) as ngx:
+                be.control("b", status=500)
+                wait_health(ngx, names["b"], "down", 5)
+                be.control("b", status=200)
+                wait_health(ngx, names["b"], "up", 5)
+                ramp = servers(ngx)[names["b"]]["effective_weight"]
+                self.assertLess(ramp, 10)
+                lbktest.wait_until(
+                    lambda: servers(ngx)[names["b"]]["effective_weight"] == 10,
+                    timeout=3 + SLACK + 1, what="full weight after slow start")
+                self.assertEqual(servers(ngx)[names["a"]]["effective_weight"], 10)
 
 
 class InitialDown(NginxTestCase):
