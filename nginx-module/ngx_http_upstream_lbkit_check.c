@@ -22,9 +22,14 @@
  * loser notices at its next tick.
  *
  * Timeouts are measured from the actual connect start with the monotonic
- * clock, not from nginx's cached time, and the deadline handler first lets
- * pending I/O complete: a busy worker whose timers fire late does not turn a
- * timely reply into a timeout.
+ * clock, not from nginx's cached time.  A busy worker must not blame its
+ * peers for its own lateness: the deadline handler first lets pending I/O
+ * complete, and when one of our timers fired late during the attempt (the
+ * worker stalled, so the request may have left only when it resumed), the
+ * peer gets one whole timeout from the moment the stall was seen.
+ *
+ * Failures on this worker's side (no free connection, memory) are not
+ * verdicts: the attempt is skipped and retried after an interval.
  */
 
 #include <ngx_config.h>
