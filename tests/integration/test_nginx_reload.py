@@ -1,6 +1,7 @@
 """`nginx -s reload` (SIGHUP to the master) keeps the state of servers that
 still exist, starts new ones in the initial state, and loses no request
 while it happens."""
+import json
 import threading
 import time
 import unittest
@@ -18,8 +19,17 @@ def body_for(be, names, directive="lbkit round_robin;", dead=None,
     servers += [f"127.0.0.1:{be.ports[n]}" for n in names]
     return "\n".join([
         upstream("api", directive + (" " + check if check else ""), servers),
-        proxy_server({"/": "api"}),
+        proxy_server({"/": "api", "= /status": ("api", "lbkit_status json;")}),
     ])
+
+
+def servers_by_port(ngx, be):
+    """The status page's servers of upstream `api`, keyed by backend name."""
+    status, text = ngx.get("/status")
+    assert status == 200, text
+    names = {f"127.0.0.1:{port}": name for name, port in be.ports.items()}
+    (api,) = [u for u in json.loads(text)["upstreams"] if u["name"] == "api"]
+    return {names.get(s["name"], s["name"]): s for s in api["servers"]}
 
 
 class Reload(NginxTestCase):
@@ -67,7 +77,16 @@ class Reload(NginxTestCase):
                 before = be.stats("c")["by_path"].get("/", 0)
                 count_bodies(ngx, "/", 20)
                 self.assertEqual(be.stats("c")["by_path"].get("/", 0), before)
+                old = servers_by_port(ngx, be)
+                self.assertEqual(old["c"]["health"], "down")
                 ngx.reload()
+                new = servers_by_port(ngx, be)
+                # health and counters came along: not re-checked from zero
+                self.assertEqual(new["c"]["health"], "down")
+                self.assertGreaterEqual(new["c"]["checks"], old["c"]["checks"])
+                self.assertEqual(new["a"]["health"], "up")
+                self.assertGreaterEqual(new["a"]["requests"], old["a"]["requests"])
+                self.assertGreaterEqual(old["a"]["requests"], 10)
                 counts = count_bodies(ngx, "/", 30)
                 self.assertEqual(be.stats("c")["by_path"].get("/", 0), before)
                 self.assertEqual(sum(counts.get(n, 0) for n in "ab"), 30, counts)
