@@ -39,8 +39,27 @@ struct RingPoint {
   uint32_t pos;  // tier position
 };
 
+// Lookup acceleration: bucket b lists the points whose hash has top 16 bits
+// b, as the range [first[b], first[b + 1]); a lookup binary-searches only
+// that range (a few points) instead of the whole ring.
+constexpr int BUCKET_SHIFT = 16;
+constexpr size_t BUCKETS = size_t{1} << (32 - BUCKET_SHIFT);
+
+// The sorted ring is kept as two arrays (hashes, member positions) so
+// that searching touches 4-byte entries only.
 struct Ring : AlgoState {
-  std::vector<RingPoint> points;
+  std::vector<uint32_t> hashes;
+  std::vector<uint32_t> positions;  // tier position of each point
+  std::vector<uint32_t> first;      // BUCKETS + 1 entries
+
+  // Index of the first point with hash >= h (hashes.size() if none).
+  size_t lower_bound(uint32_t h) const {
+    size_t b = h >> BUCKET_SHIFT;
+    return static_cast<size_t>(
+        std::lower_bound(hashes.begin() + first[b], hashes.begin() + first[b + 1],
+                         h) -
+        hashes.begin());
+  }
 };
 
 uLong crc_update(uLong crc, const void *data, size_t len) {
@@ -73,8 +92,8 @@ uLong base_hash(const std::string &name) {
 }
 
 std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
-  auto ring = std::make_unique<Ring>();
-  ring->points.reserve(tier.total_weight * POINTS_PER_WEIGHT);
+  std::vector<RingPoint> points;
+  points.reserve(tier.total_weight * POINTS_PER_WEIGHT);
   for (uint32_t pos = 0; pos < tier.ids.size(); ++pos) {
     uLong base = base_hash(tier.names[pos]);
     uint32_t prev = 0;
@@ -85,38 +104,47 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
           static_cast<unsigned char>(prev >> 16),
           static_cast<unsigned char>(prev >> 24)};
       uint32_t hash = static_cast<uint32_t>(crc_update(base, prev_bytes, 4));
-      ring->points.push_back({hash, pos});
+      points.push_back({hash, pos});
       prev = hash;
     }
   }
-  std::stable_sort(ring->points.begin(), ring->points.end(),
-                   [](const RingPoint &a, const RingPoint &b) {
-                     return a.hash < b.hash;
+  std::stable_sort(points.begin(), points.end(),
+                   [](const RingPoint &x, const RingPoint &y) {
+                     return x.hash < y.hash;
                    });
-  ring->points.erase(std::unique(ring->points.begin(), ring->points.end(),
-                                 [](const RingPoint &a, const RingPoint &b) {
-                                   return a.hash == b.hash;
-                                 }),
-                     ring->points.end());
+  points.erase(std::unique(points.begin(), points.end(),
+                           [](const RingPoint &x, const RingPoint &y) {
+                             return x.hash == y.hash;
+                           }),
+               points.end());
+  auto ring = std::make_unique<Ring>();
+  for (const RingPoint &p : points) {
+    ring->hashes.push_back(p.hash);
+    ring->positions.push_back(p.pos);
+  }
+  ring->first.assign(BUCKETS + 1, 0);
+  size_t at = 0;
+  for (size_t b = 0; b < BUCKETS; ++b) {
+    ring->first[b] = static_cast<uint32_t>(at);
+    while (at < points.size() && (points[at].hash >> BUCKET_SHIFT) == b) ++at;
+  }
+  ring->first[BUCKETS] = static_cast<uint32_t>(points.size());
   return ring;
 }
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
-  const auto &points = static_cast<const Ring *>(tier.state.get())->points;
-  uint32_t key_hash = lbk_crc32(ctx.key(), ctx.key_len());
-  size_t at = static_cast<size_t>(
-      std::lower_bound(points.begin(), points.end(), key_hash,
-                       [](const RingPoint &p, uint32_t h) { return p.hash < h; }) -
-      points.begin());
+  const Ring &ring = *static_cast<const Ring *>(tier.state.get());
+  const auto &positions = ring.positions;
+  size_t at = ring.lower_bound(lbk_crc32(ctx.key(), ctx.key_len()));
   LoadBound bound(ctx, tier);
-  size_t steps = std::min(points.size(), HASH_WALK_STEPS);
+  size_t steps = std::min(positions.size(), HASH_WALK_STEPS);
   for (size_t step = 0; step < steps; ++step, ++at) {
-    if (at >= points.size()) at = 0;
-    uint32_t pos = points[at].pos;
+    if (at >= positions.size()) at = 0;
+    uint32_t pos = positions[at];
     if (bound.allows(ctx, tier, pos) && ctx.usable(tier.ids[pos]))
       return tier.ids[pos];
   }
-  return hash_fallback(ctx, tier, points[at % points.size()].pos, bound);
+  return hash_fallback(ctx, tier, positions[at % positions.size()], bound);
 }
 
 }  // namespace
