@@ -2,6 +2,8 @@
 // head) / versions, directly and through an lbk_check_reply.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "lbkit.h"
@@ -199,6 +201,73 @@ TEST(JsonRpc, CheckReplyMinVersion) {
   EXPECT_EQ(LBK_CHECK_FAIL_VERSION, r.outcome);
   EXPECT_STREQ("Geth/v1.12.2", r.version_str);
   lbk_check_reply_free(reply);
+  lbk_check_free(check);
+}
+
+}  // namespace
+
+namespace {
+
+// A lagging head end to end: the check extracts each node's head and the
+// pool compares it with the best healthy node's (max_lag 5).
+lbk_check_result head_reply(const lbk_check *check, int64_t head) {
+  lbk_check_reply *reply = nullptr;
+  EXPECT_EQ(0, lbk_check_reply_create(&reply, check));
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(head));
+  const std::string body = std::string(R"({"jsonrpc":"2.0","id":1,"result":{"number":")") +
+                           hex + "\"}}";
+  const std::string http = "HTTP/1.1 200 OK\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n" + body;
+  EXPECT_EQ(0, lbk_check_reply_feed(reply, http.data(), http.size()));
+  lbk_check_result r;
+  EXPECT_EQ(0, lbk_check_reply_result(&r, reply));
+  lbk_check_reply_free(reply);
+  return r;
+}
+
+TEST(JsonRpc, LaggingHeadFailsInThePool) {
+  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+  o.kind = LBK_CHECK_JSONRPC;
+  o.jsonrpc_method = "eth_getBlockByNumber";
+  o.jsonrpc_params = R"(["latest", false])";
+  o.jsonrpc_field = "number";
+  o.max_lag = 5;
+  lbk_check *check = nullptr;
+  ASSERT_EQ(0, lbk_check_create(&check, &o));
+  lbk_pool_options po = LBK_POOL_OPTIONS_INIT;
+  lbk_pool *pool = nullptr;
+  ASSERT_EQ(0, lbk_pool_create(&pool, &po));
+  lbk_peer_config a = LBK_PEER_CONFIG_INIT, b = LBK_PEER_CONFIG_INIT;
+  a.name = "a";
+  b.name = "b";
+  uint32_t ida = 0, idb = 0;
+  ASSERT_EQ(0, lbk_pool_add(&ida, pool, &a));
+  ASSERT_EQ(0, lbk_pool_add(&idb, pool, &b));
+
+  lbk_check_result ra = head_reply(check, 1000);
+  ASSERT_EQ(LBK_CHECK_PASS, ra.outcome);
+  ASSERT_EQ(0, lbk_pool_report_check(nullptr, pool, ida, check, &ra));
+  lbk_check_result rb = head_reply(check, 995);  // lag 5: still fine
+  ASSERT_EQ(0, lbk_pool_report_check(nullptr, pool, idb, check, &rb));
+  lbk_peer_info info;
+  info.version = LBK_PEER_INFO_VERSION;
+  ASSERT_EQ(0, lbk_pool_peer_info(&info, pool, idb));
+  EXPECT_EQ(LBK_HEALTH_UP, info.health);
+  EXPECT_EQ(5, info.lag);
+
+  rb = head_reply(check, 994);  // lag 6 > max_lag
+  lbk_health_event ev;
+  ASSERT_EQ(0, lbk_pool_report_check(&ev, pool, idb, check, &rb));
+  ASSERT_EQ(0, lbk_pool_peer_info(&info, pool, idb));
+  EXPECT_EQ(6, info.lag);
+  EXPECT_EQ(994, info.value);
+  EXPECT_EQ(0, info.last_check_ok);
+  EXPECT_NE(nullptr, std::strstr(ev.reason, "jsonrpc check: ")) << ev.reason;
+  EXPECT_NE(nullptr, std::strstr(ev.reason, "max_lag")) << ev.reason;
+  // b was fully up (counter 4 of rise 2 + fall 3): one lagging check is 1 of 3.
+  EXPECT_EQ(LBK_HEALTH_UP, info.health);
+  lbk_pool_free(pool);
   lbk_check_free(check);
 }
 
