@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "health_test_util.h"
 #include "lbkit.h"
 
 namespace {
@@ -27,19 +28,7 @@ std::string request_of(const lbk_check *c, const char *host) {
   return buf;
 }
 
-// Feeds a whole reply (then eof when @p close) and returns the verdict.
-lbk_check_result verdict_of(const lbk_check *c, const std::string &bytes, bool close) {
-  lbk_check_reply *reply = nullptr;
-  EXPECT_EQ(0, lbk_check_reply_create(&reply, c));
-  lbk_check_reply_feed(reply, bytes.data(), bytes.size());
-  if (close) {
-    EXPECT_EQ(0, lbk_check_reply_eof(reply));
-  }
-  lbk_check_result r;
-  EXPECT_EQ(0, lbk_check_reply_result(&r, reply));
-  lbk_check_reply_free(reply);
-  return r;
-}
+using lbk_test::verdict_of;
 
 TEST(Check, DefaultsCompile) {
   lbk_check_options o = LBK_CHECK_OPTIONS_INIT;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "health_test_util.h"
 #include "lbkit.h"
 #include "proto/jsonrpc.h"
 
@@ -157,9 +158,7 @@ TEST(JsonRpc, ThroughCheckReply) {
   ASSERT_EQ(0, lbk_check_create(&check, &o));
   lbk_check_reply *reply = nullptr;
   ASSERT_EQ(0, lbk_check_reply_create(&reply, check));
-  const std::string body = R"({"jsonrpc":"2.0","id":1,"result":"0x64"})";
-  const std::string http = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string http = lbk_test::http_ok(R"({"jsonrpc":"2.0","id":1,"result":"0x64"})");
   EXPECT_EQ(0, lbk_check_reply_feed(reply, http.data(), http.size()));
   lbk_check_result r;
   ASSERT_EQ(0, lbk_check_reply_result(&r, reply));
@@ -211,19 +210,11 @@ namespace {
 // A lagging head end to end: the check extracts each node's head and the
 // pool compares it with the best healthy node's (max_lag 5).
 lbk_check_result head_reply(const lbk_check *check, int64_t head) {
-  lbk_check_reply *reply = nullptr;
-  EXPECT_EQ(0, lbk_check_reply_create(&reply, check));
   char hex[32];
   std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(head));
   const std::string body = std::string(R"({"jsonrpc":"2.0","id":1,"result":{"number":")") +
                            hex + "\"}}";
-  const std::string http = "HTTP/1.1 200 OK\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n" + body;
-  EXPECT_EQ(0, lbk_check_reply_feed(reply, http.data(), http.size()));
-  lbk_check_result r;
-  EXPECT_EQ(0, lbk_check_reply_result(&r, reply));
-  lbk_check_reply_free(reply);
-  return r;
+  return lbk_test::verdict_of(check, lbk_test::http_ok(body), false);
 }
 
 TEST(JsonRpc, LaggingHeadFailsInThePool) {
