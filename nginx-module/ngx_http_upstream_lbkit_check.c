@@ -713,6 +713,20 @@ ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle)
 }
 
 
+/* Whether the pool has no check verdict on server @id yet. */
+static ngx_flag_t
+ngx_http_upstream_lbkit_check_never_checked(
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id)
+{
+    lbk_peer_info  info;
+
+    info.version = LBK_PEER_INFO_VERSION;
+
+    return lbk_pool_peer_info(&info, lscf->pool, id) == LBK_OK
+           && info.health == LBK_HEALTH_UNKNOWN;
+}
+
+
 static ngx_int_t
 ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id)
@@ -855,6 +869,16 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
         && next - now < extra->lease)
     {
         delay = next - now;
+
+    } else if (lscf->check.opts.initial_health == LBK_HEALTH_DOWN
+               && ngx_http_upstream_lbkit_check_never_checked(lscf, id))
+    {
+        /*
+         * The pool learns a check's initial health from its first report;
+         * until then the server counts as unchecked (usable).  Check at
+         * once so that initial=down holds after one round trip.
+         */
+        delay = 1;
 
     } else {
         delay = 1 + (ngx_msec_t) (ngx_random()

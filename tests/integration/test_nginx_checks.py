@@ -211,6 +211,9 @@ class JsonRpcLag(NginxTestCase):
             names, body = checked_site(be, "n1", "n2", "n3", check=check)
             with Nginx(body, workers=2) as ngx:
                 wait_health(ngx, names["n3"], "down", 5)
+                lbktest.wait_until(
+                    lambda: all(s["checks"] > 0 for s in servers(ngx).values()),
+                    timeout=5, what="every node checked")
                 st = servers(ngx)
                 self.assertEqual(st[names["n3"]]["last_check"]["result"], "lag")
                 self.assertEqual(st[names["n3"]]["lag"], 50)

@@ -136,14 +136,16 @@ class StatusPage(NginxTestCase):
             raise
         cls.names = {n: f"127.0.0.1:{cls.be.ports[n]}" for n in "abcd"}
 
-        def b_down():
+        def b_down_a_checked():
             st = cls.json()
-            api = [u for u in st["upstreams"] if u["name"] == "api"][0]
-            return any(s["name"] == cls.names["b"] and s["health"] == "down"
-                       for s in api["servers"])
+            api = {s["name"]: s for u in st["upstreams"] if u["name"] == "api"
+                   for s in u["servers"]}
+            return (api[cls.names["b"]]["health"] == "down"
+                    and api[cls.names["a"]]["health"] == "up")
 
         try:
-            lbktest.wait_until(b_down, timeout=5, what="b down")
+            lbktest.wait_until(b_down_a_checked, timeout=5,
+                               what="b down and a checked")
         except Exception:
             cls.tearDownClass()
             raise
