@@ -1,0 +1,47 @@
+// cli/import_common.h - what `lbctl import` produces from a foreign config.
+//
+// The readers (import_haproxy.h, import_nginx.h) turn an haproxy.cfg or an
+// nginx.conf into lbctl's Config (cli/config.h) plus one ImportNote for
+// every keyword, parameter or section they could not carry over, so that
+// nothing is dropped silently.  import_ini.h writes the Config as lbctl INI.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace lbctl {
+
+// One thing that was not carried over (or carried only approximately).
+struct ImportNote {
+  std::string file;
+  int line = 0;
+  std::string keyword;  // the directive or parameter, e.g. "balance uri"
+  std::string message;  // why, and what was written instead (if anything)
+  std::string text() const;  // "file:line: keyword: message"
+};
+
+struct ImportResult {
+  Config config;
+  std::vector<ImportNote> notes;   // sorted by line by the readers
+  std::string fatal;               // non-empty: the input could not be read
+};
+
+// Which reader to use.
+enum class ImportFormat { kUnknown, kHaproxy, kNginx };
+
+// Guesses the format from the text: HAProxy section keywords at the start
+// of lines (global, defaults, frontend, backend, listen) against nginx's
+// `upstream NAME {` blocks and `;`-terminated directives.
+ImportFormat detect_import_format(const std::string &text);
+
+// Durations of both servers: a number with an optional unit (us, ms, s, m,
+// h, d); a bare number is in milliseconds.  False on bad input or overflow.
+bool parse_foreign_duration_ms(const std::string &text, uint32_t &out_ms);
+
+// Brackets an IPv6 literal for use in a URL ("::1" -> "[::1]").
+std::string url_host(const std::string &host);
+
+}  // namespace lbctl
