@@ -560,6 +560,89 @@ ngx_http_upstream_lbkit_host_of(ngx_str_t *server)
 }
 
 
+static int ngx_libc_cdecl
+ngx_http_upstream_lbkit_cmp_names(const void *one, const void *two)
+{
+    const ngx_http_upstream_lbkit_peer_t  *a, *b;
+    ngx_int_t                              rc;
+
+    a = *(ngx_http_upstream_lbkit_peer_t * const *) one;
+    b = *(ngx_http_upstream_lbkit_peer_t * const *) two;
+
+    rc = ngx_memn2cmp(a->name.data, b->name.data, a->name.len, b->name.len);
+    if (rc != 0) {
+        return rc < 0 ? -1 : 1;
+    }
+
+    return a->id < b->id ? -1 : (a->id > b->id);
+}
+
+
+/*
+ * Pool names must be unique, but nginx accepts a server listed twice: the
+ * second and later copies are named "NAME#2", "NAME#3"... (they hash
+ * differently from nginx's duplicates, which share ring points).  Names
+ * longer than the pool allows are a configuration error.
+ */
+static ngx_int_t
+ngx_http_upstream_lbkit_unique_names(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us, ngx_http_upstream_lbkit_peer_t *peer,
+    ngx_uint_t n)
+{
+    u_char                           *p;
+    ngx_uint_t                        i, copy;
+    ngx_http_upstream_lbkit_peer_t  **sorted, *first;
+
+    first = NULL;
+    sorted = ngx_palloc(cf->temp_pool, n * sizeof(*sorted));
+    if (sorted == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        sorted[i] = &peer[i];
+    }
+
+    ngx_qsort(sorted, n, sizeof(*sorted), ngx_http_upstream_lbkit_cmp_names);
+
+    copy = 1;
+
+    for (i = 0; i < n; i++) {
+        /* first (unrenamed) member of the current run of equal names */
+        if (i > 0 && first->name.len == sorted[i]->name.len
+            && ngx_strncmp(first->name.data, sorted[i]->name.data,
+                           sorted[i]->name.len) == 0)
+        {
+            copy++;
+
+            p = ngx_pnalloc(cf->pool, sorted[i]->name.len + NGX_INT_T_LEN + 1);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            sorted[i]->name.len = ngx_sprintf(p, "%V#%ui", &sorted[i]->name,
+                                              copy) - p;
+            sorted[i]->name.data = p;
+
+        } else {
+            copy = 1;
+            first = sorted[i];
+        }
+
+        if (sorted[i]->name.len >= LBK_NAME_MAX) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "server \"%V\" in upstream \"%V\" in %s:%ui: "
+                          "lbkit takes names of at most %d bytes",
+                          &sorted[i]->name, &us->host, us->file_name,
+                          us->line, LBK_NAME_MAX - 1);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * Runs at configuration time in place of ngx_http_upstream_init_round_robin
  * (which it calls first so that us->peer.data stays nginx's peer list), and
@@ -643,6 +726,10 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
             peer[k].max_fails = (nprimary == 1 && nbackup == 0)
                                 ? 0 : server[i].max_fails;
         }
+    }
+
+    if (ngx_http_upstream_lbkit_unique_names(cf, us, peer, n) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     /* as nginx's round robin: one try per server that is not down */

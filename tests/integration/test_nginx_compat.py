@@ -41,6 +41,18 @@ class RoundRobinCompat(NginxTestCase):
                 self.assertEqual(got.count("c"), 10)
                 self.assertEqual(be.stats("b")["requests"], 0)
 
+    def test_server_listed_several_times(self):
+        # nginx accepts duplicates (each copy is one more peer); so does lbkit
+        with Backends(["a", "b"]) as be:
+            a, b = (f"127.0.0.1:{be.ports[n]}" for n in "ab")
+            servers = [a, b, a, a]
+            body = "\n".join([upstream("builtin", "", servers),
+                              upstream("lbk", "lbkit round_robin;", servers),
+                              proxy_server({"/builtin": "builtin", "/lbk": "lbk"})])
+            with Nginx(body, workers=1) as ngx:
+                self.assertEqual(sequence(ngx, "/lbk", 16), sequence(ngx, "/builtin", 16))
+                self.assertEqual(sequence(ngx, "/lbk", 8).count("a"), 6)
+
     def test_single_server_is_not_taken_out_by_failures(self):
         # nginx ignores max_fails for the only server of an upstream; a
         # failure must not turn the next request into "no live upstreams".
