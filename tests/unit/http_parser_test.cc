@@ -97,6 +97,15 @@ TEST(HttpParser, CloseDelimitedNeedsTheClose) {
   EXPECT_EQ(State::kNeedMore, run({"HTTP/1.0 200 OK\r\n\r\nbody"}, false).state);
 }
 
+TEST(HttpParser, EndlessInterimResponsesAreAnError) {
+  std::string reply;
+  for (int i = 0; i < 8; i++) reply += "HTTP/1.1 102 Processing\r\n\r\n";
+  EXPECT_EQ(State::kComplete, run({reply + "HTTP/1.1 204 No Content\r\n\r\n"}, false).state);
+  const Outcome o = run({reply + "HTTP/1.1 102 Processing\r\n\r\n"}, false);
+  EXPECT_EQ(State::kError, o.state);
+  EXPECT_NE(std::string::npos, o.error.find("interim"));
+}
+
 TEST(HttpParser, BytesAfterTheReplyAreIgnored) {
   const Outcome o = run({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"}, false);
   EXPECT_EQ(State::kComplete, o.state);

@@ -65,6 +65,24 @@ TEST(JsonRpc, InvalidRepliesFail) {
   }
 }
 
+TEST(JsonRpc, DeepNestingIsRefusedWithoutRecursion) {
+  const auto nested = [](const char *member, int depth) {
+    return std::string(R"({"jsonrpc":"2.0","id":1,")") + member + "\":" +
+           std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  // A million levels would overflow the stack of a recursive parser.
+  const JsonRpcVerdict deep = judge(nested("result", 1000000));
+  EXPECT_EQ(LBK_CHECK_FAIL_JSONRPC, deep.outcome);
+  EXPECT_NE(std::string::npos, deep.reason.find("deeper than"));
+  EXPECT_EQ(LBK_CHECK_FAIL_JSONRPC, judge(nested("error", 1000000)).outcome);
+  EXPECT_EQ(LBK_CHECK_PASS, judge(nested("result", 100)).outcome);
+  // Brackets inside strings do not count.
+  EXPECT_EQ(LBK_CHECK_PASS,
+            judge(R"({"jsonrpc":"2.0","id":1,"result":")" + std::string(1000, '[') +
+                  R"(\"["})")
+                .outcome);
+}
+
 TEST(JsonRpc, ValueExtraction) {
   JsonRpcVerdict v = judge(R"({"jsonrpc":"2.0","id":1,"result":"0x1b4"})", value_at(""));
   EXPECT_EQ(LBK_CHECK_PASS, v.outcome);

@@ -14,6 +14,9 @@ namespace {
 // than this is not a reply a health check needs to read.
 constexpr size_t kMaxChunkSizeLine = 1024;
 constexpr uint64_t kMaxContentLength = uint64_t{1} << 62;
+// Interim (1xx) responses allowed before the final one; a peer that sends
+// more is not answering.
+constexpr int kMaxInterimResponses = 8;
 
 // Strips the line terminator ("\n" or "\r\n") kept by take_line().
 std::string strip_eol(const std::string &line) {
@@ -77,6 +80,7 @@ void HttpResponseParser::reset() {
   body_.clear();
   body_bytes_ = 0;
   offset_ = 0;
+  interim_responses_ = 0;
   error_.clear();
 }
 
@@ -184,6 +188,10 @@ HttpResponseParser::State HttpResponseParser::on_headers_end() {
   header_bytes_ = 0;
   if (status_ >= 100 && status_ < 200 && status_ != 101) {
     // Interim response (100 Continue, 103 Early Hints): the real one follows.
+    if (++interim_responses_ > kMaxInterimResponses) {
+      return fail(State::kError, "more than " + std::to_string(kMaxInterimResponses) +
+                                     " interim 1xx responses");
+    }
     status_ = 0;
     reason_phrase_.clear();
     chunked_ = false;

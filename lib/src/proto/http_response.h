@@ -96,6 +96,7 @@ class HttpResponseParser {
   std::string body_;
   uint64_t body_bytes_ = 0;
   uint64_t offset_ = 0;
+  int interim_responses_ = 0;
   std::string error_;
 };
 

@@ -2,6 +2,7 @@
 // (parse with allow_exceptions = false): peer bytes never throw.
 #include "proto/jsonrpc.h"
 
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
@@ -84,6 +85,35 @@ std::string brief(const json &node, size_t max = 60) {
   }
   if (s.size() > max) s = s.substr(0, max) + "...";
   return s;
+}
+
+// JSON nesting deeper than this is refused before parsing: nlohmann-json
+// builds, prints and destroys nested values recursively, so a hostile reply
+// of a million '[' would exhaust the stack.  Real replies nest a few levels.
+constexpr int kMaxJsonDepth = 128;
+
+// The deepest nesting of arrays and objects in @p text (strings skipped).
+int nesting_depth(const char *text, size_t len) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        i++;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > kMaxJsonDepth) return deepest;
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 JsonRpcVerdict fail(int outcome, std::string reason) {
@@ -188,6 +218,10 @@ std::string format_version(const std::vector<uint64_t> &v) {
 
 JsonRpcVerdict judge_jsonrpc(const char *body, size_t len,
                              const JsonRpcExpect &expect) {
+  if (nesting_depth(body, len) > kMaxJsonDepth) {
+    return fail(LBK_CHECK_FAIL_JSONRPC,
+                "reply nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
   const json doc = json::parse(body, body + len, nullptr, false);
   if (doc.is_discarded()) return fail(LBK_CHECK_FAIL_JSONRPC, "reply is not valid JSON");
   if (!doc.is_object()) {
