@@ -1,7 +1,10 @@
 """`keepalive` after `lbkit` keeps upstream connections open and reuses them;
 placed before `lbkit` it is refused (nginx 1.22 binds keepalive to the
 balancer it finds when the directive is parsed)."""
+import os
 import unittest
+
+import lbktest
 
 from nginx_harness import (Backends, Nginx, NginxTestCase, config_test,
                            count_bodies, proxy_server, upstream)
@@ -47,6 +50,28 @@ class Keepalive(NginxTestCase):
     def test_balancing_unchanged_by_keepalive(self):
         counts, _ = self.run_requests("lbkit round_robin; keepalive 8;", n=40)
         self.assertEqual(counts, {"a": 20, "b": 20})
+
+    def test_tls_upstream_with_session_reuse(self):
+        # proxy_pass https:// calls the balancer's TLS session hooks
+        with lbktest.tempdir() as certdir:
+            lbktest.run([os.path.join(lbktest.SOURCE_DIR, "tests", "support",
+                                      "gen-cert.sh"), certdir], timeout=30,
+                        check=True)
+            tls = ["--tls-cert", os.path.join(certdir, "cert.pem"),
+                   "--tls-key", os.path.join(certdir, "key.pem")]
+            with Backends(["a", "b"], extra={"a": tls, "b": tls}) as be:
+                servers = [f"127.0.0.1:{be.ports[x]}" for x in ("a", "b")]
+                body = "\n".join([
+                    upstream("api", "lbkit round_robin;", servers),
+                    "server { listen 127.0.0.1:{port}; location / {"
+                    " proxy_pass https://api; proxy_ssl_session_reuse on;"
+                    " proxy_ssl_verify off; } }",
+                ])
+                with Nginx(body, workers=1) as ngx:
+                    counts = count_bodies(ngx, "/", 20)
+                    log = ngx.log()
+        self.assertEqual(counts, {"a": 10, "b": 10})
+        self.assertNotIn("[alert]", log)
 
     def test_keepalive_before_lbkit_is_refused(self):
         body = "\n".join([upstream("api", "keepalive 8; lbkit round_robin;",
