@@ -12,15 +12,15 @@
 #    round robin, least_conn, `random two least_conn` and lbkit's least_conn,
 #    p2c, peak_ewma, fastest, against a pool without the slow backend.
 #
-# Environment: BENCH_SECONDS (per wrk run, default 3), BENCH_ROUNDS
-# (alternations, default 3), BENCH_CONNECTIONS (default 32),
+# Environment: BENCH_SECONDS (per wrk run, default 2), BENCH_ROUNDS
+# (alternations, default 5), BENCH_CONNECTIONS (default 32),
 # FAST_MS / SLOW_MS backend latencies of part 2 (default 1 / 10).
 # Exit status: 0 when every run completed, 1 otherwise.
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
-seconds=${BENCH_SECONDS:-3}
-rounds=${BENCH_ROUNDS:-3}
+seconds=${BENCH_SECONDS:-2}
+rounds=${BENCH_ROUNDS:-5}
 conns=${BENCH_CONNECTIONS:-32}
 fast_ms=${FAST_MS:-1}
 slow_ms=${SLOW_MS:-10}
