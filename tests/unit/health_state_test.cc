@@ -215,6 +215,13 @@ TEST(HealthState, ReasonCarriesCheckVerdictAndHaproxyProgress) {
   ASSERT_EQ(0, lbk_health_report(&ev, &st, c.p, &timeout, 4));
   EXPECT_STREQ("http check timed out after 1000ms (0/2)", ev.reason);
   EXPECT_EQ(1, ev.changed);
+  // A long verdict is shortened; the progress stays at the end.
+  lbk_check_result wordy;
+  lbk_check_result_fail(&wordy, LBK_CHECK_FAIL_PROTOCOL, std::string(300, 'w').c_str());
+  ASSERT_EQ(0, lbk_health_report(&ev, &st, c.p, &wordy, 5));
+  const std::string reason = ev.reason;
+  EXPECT_EQ(static_cast<size_t>(LBK_REASON_MAX - 1), reason.size());
+  EXPECT_EQ("www... (0/2)", reason.substr(reason.size() - 12));
 }
 
 TEST(HealthState, JitterSpreadsUniformlyWithinPercent) {

@@ -223,6 +223,11 @@ LBK_EXTERN int lbk_check_reply_feed(lbk_check_reply *reply, const void *data,
     }
   } catch (const std::bad_alloc &) {
     lbk::health::finish(reply, LBK_CHECK_FAIL_LIMIT, "out of memory reading the reply");
+  } catch (const std::exception &e) {
+    // Never expected (the JSON parser runs without exceptions); a C caller
+    // must not see one either way.
+    lbk::health::finish(reply, LBK_CHECK_FAIL_PROTOCOL,
+                        std::string("reply could not be judged: ") + e.what());
   }
   return reply->done ? LBK_OK : LBK_EAGAIN;
 }
@@ -243,6 +248,11 @@ LBK_EXTERN int lbk_check_reply_eof(lbk_check_reply *reply) {
     }
   } catch (const std::bad_alloc &) {
     lbk::health::finish(reply, LBK_CHECK_FAIL_LIMIT, "out of memory reading the reply");
+  } catch (const std::exception &e) {
+    // Never expected (the JSON parser runs without exceptions); a C caller
+    // must not see one either way.
+    lbk::health::finish(reply, LBK_CHECK_FAIL_PROTOCOL,
+                        std::string("reply could not be judged: ") + e.what());
   }
   return LBK_OK;
 }

@@ -13,6 +13,7 @@
 // pool) serialises reports for one peer.
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "health/check_internal.h"
@@ -154,14 +155,22 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
     out->failures = d.failures;
     uint32_t num = 0, den = 0;
     lbk::health::progress(d, *check, &num, &den);
-    // The result's reason is a fixed buffer that may lack its NUL.
-    const std::string detail(result->reason,
-                             strnlen(result->reason, sizeof result->reason));
-    std::string text = lbk::health::check_label(*check);
-    text += lbk::health::is_driver_failure(result->outcome) ? " " : ": ";
-    text += !detail.empty() ? detail : passed ? "passed" : "failed";
-    text += " (" + std::to_string(num) + "/" + std::to_string(den) + ")";
-    lbk::health::copy_reason(out->reason, text);
+    try {
+      // The result's reason is a fixed buffer that may lack its NUL.
+      const std::string detail(result->reason,
+                               strnlen(result->reason, sizeof result->reason));
+      std::string text = lbk::health::check_label(*check);
+      text += lbk::health::is_driver_failure(result->outcome) ? " " : ": ";
+      std::string what = !detail.empty() ? detail : passed ? "passed" : "failed";
+      const std::string progress =
+          " (" + std::to_string(num) + "/" + std::to_string(den) + ")";
+      // Shorten a long detail rather than lose the progress at the end.
+      const size_t room = sizeof out->reason - 1 - text.size() - progress.size();
+      if (what.size() > room) what = what.substr(0, room - 3) + "...";
+      lbk::health::copy_reason(out->reason, text + what + progress);
+    } catch (const std::bad_alloc &) {
+      out->reason[0] = '\0';  // the transition itself is recorded above
+    }
   }
   return LBK_OK;
 }
