@@ -148,8 +148,9 @@ void set_count(ParseState &st, const std::string &key, const std::string &value,
   out = static_cast<uint32_t>(n);
 }
 
-// Checks a server URL: scheme http, https or tcp and a host; tcp needs a port.
-bool valid_url(const std::string &url, std::string &why) {
+}  // namespace
+
+bool valid_server_url(const std::string &url, std::string &why) {
   const size_t sep = url.find("://");
   if (sep == std::string::npos) { why = "missing scheme (http://, https:// or tcp://)"; return false; }
   const std::string scheme = url.substr(0, sep);
@@ -170,6 +171,8 @@ bool valid_url(const std::string &url, std::string &why) {
   }
   return true;
 }
+
+namespace {
 
 void parse_server(ParseState &st, const std::string &value) {
   std::istringstream words(value);
@@ -206,7 +209,7 @@ void parse_server(ParseState &st, const std::string &value) {
     st.error("server", "missing URL");
     return;
   }
-  if (!valid_url(server.url, why)) {
+  if (!valid_server_url(server.url, why)) {
     st.error("server", "bad URL '" + server.url + "': " + why);
     return;
   }

@@ -94,6 +94,10 @@ struct ConfigError {
 bool load_config(const std::string &path, Config &out,
                  std::vector<ConfigError> &errors);
 
+// Checks a node URL: scheme http, https or tcp, a host, and a port for
+// tcp://; false with the reason in @p why.
+bool valid_server_url(const std::string &url, std::string &why);
+
 // Parses "2s", "500ms", "1m", "250" (ms); false on bad input.
 bool parse_duration_ms(const std::string &text, uint32_t &out_ms);
 

@@ -1,0 +1,179 @@
+// cli/cmd_watch.cc - `lbctl watch`: the canary.  Probes every node each
+// interval on one libevent loop, keeps rise/fall health, and writes the
+// pool state file atomically after every round (state_file.h) for rank,
+// forward, agent and haproxy-sync to read.  SIGINT/SIGTERM stop it cleanly
+// (in-flight probes are cancelled; the last complete state stays on disk).
+//
+// Exit codes: 0 stopped by a signal (or, with --once, all healthy), 1/3 with
+// --once when some/none are healthy, 2 usage or config error, 4 the state
+// file cannot be written (--once, or the first round).
+#include <CLI/CLI.hpp>
+#include <event2/event.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "commands.h"
+#include "node_options.h"
+#include "probe_session.h"
+
+namespace lbctl {
+
+namespace {
+
+struct WatchArgs {
+  NodeOptions nodes;
+  std::string state_path;
+  std::string interval;
+  bool once = false;
+  bool quiet = false;
+};
+
+struct Watch {
+  const WatchArgs *args = nullptr;
+  ProbeSession session;
+  event_base *base = nullptr;
+  std::unique_ptr<RoundRunner> runner;
+  event *timer = nullptr;
+  uint32_t interval_ms = 5000;
+  std::string state_path;
+  std::chrono::steady_clock::time_point round_started;
+  std::map<std::string, std::string> last_health;  // url -> up/down
+  int exit_code = kExitOk;
+  bool stopping = false;
+};
+
+void start_round(Watch &w);
+
+void on_timer(evutil_socket_t, short, void *arg) { start_round(*static_cast<Watch *>(arg)); }
+
+void on_signal(evutil_socket_t sig, short, void *arg) {
+  auto &w = *static_cast<Watch *>(arg);
+  if (!w.args->quiet)
+    std::fprintf(stderr, "lbctl watch: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  w.stopping = true;
+  w.exit_code = kExitOk;
+  event_base_loopbreak(w.base);
+}
+
+void finish_round(Watch &w, std::vector<lbk::probe::Result> results) {
+  const bool with_versions = w.session.rounds() == 0;
+  w.session.absorb(results, with_versions);
+  const State state = w.session.snapshot(w.interval_ms);
+  size_t healthy = 0, total = 0;
+  for (const PoolState &p : state.pools)
+    for (const NodeState &n : p.nodes) {
+      ++total;
+      healthy += n.healthy;
+      auto &prev = w.last_health[p.name + "\n" + n.url];
+      if (!w.args->quiet && prev != n.health)
+        std::fprintf(stderr, "lbctl watch: pool %s node %s: %s%s%s\n", p.name.c_str(), n.name.c_str(),
+                     prev.empty() ? "" : (prev + " -> ").c_str(), n.health.c_str(),
+                     n.reason.empty() ? "" : (" (" + n.reason + ")").c_str());
+      prev = n.health;
+    }
+  std::string error;
+  const bool first = state.round == 1;
+  if (!write_state_file(w.state_path, state, error)) {
+    std::fprintf(stderr, "lbctl watch: %s\n", error.c_str());
+    if (w.args->once || first) {
+      w.exit_code = kExitRuntime;
+      event_base_loopbreak(w.base);
+      return;
+    }
+  }
+  if (w.args->once) {
+    w.exit_code = health_exit_code(healthy, total);
+    event_base_loopbreak(w.base);
+    return;
+  }
+  // The next round starts one interval after this one started.
+  const double took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                   w.round_started).count();
+  const double wait_ms = std::max(0.0, w.interval_ms - took_ms);
+  const timeval tv{static_cast<time_t>(wait_ms / 1000),
+                   static_cast<suseconds_t>(static_cast<long>(wait_ms) % 1000 * 1000)};
+  evtimer_add(w.timer, &tv);
+}
+
+void start_round(Watch &w) {
+  if (w.stopping) return;
+  w.round_started = std::chrono::steady_clock::now();
+  const bool with_versions = w.session.rounds() == 0;
+  w.runner->start(w.session.targets(with_versions),
+                  [&w](std::vector<lbk::probe::Result> r) { finish_round(w, std::move(r)); });
+}
+
+int watch(const WatchArgs &args) {
+  Config config;
+  if (!resolve_config(args.nodes, config)) return kExitUsage;
+  Watch w;
+  w.args = &args;
+  w.state_path = args.state_path.empty() ? config.global.state_file : args.state_path;
+  if (w.state_path.empty()) {
+    std::fprintf(stderr, "lbctl watch: no state file: give --state FILE (or state_file in [lbctl])\n");
+    return kExitUsage;
+  }
+  if (!args.interval.empty()) {
+    if (!parse_duration_ms(args.interval, w.interval_ms) || w.interval_ms == 0) {
+      std::fprintf(stderr, "lbctl watch: --interval: bad duration '%s'\n", args.interval.c_str());
+      return kExitUsage;
+    }
+  } else if (!args.nodes.config_path.empty()) {
+    // The smallest interval of the configured pools.
+    w.interval_ms = UINT32_MAX;
+    for (const PoolConfig &p : config.pools) w.interval_ms = std::min(w.interval_ms, p.check.interval_ms);
+    if (w.interval_ms == 0) w.interval_ms = 5000;
+  }
+  std::string error;
+  if (!w.session.init(config, error)) {
+    std::fprintf(stderr, "lbctl watch: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  w.base = event_base_new();
+  if (!w.base) {
+    std::fprintf(stderr, "lbctl watch: cannot create an event loop\n");
+    return kExitRuntime;
+  }
+  w.runner.reset(new RoundRunner(w.base, w.session.probe_options()));
+  w.timer = evtimer_new(w.base, on_timer, &w);
+  event *sigint = evsignal_new(w.base, SIGINT, on_signal, &w);
+  event *sigterm = evsignal_new(w.base, SIGTERM, on_signal, &w);
+  event_add(sigint, nullptr);
+  event_add(sigterm, nullptr);
+  if (!args.quiet && !args.once)
+    std::fprintf(stderr, "lbctl watch: %zu node%s every %u ms, state in %s\n", w.session.nodes().size(),
+                 w.session.nodes().size() == 1 ? "" : "s", w.interval_ms, w.state_path.c_str());
+  start_round(w);
+  event_base_dispatch(w.base);
+  w.runner.reset();  // cancels probes in flight
+  event_free(sigint);
+  event_free(sigterm);
+  event_free(w.timer);
+  event_base_free(w.base);
+  return w.exit_code;
+}
+
+}  // namespace
+
+void register_watch(CLI::App &app, int &exit_code) {
+  CLI::App *cmd = app.add_subcommand(
+      "watch", "The canary: probe every interval and keep the pool state in a JSON state file");
+  auto args = std::make_shared<WatchArgs>();
+  add_node_options(cmd, args->nodes);
+  cmd->add_option("--state", args->state_path, "State file to write (default: state_file of [lbctl])");
+  cmd->add_option("-i,--interval", args->interval,
+                  "Probe interval (default: the smallest pool interval, or 5s)");
+  cmd->add_flag("--once", args->once, "One round, write the state, exit with the health exit code");
+  cmd->add_flag("-q,--quiet", args->quiet, "Do not log health changes on stderr");
+  cmd->footer(
+      "The state file is replaced atomically (temp file + fsync + rename) after every round.\n"
+      "Exit codes: 0 stopped by SIGINT/SIGTERM (--once: all healthy), 1 some unhealthy (--once),\n"
+      "2 usage or config error, 3 none healthy (--once), 4 state file not writable.");
+  cmd->callback([args, &exit_code]() { exit_code = watch(*args); });
+}
+
+}  // namespace lbctl

@@ -1,0 +1,63 @@
+// cli/output.h - how lbctl prints: format choice, TTY and colour detection,
+// aligned tables, Prometheus text and number formatting.
+//
+// Rules (ARCHITECTURE.md "CLI output is an interface"): results on stdout,
+// diagnostics on stderr; the default format is a table when stdout is a
+// terminal and JSON otherwise; colour only on a terminal and never when
+// NO_COLOR is set to a non-empty value or TERM is "dumb".
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace lbctl {
+
+enum class Format { kTable, kJson, kPrometheus };
+
+// "table" | "json" | "prometheus" ("" = default_format()); false if unknown.
+bool parse_format(const std::string &name, Format &out);
+Format default_format();
+bool is_terminal(FILE *stream);
+bool color_enabled(FILE *stream);
+
+enum class Color { kNone, kGreen, kYellow, kRed, kDim, kBold };
+// Wraps @p text in the ANSI colour when @p enabled.
+std::string paint(const std::string &text, Color color, bool enabled);
+
+// A table whose columns are padded to their widest cell (measured without
+// colour codes).  Numbers are right-aligned when the column says so.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> headers, std::vector<bool> right_align = {});
+  void add_row(std::vector<std::string> cells, std::vector<Color> colors = {});
+  std::string render(bool color) const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<bool> right_;
+  std::vector<std::vector<std::string>> rows_;
+  std::vector<std::vector<Color>> colors_;
+};
+
+// "12.3" with @p decimals, or "-" for a negative (absent) value.
+std::string format_ms(double ms, int decimals = 1);
+// A Prometheus label value with \, " and newline escaped.
+std::string prom_label(const std::string &value);
+
+// A one-line progress indicator on stderr ("\r...", cleared by finish()).
+class Progress {
+ public:
+  // Active only when stderr is a terminal.
+  Progress();
+  ~Progress();
+  // Shows @p text once the operation has run longer than one second.
+  void update(const std::string &text, double elapsed_s);
+  void finish();
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+};
+
+}  // namespace lbctl

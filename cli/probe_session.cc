@@ -1,0 +1,454 @@
+// cli/probe_session.cc - probing rounds, health in liblbkit pools, samples.
+#include "probe_session.h"
+
+#include <event2/event.h>
+
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "commands.h"
+#include "output.h"
+#include "score.h"
+
+namespace lbctl {
+
+double Samples::percentile(double p) const {
+  if (values.empty()) return -1;
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  // Nearest rank: the smallest value with at least p% of samples <= it.
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  if (rank == 0) rank = 1;
+  return sorted[std::min(rank, sorted.size()) - 1];
+}
+
+const char *outcome_name(int outcome) {
+  switch (outcome) {
+    case LBK_CHECK_PASS: return "pass";
+    case LBK_CHECK_FAIL_CONNECT: return "connect";
+    case LBK_CHECK_FAIL_TIMEOUT: return "timeout";
+    case LBK_CHECK_FAIL_TLS: return "tls";
+    case LBK_CHECK_FAIL_DNS: return "dns";
+    case LBK_CHECK_FAIL_PROTOCOL: return "protocol";
+    case LBK_CHECK_FAIL_STATUS: return "status";
+    case LBK_CHECK_FAIL_BODY: return "body";
+    case LBK_CHECK_FAIL_JSONRPC: return "jsonrpc";
+    case LBK_CHECK_FAIL_LAG: return "lag";
+    case LBK_CHECK_FAIL_VERSION: return "version";
+    case LBK_CHECK_FAIL_LIMIT: return "limit";
+    case LBK_CHECK_FAIL_AGENT: return "agent";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string url_scheme(const std::string &url) {
+  const size_t sep = url.find("://");
+  return sep == std::string::npos ? "" : url.substr(0, sep);
+}
+
+std::string url_path(const std::string &url) {
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos) return "/";
+  const size_t slash = url.find('/', sep + 3);
+  if (slash == std::string::npos) return "/";
+  return url.substr(slash);
+}
+
+int check_kind(const CheckConfig &c, const std::string &url) {
+  std::string kind = c.kind;
+  if (kind.empty()) kind = url_scheme(url);
+  if (kind == "tcp") return LBK_CHECK_TCP;
+  if (kind == "https") return LBK_CHECK_HTTPS;
+  if (kind == "jsonrpc") return LBK_CHECK_JSONRPC;
+  return LBK_CHECK_HTTP;
+}
+
+const char *or_null(const std::string &s) { return s.empty() ? nullptr : s.c_str(); }
+
+bool compile_check(const CheckConfig &c, const std::string &url, lbk_check **out,
+                   std::string &error) {
+  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+  o.kind = check_kind(c, url);
+  o.rise = c.rise;
+  o.fall = c.fall;
+  o.inter_ms = c.interval_ms;
+  o.fastinter_ms = c.fastinter_ms;
+  o.downinter_ms = c.downinter_ms;
+  o.timeout_ms = c.timeout_ms;
+  const std::string path = c.path.empty() ? url_path(url) : c.path;
+  o.method = or_null(c.method);
+  o.path = path.c_str();
+  o.headers = or_null(c.headers);
+  o.body = or_null(c.body);
+  o.expect_status = or_null(c.expect_status);
+  o.expect_body = or_null(c.expect_body);
+  o.jsonrpc_method = or_null(c.jsonrpc_method);
+  o.jsonrpc_params = or_null(c.jsonrpc_params);
+  o.jsonrpc_field = c.has_jsonrpc_field ? c.jsonrpc_field.c_str() : nullptr;
+  o.max_lag = c.max_lag;
+  o.version_field = or_null(c.version_field);
+  o.min_version = or_null(c.min_version);
+  const int rc = lbk_check_create(out, &o);
+  if (rc != 0) {
+    error = std::string("check for ") + url + ": " + lbk_strerror(rc);
+    const char *detail = lbk_error_last();
+    if (detail && *detail) error += std::string(" (") + detail + ")";
+    return false;
+  }
+  return true;
+}
+
+// A check asking web3_clientVersion, whose `result` is the version.
+lbk_check *compile_version_check(const CheckConfig &c, const std::string &url) {
+  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+  o.kind = LBK_CHECK_JSONRPC;
+  o.timeout_ms = c.timeout_ms;
+  const std::string path = c.path.empty() ? url_path(url) : c.path;
+  o.path = path.c_str();
+  o.headers = or_null(c.headers);
+  o.jsonrpc_method = "web3_clientVersion";
+  o.jsonrpc_params = "[]";
+  o.version_field = "";
+  lbk_check *check = nullptr;
+  return lbk_check_create(&check, &o) == 0 ? check : nullptr;
+}
+
+lbk::probe::Target make_target(const NodeRun &n, const CheckConfig &c, const lbk_check *check) {
+  lbk::probe::Target t;
+  t.url = n.server.url;
+  t.check = check;
+  t.sni = c.sni;
+  t.tls_verify = c.tls_verify;
+  t.ca_file = c.ca_file;
+  t.timeout_ms = c.timeout_ms;
+  return t;
+}
+
+}  // namespace
+
+ProbeSession::~ProbeSession() {
+  for (NodeRun &n : nodes_) lbk_check_free(n.check);
+  for (PoolRun &p : pools_) {
+    lbk_pool_free(p.pool);
+    lbk_check_free(p.version_check);
+  }
+}
+
+bool ProbeSession::init(const Config &config, std::string &error) {
+  config_ = config;
+  for (size_t pi = 0; pi < config_.pools.size(); ++pi) {
+    const PoolConfig &pc = config_.pools[pi];
+    PoolRun run;
+    lbk_pool_options po = LBK_POOL_OPTIONS_INIT;
+    // The pool only keeps health and lag here; picks are ranked by score.h,
+    // so any method will do.
+    po.method = "round_robin";
+    po.max_peers = static_cast<uint32_t>(std::max<size_t>(1, pc.servers.size()));
+    int rc = lbk_pool_create(&run.pool, &po);
+    if (rc != 0) {
+      error = "pool '" + pc.name + "': " + lbk_strerror(rc) + " (" + lbk_error_last() + ")";
+      return false;
+    }
+    pools_.push_back(run);
+    for (size_t si = 0; si < pc.servers.size(); ++si) {
+      NodeRun n;
+      n.pool_index = pi;
+      n.server = pc.servers[si];
+      if (!compile_check(pc.check, n.server.url, &n.check, error)) return false;
+      // Peer names in the pool are internal ("n<index>"): URLs may exceed
+      // LBK_NAME_MAX and node names are kept here.
+      const std::string peer_name = "n" + std::to_string(si);
+      const std::string address = n.server.url.substr(0, LBK_ADDRESS_MAX - 1);
+      lbk_peer_config peer = LBK_PEER_CONFIG_INIT;
+      peer.name = peer_name.c_str();
+      peer.address = address.c_str();
+      peer.weight = n.server.weight;
+      peer.backup = n.server.backup ? 1 : 0;
+      rc = lbk_pool_add(&n.peer_id, run.pool, &peer);
+      if (rc != 0) {
+        lbk_check_free(n.check);
+        error = "node " + n.server.name + ": " + lbk_strerror(rc) + " (" + lbk_error_last() + ")";
+        return false;
+      }
+      nodes_.push_back(std::move(n));
+    }
+    if (check_kind(pc.check, pc.servers.empty() ? "" : pc.servers[0].url) == LBK_CHECK_JSONRPC &&
+        pc.check.version_field.empty() && !pc.servers.empty())
+      pools_.back().version_check = compile_version_check(pc.check, pc.servers[0].url);
+  }
+  return true;
+}
+
+lbk::probe::Options ProbeSession::probe_options() const {
+  lbk::probe::Options o;
+  o.max_concurrency = config_.global.concurrency;
+  return o;
+}
+
+std::vector<lbk::probe::Target> ProbeSession::targets(bool with_versions) const {
+  std::vector<lbk::probe::Target> out;
+  out.reserve(nodes_.size());
+  for (const NodeRun &n : nodes_)
+    out.push_back(make_target(n, config_.pools[n.pool_index].check, n.check));
+  if (with_versions)
+    for (const NodeRun &n : nodes_)
+      if (pools_[n.pool_index].version_check)
+        out.push_back(make_target(n, config_.pools[n.pool_index].check,
+                                  pools_[n.pool_index].version_check));
+  return out;
+}
+
+void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool with_versions) {
+  ++rounds_;
+  const int64_t now_ms = unix_now_ms();
+  if (results.size() < nodes_.size()) return;
+  // Report the highest JSON-RPC heads first, so the pool knows the best
+  // healthy head before it judges a lagging node.
+  std::vector<size_t> order(nodes_.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const lbk_check_result &ra = results[a].verdict, &rb = results[b].verdict;
+    const bool va = ra.outcome == LBK_CHECK_PASS && ra.has_value;
+    const bool vb = rb.outcome == LBK_CHECK_PASS && rb.has_value;
+    if (va != vb) return va;
+    return va && ra.value > rb.value;
+  });
+  for (size_t i : order) {
+    NodeRun &n = nodes_[i];
+    const lbk::probe::Result &r = results[i];
+    n.last = r;
+    n.has_result = true;
+    ++n.checks;
+    n.last_check_unix_ms = now_ms;
+    lbk_health_event ev{};
+    ev.version = LBK_HEALTH_EVENT_VERSION;
+    lbk_pool_report_check(&ev, pools_[n.pool_index].pool, n.peer_id, n.check, &r.verdict);
+    if (ev.changed) n.last_change_unix_ms = now_ms;
+  }
+  for (NodeRun &n : nodes_) {
+    const PoolConfig &pc = config_.pools[n.pool_index];
+    lbk_peer_info info{};
+    info.version = LBK_PEER_INFO_VERSION;
+    lbk_pool_peer_info(&info, pools_[n.pool_index].pool, n.peer_id);
+    n.healthy = info.health != LBK_HEALTH_DOWN;
+    n.lag = info.has_value && info.lag > 0 ? info.lag : 0;
+    const lbk_check_result &v = n.last.verdict;
+    bool passed = v.outcome == LBK_CHECK_PASS;
+    n.outcome = outcome_name(v.outcome);
+    n.error = passed ? "" : v.reason;
+    if (passed && pc.check.max_lag > 0 && n.lag > pc.check.max_lag) {
+      passed = false;
+      n.outcome = "lag";
+      n.error = "head " + std::to_string(v.value) + " lags the best healthy head by " +
+                std::to_string(n.lag) + " (max_lag " + std::to_string(pc.check.max_lag) + ")";
+    }
+    if (passed) {
+      n.consecutive_failures = 0;
+    } else {
+      ++n.failed;
+      ++n.consecutive_failures;
+      if (n.error.empty()) n.error = info.last_reason;
+    }
+    if (v.version_str[0]) n.version = v.version_str;
+    const lbk::probe::Timings &t = n.last.timings;
+    if (passed) {
+      n.dns.add(t.dns_ms);
+      n.connect.add(t.connect_ms);
+      n.tls.add(t.tls_ms);
+      n.first_byte.add(t.first_byte_ms);
+      n.total.add(t.total_ms);
+    }
+  }
+  if (with_versions) {
+    size_t k = nodes_.size();
+    for (NodeRun &n : nodes_) {
+      if (!pools_[n.pool_index].version_check) continue;
+      if (k >= results.size()) break;
+      const lbk_check_result &v = results[k++].verdict;
+      if (v.outcome == LBK_CHECK_PASS && v.version_str[0]) n.version = v.version_str;
+    }
+  }
+}
+
+State ProbeSession::snapshot(uint32_t interval_ms) const {
+  State s;
+  s.generated_unix_ms = unix_now_ms();
+  s.interval_ms = interval_ms;
+  s.round = rounds_;
+  for (const PoolConfig &pc : config_.pools) s.pools.push_back({pc.name, pc.method, {}});
+  for (const NodeRun &n : nodes_) {
+    NodeState ns;
+    ns.name = n.server.name;
+    ns.url = n.server.url;
+    ns.weight = n.server.weight;
+    ns.backup = n.server.backup;
+    ns.healthy = n.healthy && n.outcome != "lag";
+    ns.health = !n.has_result ? "unknown" : (ns.healthy ? "up" : "down");
+    ns.outcome = n.outcome;
+    ns.reason = n.error;
+    ns.http_status = n.last.verdict.http_status;
+    ns.has_head = n.has_result && n.last.verdict.has_value;
+    ns.head = n.last.verdict.value;
+    ns.lag = n.lag;
+    ns.version = n.version;
+    ns.last_ms = n.outcome == "pass" ? n.last.timings.total_ms : -1;
+    ns.p50_ms = n.total.percentile(50);
+    ns.p95_ms = n.total.percentile(95);
+    ns.checks = n.checks;
+    ns.checks_failed = n.failed;
+    ns.consecutive_failures = n.consecutive_failures;
+    ns.last_check_unix_ms = n.last_check_unix_ms;
+    ns.last_change_unix_ms = n.last_change_unix_ms;
+    s.pools[n.pool_index].nodes.push_back(std::move(ns));
+  }
+  for (PoolState &p : s.pools) {
+    std::vector<NodeState> ranked = p.nodes;
+    rank_nodes(ranked);
+    for (NodeState &n : p.nodes)
+      for (const NodeState &r : ranked)
+        if (r.url == n.url && r.name == n.name) n.score = r.score;
+  }
+  return s;
+}
+
+RoundRunner::RoundRunner(event_base *base, const lbk::probe::Options &opts)
+    : prober_(new lbk::probe::Prober(base, opts)) {}
+
+RoundRunner::~RoundRunner() = default;
+
+void RoundRunner::start(const std::vector<lbk::probe::Target> &targets,
+                        std::function<void(std::vector<lbk::probe::Result>)> done) {
+  const uint64_t generation = ++generation_;
+  results_.assign(targets.size(), lbk::probe::Result{});
+  remaining_ = targets.size();
+  done_ = std::move(done);
+  if (targets.empty()) {
+    auto cb = std::move(done_);
+    cb(std::move(results_));
+    return;
+  }
+  for (size_t i = 0; i < targets.size(); ++i) {
+    prober_->start(targets[i], [this, i, generation](const lbk::probe::Result &r) {
+      if (generation != generation_ || remaining_ == 0) return;
+      results_[i] = r;
+      if (--remaining_ == 0) {
+        auto cb = std::move(done_);
+        cb(std::move(results_));
+      }
+    });
+  }
+}
+
+namespace {
+
+struct BlockingRound {
+  event_base *base = nullptr;
+  RoundRunner *runner = nullptr;
+  Progress *progress = nullptr;
+  std::string label;
+  std::chrono::steady_clock::time_point started;
+};
+
+void on_progress_tick(evutil_socket_t, short, void *arg) {
+  auto *b = static_cast<BlockingRound *>(arg);
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - b->started).count();
+  const size_t total = b->runner->total();
+  b->progress->update(b->label + ": " + std::to_string(total - b->runner->remaining()) + "/" +
+                          std::to_string(total) + " done, " +
+                          std::to_string(static_cast<int>(elapsed)) + " s",
+                      elapsed);
+}
+
+}  // namespace
+
+std::vector<lbk::probe::Result> run_round(const std::vector<lbk::probe::Target> &targets,
+                                          const lbk::probe::Options &opts,
+                                          const std::string &progress_label) {
+  event_base *base = event_base_new();
+  if (!base) throw std::runtime_error("cannot create an event loop");
+  std::vector<lbk::probe::Result> results;
+  Progress progress;
+  {
+    RoundRunner runner(base, opts);
+    BlockingRound b{base, &runner, &progress, progress_label, std::chrono::steady_clock::now()};
+    event *tick = event_new(base, -1, EV_PERSIST, on_progress_tick, &b);
+    const timeval every{0, 250000};
+    event_add(tick, &every);
+    bool finished = false;
+    runner.start(targets, [&](std::vector<lbk::probe::Result> r) {
+      results = std::move(r);
+      finished = true;
+      event_base_loopbreak(base);
+    });
+    if (!finished) event_base_dispatch(base);
+    event_free(tick);
+  }
+  progress.finish();
+  event_base_free(base);
+  return results;
+}
+
+void probe_rounds(ProbeSession &session, unsigned rounds, uint32_t interval_ms) {
+  for (unsigned r = 1; r <= rounds; ++r) {
+    if (r > 1 && interval_ms) {
+      timespec pause{static_cast<time_t>(interval_ms / 1000),
+                     static_cast<long>(interval_ms % 1000) * 1000000L};
+      while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+      }
+    }
+    const bool with_versions = r == 1;
+    const std::string label =
+        rounds > 1 ? "probing, round " + std::to_string(r) + "/" + std::to_string(rounds) : "probing";
+    session.absorb(run_round(session.targets(with_versions), session.probe_options(), label),
+                   with_versions);
+  }
+}
+
+int gather_state(const NodeOptions &opts, const std::string &state_path, unsigned rounds,
+                 uint32_t interval_ms, State &out) {
+  if (!state_path.empty()) {
+    std::string error;
+    if (!read_state_file(state_path, out, error)) {
+      std::fprintf(stderr, "lbctl: %s\n", error.c_str());
+      return kExitRuntime;
+    }
+    if (!opts.pool.empty()) {
+      const PoolState *p = out.find_pool(opts.pool);
+      if (!p) {
+        std::fprintf(stderr, "lbctl: %s: no pool named '%s'\n", state_path.c_str(), opts.pool.c_str());
+        return kExitUsage;
+      }
+      PoolState kept = *p;
+      out.pools = {kept};
+    }
+    return kExitOk;
+  }
+  Config config;
+  if (!resolve_config(opts, config)) return kExitUsage;
+  ProbeSession session;
+  std::string error;
+  if (!session.init(config, error)) {
+    std::fprintf(stderr, "lbctl: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  probe_rounds(session, rounds, interval_ms);
+  out = session.snapshot(interval_ms);
+  return kExitOk;
+}
+
+int health_exit_code(size_t healthy, size_t total) {
+  if (total == 0 || healthy == 0) return kExitNoneHealthy;
+  return healthy == total ? kExitOk : kExitSomeUnhealthy;
+}
+
+}  // namespace lbctl

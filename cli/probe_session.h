@@ -1,0 +1,131 @@
+// cli/probe_session.h - probing rounds over every node of a Config, with
+// health kept in liblbkit pools (rise/fall, JSON-RPC lag against the best
+// healthy head via lbk_pool_report_check) and per-node timing samples.
+//
+// Used by probe, rank, forward (fresh probe) and watch.  One round probes
+// every node once, concurrently, through lbk::probe::Prober.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "node_options.h"
+#include "lbkit.h"
+#include "lbkit/probe.h"
+#include "state_file.h"
+
+struct event_base;
+
+namespace lbctl {
+
+// Samples of one quantity over rounds (milliseconds), for min/p50/p95/max.
+struct Samples {
+  std::vector<double> values;
+  void add(double v) { if (v >= 0) values.push_back(v); }
+  // Nearest-rank percentile (p in 0..100) of the samples; -1 when empty.
+  double percentile(double p) const;
+  double min() const { return percentile(0); }
+  double max() const { return percentile(100); }
+};
+
+struct NodeRun {
+  size_t pool_index = 0;
+  ServerConfig server;
+  uint32_t peer_id = LBK_PEER_NONE;
+  lbk_check *check = nullptr;        // owned; per node (its path is the URL's)
+  bool has_result = false;
+  lbk::probe::Result last;           // the latest round's result
+  std::string outcome = "unknown";   // last round: pass, timeout, ..., lag
+  std::string error;                 // last round's failure text, "" if passed
+  bool healthy = true;               // rise/fall health (up or unknown)
+  int64_t lag = 0;
+  std::string version;               // JSON-RPC client version, "" = unknown
+  Samples dns, connect, tls, first_byte, total;
+  uint64_t checks = 0, failed = 0, consecutive_failures = 0;
+  int64_t last_check_unix_ms = 0, last_change_unix_ms = 0;
+};
+
+class ProbeSession {
+ public:
+  ProbeSession() = default;
+  ~ProbeSession();
+  ProbeSession(const ProbeSession &) = delete;
+  ProbeSession &operator=(const ProbeSession &) = delete;
+
+  // Compiles the checks and creates one pool per configured pool.
+  bool init(const Config &config, std::string &error);
+
+  // The targets of one round, in nodes() order.  With @p with_versions,
+  // JSON-RPC nodes get a second target (web3_clientVersion) appended after
+  // all the health targets, used only for the version column.
+  std::vector<lbk::probe::Target> targets(bool with_versions) const;
+  // Feeds one round's results (as many as targets(with_versions) gave).
+  void absorb(const std::vector<lbk::probe::Result> &results, bool with_versions);
+
+  const std::vector<NodeRun> &nodes() const { return nodes_; }
+  const Config &config() const { return config_; }
+  uint64_t rounds() const { return rounds_; }
+  // Node states grouped per pool (in config order, nodes in config order).
+  State snapshot(uint32_t interval_ms) const;
+  lbk::probe::Options probe_options() const;
+
+ private:
+  struct PoolRun {
+    lbk_pool *pool = nullptr;
+    lbk_check *version_check = nullptr;  // jsonrpc pools only
+  };
+  Config config_;
+  std::vector<PoolRun> pools_;
+  std::vector<NodeRun> nodes_;
+  uint64_t rounds_ = 0;
+};
+
+// Runs targets on @p base through a Prober and calls @p done with the
+// results in target order once all have finished.
+class RoundRunner {
+ public:
+  RoundRunner(event_base *base, const lbk::probe::Options &opts);
+  ~RoundRunner();
+  void start(const std::vector<lbk::probe::Target> &targets,
+             std::function<void(std::vector<lbk::probe::Result>)> done);
+  size_t remaining() const { return remaining_; }
+  size_t total() const { return results_.size(); }
+
+ private:
+  std::unique_ptr<lbk::probe::Prober> prober_;
+  std::vector<lbk::probe::Result> results_;
+  size_t remaining_ = 0;
+  uint64_t generation_ = 0;  // ignores callbacks of an abandoned round
+  std::function<void(std::vector<lbk::probe::Result>)> done_;
+};
+
+// Blocking: one round on a private loop; shows a progress line on stderr
+// (terminal only) when it runs longer than a second.
+std::vector<lbk::probe::Result> run_round(const std::vector<lbk::probe::Target> &targets,
+                                          const lbk::probe::Options &opts,
+                                          const std::string &progress_label);
+
+// Probes the nodes @p rounds times (@p interval_ms apart; the first round
+// also asks JSON-RPC nodes their client version) and returns the session's
+// snapshot.  Used by probe-like commands that need fresh state.
+void probe_rounds(ProbeSession &session, unsigned rounds, uint32_t interval_ms);
+
+// The state rank and forward work from: read from @p state_path when it is
+// not empty (keeping only --pool when given), else a fresh probe of the
+// nodes in @p opts (@p rounds rounds).  Prints what is wrong on stderr and
+// returns kExitUsage (bad options/config) or kExitRuntime (unreadable
+// state); kExitOk on success.
+int gather_state(const NodeOptions &opts, const std::string &state_path, unsigned rounds,
+                 uint32_t interval_ms, State &out);
+
+// Exit code for @p healthy of @p total nodes: 0 all, 1 some, 3 none (or no nodes).
+int health_exit_code(size_t healthy, size_t total);
+
+// The outcome name of an lbk_check_outcome ("pass", "timeout", ...).
+const char *outcome_name(int outcome);
+
+}  // namespace lbctl
