@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import threading
@@ -391,6 +392,40 @@ class BusyWorker(NginxTestCase):
                 self.assertNotIn(" down: ", ngx.log())
 
 
+class PlainTextGreeter:
+    """A listener on 127.0.0.1 that answers every connection at once with a
+    plain-text HTTP 400 and closes it (a TLS handshake with it fails)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve)
+        self.thread.start()
+
+    def _serve(self):
+        deadline = time.monotonic() + 300   # bounded even if never stopped
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n"
+                             b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
 class TlsChecks(NginxTestCase):
 
     def test_https_verification(self):
@@ -402,8 +437,10 @@ class TlsChecks(NginxTestCase):
             cert = os.path.join(certdir, "cert.pem")
             key = os.path.join(certdir, "key.pem")
             with Backends(["s"], extra={"s": ["--tls-cert", cert,
-                                              "--tls-key", key]}) as be:
+                                              "--tls-key", key]}) as be, \
+                    PlainTextGreeter() as plain:
                 server = f"127.0.0.1:{be.ports['s']}"
+                plain_server = f"127.0.0.1:{plain.port}"
                 base = ("type=https uri=/health interval=200ms timeout=500ms "
                         "rise=1 fall=1")
                 ups = {
@@ -420,6 +457,10 @@ class TlsChecks(NginxTestCase):
                 }
                 text = "\n".join(upstream(n, "lbkit round_robin;", [server], extra=c)
                                  for n, c in ups.items())
+                # TLS to a server that answers in plain text: no handshake
+                text += "\n" + upstream("not_tls", "lbkit round_robin;",
+                                        [plain_server],
+                                        extra=f"lbkit_check {base} tls_verify=off;")
                 body = config(text, locations={f"/{n}": n for n in ups})
                 with Nginx(body, workers=1) as ngx:
                     def checked():
@@ -433,6 +474,12 @@ class TlsChecks(NginxTestCase):
                         s = servers(ngx, n)[server]
                         self.assertEqual(s["health"], "up", (n, s["last_check"]))
                         self.assertEqual(s["last_check"]["http_status"], 200)
+                    lbktest.wait_until(
+                        lambda: servers(ngx, "not_tls")[plain_server]["health"]
+                        == "down", timeout=5, what="handshake failure")
+                    s = servers(ngx, "not_tls")[plain_server]
+                    self.assertEqual(s["last_check"]["result"], "tls")
+                    self.assertIn("handshake failed", s["last_check"]["reason"])
                     rpc = servers(ngx, "rpc_tls")[server]
                     self.assertEqual(rpc["health"], "up", rpc["last_check"])
                     self.assertEqual(rpc["value"], 1000)
