@@ -1,6 +1,9 @@
 """nginx's `zone` directive in an lbkit upstream: the zone module copies
 nginx's own peer list into its shared memory; lbkit keeps its state apart,
 so both work together, with several workers and across reloads."""
+import json
+import threading
+import time
 import unittest
 
 from nginx_harness import (Backends, Nginx, NginxTestCase, count_bodies,
@@ -51,6 +54,57 @@ class Zone(NginxTestCase):
                 log = ngx.log()
         self.assertNotIn("[alert]", log)
         self.assertNotIn("[emerg]", log)
+
+
+class SharedStateUnderLoad(NginxTestCase):
+
+    def test_every_pick_is_released(self):
+        # 4 workers, 6 clients, one backend failing on and off: every request
+        # is answered (retried on another server), no worker dies, and once
+        # the load is over no server has an active request left in the
+        # shared pool.
+        with Backends(["a", "b", "c"]) as be:
+            servers = [f"127.0.0.1:{be.ports[n]} max_fails=1 fail_timeout=1s"
+                       for n in "abc"]
+            body = "\n".join([
+                upstream("api", "lbkit p2c;", servers, extra="keepalive 8;"),
+                proxy_server({"/": ("api", 'proxy_http_version 1.1; '
+                                    'proxy_set_header Connection "";'),
+                              "= /status": ("api", "lbkit_status json;")}),
+            ])
+            with Nginx(body, workers=4) as ngx:
+                results = []
+                lock = threading.Lock()
+
+                def client():
+                    for _ in range(150):
+                        try:
+                            r = ngx.get("/", timeout=10)
+                        except OSError as e:
+                            r = (0, repr(e))
+                        with lock:
+                            results.append(r)
+
+                threads = [threading.Thread(target=client) for _ in range(6)]
+                for t in threads:
+                    t.start()
+                for i in range(12):  # bounded flapping while clients run
+                    be.control("c", fault="close" if i % 2 == 0 else "none")
+                    time.sleep(0.15)
+                be.control("c", fault="none")
+                for t in threads:
+                    t.join(timeout=60)
+                status, text = ngx.get("/status")
+                log = ngx.log()
+        self.assertEqual(len(results), 900)
+        self.assertEqual([r for r in results if r[0] != 200], [])
+        self.assertNotIn("exited on signal", log)
+        # c did fail (and was taken out) while the clients ran
+        self.assertIn(f"lbkit: upstream api server 127.0.0.1:{be.ports['c']} "
+                      "temporarily down", log)
+        (api,) = json.loads(text)["upstreams"]
+        self.assertEqual([s["active"] for s in api["servers"]], [0, 0, 0])
+        self.assertGreaterEqual(sum(s["requests"] for s in api["servers"]), 900)
 
 
 if __name__ == "__main__":
