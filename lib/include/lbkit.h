@@ -133,7 +133,8 @@ typedef struct lbk_pool_options {
   /* Passive health beyond max_fails/fail_timeout (0 = off). */
   uint32_t outlier_consecutive; /**< eject after N consecutive failures */
   uint64_t outlier_base_ejection_us; /**< first ejection time; 0 = 30 s,
-                                          grows linearly with repeats */
+                                          grows linearly with repeats
+                                          (capped at 10x) */
   uint32_t outlier_max_ejection_pct; /**< at most this % ejected; 0 = 10 */
   uint32_t panic_threshold_pct; /**< below this % usable, use all; 0 = off */
   uint64_t slow_start_us;       /**< weight ramp after recovery; 0 = off */
@@ -266,7 +267,8 @@ enum lbk_outcome_result {
 typedef struct lbk_outcome {
   unsigned int version; /**< LBK_OUTCOME_VERSION */
   int result;           /**< enum lbk_outcome_result */
-  uint64_t latency_us;  /**< time to response; feeds peak-EWMA when OK */
+  uint64_t latency_us;  /**< time to response; feeds peak-EWMA when OK
+                             (0 = not measured: no sample) */
   int status;           /**< protocol status (HTTP), 0 if none */
 } lbk_outcome;
 

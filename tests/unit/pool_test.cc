@@ -266,6 +266,19 @@ TEST(Pool, BackupsOnlyWhenNoPrimaryIsUsable) {
   EXPECT_EQ(f.sequence(3), "bbb");
 }
 
+TEST(Pool, ReleaseAfterRemoveIsIgnored) {
+  PoolFixture f("round_robin");
+  uint32_t a = f.add("a");
+  uint32_t id;
+  ASSERT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, nullptr, 0), 0);
+  ASSERT_EQ(lbk_pool_remove(f.pool, a), 0);
+  lbk_outcome oc = LBK_OUTCOME_INIT;
+  oc.result = LBK_OUTCOME_FAILED;
+  EXPECT_EQ(lbk_pool_release(f.pool, a, &oc), 0);
+  EXPECT_EQ(lbk_pool_count(f.pool), 0u);
+  EXPECT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, nullptr, 0), LBK_ENOPEER);
+}
+
 TEST(Pool, NoPeersGivesENOPEER) {
   PoolFixture f("round_robin");
   uint32_t id;

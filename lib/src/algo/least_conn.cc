@@ -24,11 +24,12 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
     size_t pos = start + i;
     if (pos >= n) pos -= n;
     uint32_t id = tier.ids[pos];
-    if (!ctx.usable(id)) continue;
     uint64_t active = ctx.slot(id).active.load(std::memory_order_relaxed);
     uint64_t weight = tier.weights[pos];
-    // active / weight < best_active / best_weight
-    if (best == LBK_PEER_NONE || active * best_weight < best_active * weight) {
+    // active / weight < best_active / best_weight; the cheap comparison
+    // goes first so usable() runs only for would-be winners.
+    if ((best == LBK_PEER_NONE || active * best_weight < best_active * weight) &&
+        ctx.usable(id)) {
       best = id;
       best_active = active;
       best_weight = weight;
