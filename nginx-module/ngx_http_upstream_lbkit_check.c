@@ -782,6 +782,17 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
 
     if (extra->tls_name.len) {
         ctx->sni = extra->tls_name.data;
+
+    } else if (peer->host.len > 2 && host[0] == '['
+               && host[peer->host.len - 1] == ']')
+    {
+        /* "[::1]" is right for Host:, the certificate names "::1" */
+        ctx->sni = ngx_pnalloc(cycle->pool, peer->host.len - 1);
+        if (ctx->sni == NULL) {
+            return NGX_ERROR;
+        }
+        *ngx_cpymem(ctx->sni, host + 1, peer->host.len - 2) = '\0';
+
     } else {
         ctx->sni = host;
     }

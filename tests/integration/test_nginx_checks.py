@@ -99,14 +99,15 @@ class SingleBackend:
     """One lbk-testbackend process with one listener on a fixed port, so that
     it can be stopped (connections refused) and started again on that port."""
 
-    def __init__(self, port, name, *extra):
+    def __init__(self, port, name, *extra, host="127.0.0.1"):
         self.port = port
+        listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.proc = lbktest.Proc([BACKEND, "--head-interval", "0", "--listen",
-                                  f"127.0.0.1:{port}", "--name", name,
-                                  "--body", name, *extra],
+                                  listen, "--name", name, "--body", name,
+                                  *extra],
                                  stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-        lbktest.wait_port(port, timeout=10)
+        lbktest.wait_port(port, host=host, timeout=10)
 
     def stop(self):
         self.proc.stop()
@@ -491,6 +492,47 @@ class TlsChecks(NginxTestCase):
                         self.assertIn(why, s["last_check"]["reason"])
                     self.assertGreater(https_stats(be.ports["s"])["by_path"]
                                        .get("/health", 0), 0)
+
+
+class Ipv6Checks(NginxTestCase):
+
+    def test_http_and_https_checks_on_ipv6_loopback(self):
+        with lbktest.tempdir() as certdir:
+            r = lbktest.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests",
+                                                "support", "gen-cert.sh"),
+                             certdir])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            cert = os.path.join(certdir, "cert.pem")
+            plain_port, tls_port = lbktest.free_ports(2, host="::1")
+            plain = SingleBackend(plain_port, "v6", host="::1")
+            tls = SingleBackend(tls_port, "v6tls", "--tls-cert", cert,
+                                "--tls-key", os.path.join(certdir, "key.pem"),
+                                host="::1")
+            try:
+                plain_name = f"[::1]:{plain_port}"
+                tls_name = f"[::1]:{tls_port}"
+                text = "\n".join([
+                    upstream("v6", "lbkit round_robin;", [plain_name],
+                             extra="lbkit_check uri=/health interval=200ms "
+                                   "rise=1 fall=1;"),
+                    # the certificate's IP SAN ::1 is verified
+                    upstream("v6tls", "lbkit round_robin;", [tls_name],
+                             extra="lbkit_check type=https interval=200ms "
+                                   f"rise=1 fall=1 tls_trusted_certificate={cert};"),
+                ])
+                body = config(text, locations={"/v6": "v6", "/v6tls": "v6tls"})
+                with Nginx(body, workers=1) as ngx:
+                    lbktest.wait_until(
+                        lambda: servers(ngx, "v6")[plain_name]["checks"] > 0
+                        and servers(ngx, "v6tls")[tls_name]["checks"] > 0,
+                        timeout=5, what="IPv6 checks")
+                    for ups, name in (("v6", plain_name), ("v6tls", tls_name)):
+                        s = servers(ngx, ups)[name]
+                        self.assertEqual(s["health"], "up", s["last_check"])
+                    self.assertEqual(ngx.get("/v6"), (200, "v6"))
+            finally:
+                plain.stop()
+                tls.stop()
 
 
 class TcpCheck(NginxTestCase):
