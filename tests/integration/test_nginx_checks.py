@@ -427,15 +427,22 @@ class PlainTextGreeter:
         self.sock.close()
 
 
-class TlsChecks(NginxTestCase):
+class CertTestCase(NginxTestCase):
+
+    def make_cert(self, certdir):
+        """A fresh self-signed certificate (gen-cert.sh): its cert.pem path;
+        key.pem is next to it."""
+        r = lbktest.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests",
+                                            "support", "gen-cert.sh"), certdir])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return os.path.join(certdir, "cert.pem")
+
+
+class TlsChecks(CertTestCase):
 
     def test_https_verification(self):
         with lbktest.tempdir() as certdir:
-            r = lbktest.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests",
-                                                "support", "gen-cert.sh"),
-                             certdir])
-            self.assertEqual(r.returncode, 0, r.stderr)
-            cert = os.path.join(certdir, "cert.pem")
+            cert = self.make_cert(certdir)
             key = os.path.join(certdir, "key.pem")
             with Backends(["s"], extra={"s": ["--tls-cert", cert,
                                               "--tls-key", key]}) as be, \
@@ -494,15 +501,11 @@ class TlsChecks(NginxTestCase):
                                        .get("/health", 0), 0)
 
 
-class Ipv6Checks(NginxTestCase):
+class Ipv6Checks(CertTestCase):
 
     def test_http_and_https_checks_on_ipv6_loopback(self):
         with lbktest.tempdir() as certdir:
-            r = lbktest.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests",
-                                                "support", "gen-cert.sh"),
-                             certdir])
-            self.assertEqual(r.returncode, 0, r.stderr)
-            cert = os.path.join(certdir, "cert.pem")
+            cert = self.make_cert(certdir)
             plain_port, tls_port = lbktest.free_ports(2, host="::1")
             plain = SingleBackend(plain_port, "v6", host="::1")
             tls = SingleBackend(tls_port, "v6tls", "--tls-cert", cert,
