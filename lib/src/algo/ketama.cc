@@ -45,20 +45,21 @@ struct RingPoint {
 constexpr int BUCKET_SHIFT = 16;
 constexpr size_t BUCKETS = size_t{1} << (32 - BUCKET_SHIFT);
 
-// The sorted ring is kept as two arrays (hashes, member positions) so
-// that searching touches 4-byte entries only.
+// A point's hash and member sit together, so a lookup touches the bucket
+// index, one stretch of points and the member's slot.
 struct Ring : AlgoState {
-  std::vector<uint32_t> hashes;
-  std::vector<uint32_t> positions;  // tier position of each point
-  std::vector<uint32_t> first;      // BUCKETS + 1 entries
+  std::vector<RingPoint> points;
+  std::vector<uint32_t> first;  // BUCKETS + 1 entries
 
-  // Index of the first point with hash >= h (hashes.size() if none).
+  // Index of the first point with hash >= h (points.size() if none).
   size_t lower_bound(uint32_t h) const {
     size_t b = h >> BUCKET_SHIFT;
+    auto begin = points.begin() + first[b];
+    auto end = points.begin() + first[b + 1];
     return static_cast<size_t>(
-        std::lower_bound(hashes.begin() + first[b], hashes.begin() + first[b + 1],
-                         h) -
-        hashes.begin());
+        std::lower_bound(begin, end, h,
+                         [](const RingPoint &p, uint32_t v) { return p.hash < v; }) -
+        points.begin());
   }
 };
 
@@ -118,33 +119,31 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
                            }),
                points.end());
   auto ring = std::make_unique<Ring>();
-  for (const RingPoint &p : points) {
-    ring->hashes.push_back(p.hash);
-    ring->positions.push_back(p.pos);
-  }
+  ring->points = std::move(points);
+  const auto &sorted = ring->points;
   ring->first.assign(BUCKETS + 1, 0);
   size_t at = 0;
   for (size_t b = 0; b < BUCKETS; ++b) {
     ring->first[b] = static_cast<uint32_t>(at);
-    while (at < points.size() && (points[at].hash >> BUCKET_SHIFT) == b) ++at;
+    while (at < sorted.size() && (sorted[at].hash >> BUCKET_SHIFT) == b) ++at;
   }
-  ring->first[BUCKETS] = static_cast<uint32_t>(points.size());
+  ring->first[BUCKETS] = static_cast<uint32_t>(sorted.size());
   return ring;
 }
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
   const Ring &ring = *static_cast<const Ring *>(tier.state.get());
-  const auto &positions = ring.positions;
+  const auto &points = ring.points;
   size_t at = ring.lower_bound(lbk_crc32(ctx.key(), ctx.key_len()));
   LoadBound bound(ctx, tier);
-  size_t steps = std::min(positions.size(), HASH_WALK_STEPS);
+  size_t steps = std::min(points.size(), HASH_WALK_STEPS);
   for (size_t step = 0; step < steps; ++step, ++at) {
-    if (at >= positions.size()) at = 0;
-    uint32_t pos = positions[at];
+    if (at >= points.size()) at = 0;
+    uint32_t pos = points[at].pos;
     if (bound.allows(ctx, tier, pos) && ctx.usable(tier.ids[pos]))
       return tier.ids[pos];
   }
-  return hash_fallback(ctx, tier, positions[at % positions.size()], bound);
+  return hash_fallback(ctx, tier, points[at % points.size()].pos, bound);
 }
 
 }  // namespace
