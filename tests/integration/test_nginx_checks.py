@@ -274,6 +274,35 @@ class OneWorkerChecks(NginxTestCase):
                 self.assertEqual(servers(ngx)[names["a"]]["health"], "up")
 
 
+class BadReplies(NginxTestCase):
+    """Replies that break the rules fail the check with the matching result;
+    the worker keeps checking (and serving) the others."""
+
+    def test_huge_headers_garbage_slow_reset(self):
+        faults = {"huge": "huge-headers", "garbage": "garbage", "reset": "reset"}
+        extra = {n: ["--fault", f] for n, f in faults.items()}
+        # answers, but after the check's timeout
+        faults["slow"] = None
+        extra["slow"] = ["--latency", "800ms"]
+        with Backends(["ok", *faults], extra=extra) as be:
+            check = ("lbkit_check type=http uri=/health interval=200ms "
+                     "timeout=500ms rise=1 fall=1;")
+            names, body = checked_site(be, "ok", *faults, check=check)
+            with Nginx(body, workers=1) as ngx:
+                lbktest.wait_until(
+                    lambda: all(servers(ngx)[names[n]]["health"] == "down"
+                                for n in faults),
+                    timeout=5, what="bad replies down")
+                st = servers(ngx)
+                results = {n: st[names[n]]["last_check"]["result"] for n in faults}
+                self.assertEqual(results["huge"], "limit", st[names["huge"]])
+                self.assertEqual(results["garbage"], "protocol")
+                self.assertEqual(results["slow"], "timeout")
+                self.assertIn(results["reset"], ("protocol", "connect"))
+                self.assertEqual(st[names["ok"]]["health"], "up")
+                self.assertEqual(count_bodies(ngx, "/x", 5), {"ok": 5})
+
+
 class ChecksAcrossReload(NginxTestCase):
 
     def test_down_peer_stays_down_and_new_workers_check(self):
