@@ -82,7 +82,10 @@ typedef struct {
     ngx_str_t                   server;       /* the `server` text */
     ngx_str_t                   address;      /* "127.0.0.1:8080" (pc->name) */
     ngx_str_t                   host;         /* server text without port,
-                                                 for Host: in checks */
+                                                 for Host: in checks; an IPv6
+                                                 literal keeps its brackets
+                                                 ("[::1]"); "localhost" for
+                                                 unix: sockets */
     struct sockaddr            *sockaddr;
     socklen_t                   socklen;
 
