@@ -38,11 +38,13 @@ class Backends:
     which backend served it.  `ports[name]` is the port of a listener.
     """
 
-    def __init__(self, names, extra=None, timeout=10.0):
+    def __init__(self, names, extra=None, timeout=10.0, host="127.0.0.1"):
         argv = [BACKEND, "--head-interval", "0"]
         extra = extra or {}
+        self.host = host
+        listen = f"[{host}]:0" if ":" in host else f"{host}:0"
         for name in names:
-            argv += ["--listen", "127.0.0.1:0", "--name", name, "--body", name]
+            argv += ["--listen", listen, "--name", name, "--body", name]
             argv += extra.get(name, [])
         self.proc = lbktest.Proc(argv, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
@@ -54,7 +56,7 @@ class Backends:
             line = self.proc.p.stdout.readline()
             if not line:
                 break
-            m = re.match(r"listening [\d.]+:(\d+) name=(\S+)", line)
+            m = re.match(r"listening \[?[\d.:a-f]+\]?:(\d+) name=(\S+)", line)
             if m:
                 self.ports[m.group(2)] = int(m.group(1))
             if line.strip() == "ready":
@@ -66,10 +68,11 @@ class Backends:
     def control(self, name, **settings):
         """POST /__control to listener @name (status, latency_ms, hang, ...)."""
         return http_request(self.ports[name], "/__control", method="POST",
-                            body=json.dumps(settings))
+                            body=json.dumps(settings), host=self.host)
 
     def stats(self, name):
-        status, body = http_request(self.ports[name], "/__stats")
+        status, body = http_request(self.ports[name], "/__stats",
+                                    host=self.host)
         return json.loads(body)
 
     def stop(self):
@@ -86,9 +89,9 @@ class Backends:
 
 
 def http_request(port, path, method="GET", body=None, timeout=10.0,
-                 headers=None):
+                 headers=None, host="127.0.0.1"):
     """One request on a new connection; returns (status, body text)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()

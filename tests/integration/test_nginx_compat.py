@@ -53,6 +53,20 @@ class RoundRobinCompat(NginxTestCase):
                 self.assertEqual(sequence(ngx, "/lbk", 16), sequence(ngx, "/builtin", 16))
                 self.assertEqual(sequence(ngx, "/lbk", 8).count("a"), 6)
 
+    def test_ipv6_servers(self):
+        with Backends(["a", "b"], host="::1") as be:
+            servers = [f"[::1]:{be.ports[n]}" for n in "ab"]
+            body = "\n".join([
+                upstream("lbk", "lbkit hash $arg_k consistent;", servers),
+                upstream("builtin", "hash $arg_k consistent;", servers),
+                proxy_server({"/lbk": "lbk", "/builtin": "builtin"})])
+            with Nginx(body, workers=1) as ngx:
+                for key in range(30):
+                    got = ngx.get(f"/lbk?k={key}")
+                    self.assertEqual(got[0], 200)
+                    self.assertEqual(got, ngx.get(f"/builtin?k={key}"))
+                self.assertEqual(be.stats("a")["requests"] + be.stats("b")["requests"], 60)
+
     def test_single_server_is_not_taken_out_by_failures(self):
         # nginx ignores max_fails for the only server of an upstream; a
         # failure must not turn the next request into "no live upstreams".
