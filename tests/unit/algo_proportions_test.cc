@@ -76,6 +76,30 @@ TEST(Proportions, P2cPrefersTheLessLoadedOfTwoDraws) {
   EXPECT_NEAR(on_busy, picks / 16, picks / 16 * 0.25);
 }
 
+TEST(Proportions, OneDrawP2cIsWeightedRandom) {
+  lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
+  o.random_draws = 1;  // HAProxy random(1)
+  PoolFixture f("p2c", 64, &o);
+  uint32_t busy = f.add("busy");
+  f.add("idle");
+  for (int i = 0; i < 20; ++i) {
+    uint64_t tried[1] = {~(uint64_t{1} << busy)};
+    uint32_t id;
+    ASSERT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, tried, 1), 0);
+  }
+  int on_busy = 0;
+  for (int i = 0; i < 10000; ++i) on_busy += f.pick_release() == busy;
+  EXPECT_NEAR(on_busy, 5000, 300);  // load is ignored with one draw
+}
+
+TEST(Proportions, FastestWithoutProbeDataSharesLikeRoundRobin) {
+  PoolFixture f("fastest");
+  f.add("a");
+  f.add("b");
+  f.add("c");
+  EXPECT_EQ(f.sequence(6), "abcabc");
+}
+
 TEST(Proportions, FirstFillsPeersInIdOrder) {
   PoolFixture f("first");
   uint32_t a = f.add("a", 1, false, 3);

@@ -182,6 +182,52 @@ TEST(ConcurrencyLimits, MaxConnsHoldsUnderRacingThreads) {
   lbk_pool_free(pool);
 }
 
+// A peer added by one process is picked by another whose cache was built
+// before the change (the block's generation tells it to rebuild).
+TEST(ConcurrencyTopology, ChangeInOneProcessIsSeenByAnother) {
+  lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
+  o.method = "hash";
+  o.max_peers = 4;
+  size_t size = lbk_pool_size(o.max_peers);
+  void *mem = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  lbk_pool *pool;
+  ASSERT_EQ(lbk_pool_place(&pool, mem, size, &o, LBK_PLACE_INIT), 0);
+  lbk_peer_config pc = LBK_PEER_CONFIG_INIT;
+  pc.name = "old:80";
+  uint32_t old_id;
+  ASSERT_EQ(lbk_pool_add(&old_id, pool, &pc), 0);
+  uint32_t id;
+  ASSERT_EQ(lbk_pool_pick(&id, pool, "k", 1, nullptr, 0), 0);  // builds the ring
+  lbk_outcome oc = LBK_OUTCOME_INIT;
+  lbk_pool_release(pool, id, &oc);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    lbk_pool *mine;
+    if (lbk_pool_place(&mine, mem, size, nullptr, LBK_PLACE_ATTACH) != 0) _exit(2);
+    lbk_peer_config add = LBK_PEER_CONFIG_INIT;
+    add.name = "new:80";
+    int rc = lbk_pool_add(nullptr, mine, &add);
+    rc |= lbk_pool_set_state(mine, old_id, LBK_ADMIN_DRAIN);
+    _exit(rc == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  uint32_t new_id;
+  ASSERT_EQ(lbk_pool_find(&new_id, pool, "new:80"), 0);
+  for (int k = 0; k < 20; ++k) {
+    std::string key = std::to_string(k);
+    ASSERT_EQ(lbk_pool_pick(&id, pool, key.data(), key.size(), nullptr, 0), 0);
+    EXPECT_EQ(id, new_id);
+    lbk_pool_release(pool, id, &oc);
+  }
+  lbk_pool_free(pool);
+  munmap(mem, size);
+}
+
 INSTANTIATE_TEST_SUITE_P(Methods, Concurrency,
                          ::testing::Values("round_robin", "least_conn", "p2c",
                                            "peak_ewma", "hash", "maglev",
