@@ -27,11 +27,15 @@ double ranking_latency_ms(const NodeState &node) {
 
 namespace {
 
-double best_latency(const std::vector<NodeState> &nodes) {
+int64_t clamped_lag(int64_t lag) { return lag < 0 ? 0 : lag; }
+
+// The lowest latency among healthy nodes with the same lag as @p lag.
+double best_latency(const std::vector<NodeState> &nodes, int64_t lag) {
   double best = -1;
   for (const NodeState &n : nodes) {
     const double l = ranking_latency_ms(n);
-    if (n.healthy && l >= 0 && (best < 0 || l < best)) best = l;
+    if (n.healthy && clamped_lag(n.lag) == clamped_lag(lag) && l >= 0 && (best < 0 || l < best))
+      best = l;
   }
   return best;
 }
@@ -39,12 +43,12 @@ double best_latency(const std::vector<NodeState> &nodes) {
 }  // namespace
 
 ScoreParts score_parts(const NodeState &node, const std::vector<NodeState> &nodes) {
-  return compute_score(node.healthy, node.lag, ranking_latency_ms(node), best_latency(nodes));
+  return compute_score(node.healthy, node.lag, ranking_latency_ms(node),
+                       best_latency(nodes, node.lag));
 }
 
 void rank_nodes(std::vector<NodeState> &nodes) {
-  const double best = best_latency(nodes);
-  for (NodeState &n : nodes) n.score = compute_score(n.healthy, n.lag, ranking_latency_ms(n), best).score;
+  for (NodeState &n : nodes) n.score = score_parts(n, nodes).score;
   std::stable_sort(nodes.begin(), nodes.end(), [](const NodeState &a, const NodeState &b) {
     if (a.healthy != b.healthy) return a.healthy;
     if (a.backup != b.backup) return !a.backup;

@@ -13,7 +13,8 @@
 // where lag >= 0 is how many blocks the node's head is behind the best
 // healthy head (0 without a JSON-RPC value), latency is the node's p50 probe
 // time in ms (the last one when there is a single sample), and best_latency
-// the lowest latency among healthy nodes.  A node with lag L scores in
+// the lowest latency among healthy nodes with the same lag (so the fastest
+// node of each lag scores exactly 100 * 2^-lag).  A node with lag L scores in
 // (100 * 2^-(L+1), 100 * 2^-L], so one block of lag always costs more than any
 // latency difference; within one lag the fastest node scores 100 * 2^-L and a
 // node k times slower scores 100 * 2^-L * (0.5 + 0.5/k).  An unhealthy node
@@ -46,8 +47,8 @@ double ranking_latency_ms(const NodeState &node);
 // Fills every node's score and sorts @p nodes best first (order above).
 void rank_nodes(std::vector<NodeState> &nodes);
 
-// The parts for @p node among @p nodes (the best latency is taken over all
-// healthy nodes of the list).
+// The parts for @p node among @p nodes (the best latency is taken over the
+// healthy nodes of the list with the node's lag).
 ScoreParts score_parts(const NodeState &node, const std::vector<NodeState> &nodes);
 
 }  // namespace lbctl
