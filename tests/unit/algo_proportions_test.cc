@@ -65,11 +65,7 @@ TEST(Proportions, P2cPrefersTheLessLoadedOfTwoDraws) {
   f.add("idle2");
   f.add("idle3");
   // Hold 50 requests on busy: it only wins when both draws are busy (1/16).
-  for (int i = 0; i < 50; ++i) {
-    uint64_t tried[1] = {~(uint64_t{1} << busy)};
-    uint32_t id;
-    ASSERT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, tried, 1), 0);
-  }
+  f.hold(busy, 50);
   int on_busy = 0;
   const int picks = 16000;
   for (int i = 0; i < picks; ++i) on_busy += f.pick_release() == busy;
@@ -82,11 +78,7 @@ TEST(Proportions, OneDrawP2cIsWeightedRandom) {
   PoolFixture f("p2c", 64, &o);
   uint32_t busy = f.add("busy");
   f.add("idle");
-  for (int i = 0; i < 20; ++i) {
-    uint64_t tried[1] = {~(uint64_t{1} << busy)};
-    uint32_t id;
-    ASSERT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, tried, 1), 0);
-  }
+  f.hold(busy, 20);
   int on_busy = 0;
   for (int i = 0; i < 10000; ++i) on_busy += f.pick_release() == busy;
   EXPECT_NEAR(on_busy, 5000, 300);  // load is ignored with one draw

@@ -49,6 +49,25 @@ int hammer(lbk_pool *pool, int rounds, int salt) {
   return picked;
 }
 
+// A pool placed in anonymous MAP_SHARED memory, formatted here; fork()ed
+// children share it.
+struct SharedPool {
+  explicit SharedPool(lbk_pool_options o) : size(lbk_pool_size(o.max_peers)) {
+    mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+               -1, 0);
+    EXPECT_NE(mem, MAP_FAILED);
+    if (mem == MAP_FAILED) return;
+    EXPECT_EQ(lbk_pool_place(&pool, mem, size, &o, LBK_PLACE_INIT), 0);
+  }
+  ~SharedPool() {
+    lbk_pool_free(pool);
+    if (mem != MAP_FAILED) munmap(mem, size);
+  }
+  size_t size;
+  void *mem = MAP_FAILED;
+  lbk_pool *pool = nullptr;
+};
+
 struct Totals {
   uint64_t active = 0, requests = 0, outcomes = 0;
 };
@@ -99,12 +118,11 @@ TEST_P(Concurrency, ForkedProcessesOnOneSharedPlacedPool) {
   lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
   o.method = GetParam();
   o.max_peers = 16;
-  size_t size = lbk_pool_size(o.max_peers);
-  void *mem = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(mem, MAP_FAILED);
-  lbk_pool *pool;
-  ASSERT_EQ(lbk_pool_place(&pool, mem, size, &o, LBK_PLACE_INIT), 0);
+  SharedPool shared(o);
+  ASSERT_NE(shared.pool, nullptr);
+  lbk_pool *pool = shared.pool;
+  void *mem = shared.mem;
+  size_t size = shared.size;
   add_peers(pool);
   const int children = 4, rounds = 20000;
   std::vector<pid_t> pids;
@@ -141,8 +159,6 @@ TEST_P(Concurrency, ForkedProcessesOnOneSharedPlacedPool) {
   EXPECT_EQ(t.active, 0u);
   EXPECT_EQ(t.requests, uint64_t{children} * rounds);
   EXPECT_EQ(t.outcomes, uint64_t{children} * (rounds - cancelled_in(rounds)));
-  lbk_pool_free(pool);
-  munmap(mem, size);
 }
 
 TEST(ConcurrencyLimits, MaxConnsHoldsUnderRacingThreads) {
@@ -188,12 +204,11 @@ TEST(ConcurrencyTopology, ChangeInOneProcessIsSeenByAnother) {
   lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
   o.method = "hash";
   o.max_peers = 4;
-  size_t size = lbk_pool_size(o.max_peers);
-  void *mem = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(mem, MAP_FAILED);
-  lbk_pool *pool;
-  ASSERT_EQ(lbk_pool_place(&pool, mem, size, &o, LBK_PLACE_INIT), 0);
+  SharedPool shared(o);
+  ASSERT_NE(shared.pool, nullptr);
+  lbk_pool *pool = shared.pool;
+  void *mem = shared.mem;
+  size_t size = shared.size;
   lbk_peer_config pc = LBK_PEER_CONFIG_INIT;
   pc.name = "old:80";
   uint32_t old_id;
@@ -224,8 +239,6 @@ TEST(ConcurrencyTopology, ChangeInOneProcessIsSeenByAnother) {
     EXPECT_EQ(id, new_id);
     lbk_pool_release(pool, id, &oc);
   }
-  lbk_pool_free(pool);
-  munmap(mem, size);
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, Concurrency,

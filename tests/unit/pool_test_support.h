@@ -81,6 +81,16 @@ struct PoolFixture {
     return out;
   }
 
+  // Picks @p id (only) @p n times and keeps the requests open.
+  void hold(uint32_t id, int n) {
+    for (int i = 0; i < n; ++i) {
+      uint64_t tried[1] = {~(uint64_t{1} << id)};
+      uint32_t got = LBK_PEER_NONE;
+      EXPECT_EQ(lbk_pool_pick(&got, pool, nullptr, 0, tried, 1), 0);
+      EXPECT_EQ(got, id);
+    }
+  }
+
   void fail(uint32_t id) {
     lbk_outcome oc = LBK_OUTCOME_INIT;
     oc.result = LBK_OUTCOME_FAILED;
