@@ -82,7 +82,7 @@ def lbctl(*args, timeout=60, input=None, env=None):
     full_env.pop("NO_COLOR", None)
     if env:
         full_env.update(env)
-    kw = {"input": input} if input is not None else {}
+    kw = {"input": input, "stdin": None} if input is not None else {}
     return lbktest.run([LBCTL] + [str(a) for a in args], timeout=timeout, env=full_env, **kw)
 
 

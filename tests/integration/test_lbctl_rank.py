@@ -1,0 +1,102 @@
+"""lbctl rank end to end: best-first order with deterministic fast, slow,
+lagging and broken nodes; the documented score formula; --state."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lbktest  # noqa: E402
+from lbctl_common import Backend, RANK_DOC, lbctl, lbctl_json, validate  # noqa: E402
+
+
+def expected_score(node):
+    """score.h: 100 * 2^-min(lag,30) * (0.5 + 0.5 * best/latency); 0 if unhealthy."""
+    if not node["healthy"]:
+        return 0.0
+    ratio = 1.0
+    if node["latency_ms"] and node["best_latency_ms"] and node["latency_ms"] > 0:
+        ratio = min(1.0, node["best_latency_ms"] / node["latency_ms"])
+    return 100.0 * 2.0 ** -min(node["lag"], 30) * (0.5 + 0.5 * ratio)
+
+
+class RankTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = Backend([
+            ("fast", []),
+            ("slow", ["--latency", "60ms"]),
+            ("lagging", ["--lag", "3"]),
+            ("broken", ["--status", "503"]),
+        ], global_args=["--head-interval", "0"])
+        cls.urls = [cls.backend.url(n) for n in ("broken", "lagging", "slow", "fast")]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.backend.stop()
+
+    def names(self, doc):
+        port_to_name = {p: n for n, p in self.backend.ports.items()}
+        return [port_to_name[int(n["url"].rsplit(":", 1)[1].strip("/"))] for n in doc["pools"][0]["nodes"]]
+
+    def check_doc(self, doc):
+        validate(doc, RANK_DOC)
+        nodes = doc["pools"][0]["nodes"]
+        self.assertEqual([n["rank"] for n in nodes], list(range(1, len(nodes) + 1)))
+        for n in nodes:
+            self.assertAlmostEqual(n["score"], expected_score(n), places=6)
+            self.assertAlmostEqual(n["lag_factor"], 2.0 ** -min(n["lag"], 30), places=9)
+        scores = [n["score"] for n in nodes]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+
+    def test_order_health_then_lag_then_latency(self):
+        r, doc = lbctl_json("rank", "-o", "json", "--check", "jsonrpc", "-n", "3", "-i", "10ms", *self.urls)
+        self.assertEqual(r.returncode, 1, r.stderr)  # broken is unhealthy
+        self.check_doc(doc)
+        self.assertEqual(doc["source"], "probe")
+        # fast beats slow on latency; lagging (3 blocks) is after both even
+        # though it is fast; broken is last.
+        self.assertEqual(self.names(doc), ["fast", "slow", "lagging", "broken"])
+        nodes = doc["pools"][0]["nodes"]
+        self.assertAlmostEqual(nodes[0]["score"], 100.0)
+        self.assertEqual(nodes[2]["lag"], 3)
+        self.assertEqual(nodes[3]["score"], 0.0)
+        self.assertFalse(nodes[3]["healthy"])
+        self.assertIn("503", nodes[3]["reason"])
+
+    def test_http_only_order_by_latency(self):
+        r, doc = lbctl_json("rank", "-o", "json", self.backend.url("slow"), self.backend.url("fast"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.check_doc(doc)
+        self.assertEqual(self.names(doc), ["fast", "slow"])
+
+    def test_from_state_file(self):
+        with lbktest.tempdir() as d:
+            state = os.path.join(d, "state.json")
+            r = lbctl("watch", "--once", "-q", "--check", "jsonrpc", "--state", state, *self.urls)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            r, doc = lbctl_json("rank", "-o", "json", "--state", state)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.check_doc(doc)
+            self.assertEqual(doc["source"], "state")
+            self.assertEqual(self.names(doc), ["fast", "slow", "lagging", "broken"])
+            # A stopped backend does not matter: nothing is probed.
+            r = lbctl("rank", "-o", "table", "--state", state)
+            self.assertEqual(r.returncode, 1)
+            self.assertTrue(r.stdout.startswith("#"))
+            self.assertEqual(len(r.stdout.splitlines()), 5)
+
+    def test_bad_state_file(self):
+        with lbktest.tempdir() as d:
+            state = os.path.join(d, "state.json")
+            with open(state, "w") as f:
+                f.write('{"format": "lbctl-state", "version": 1')
+            r = lbctl("rank", "--state", state)
+            self.assertEqual(r.returncode, 4)
+            self.assertIn(state, r.stderr)
+            r = lbctl("rank", "--state", os.path.join(d, "missing.json"))
+            self.assertEqual(r.returncode, 4)
+            self.assertIn("missing.json", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
