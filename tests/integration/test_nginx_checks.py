@@ -274,6 +274,45 @@ class OneWorkerChecks(NginxTestCase):
                 self.assertEqual(servers(ngx)[names["a"]]["health"], "up")
 
 
+class RequestAndExpectations(NginxTestCase):
+
+    def test_uri_method_expect_and_body(self):
+        with Backends(["good", "bad", "gone"]) as be:
+            be.control("gone", status=404)
+            text = "\n".join([
+                # the body of listener "good" is "good"
+                upstream("body", "lbkit round_robin;",
+                         [f"127.0.0.1:{be.ports['good']}",
+                          f"127.0.0.1:{be.ports['bad']}"],
+                         extra="lbkit_check uri=/ready expect_body=good "
+                               "interval=200ms rise=1 fall=1;"),
+                upstream("status", "lbkit round_robin;",
+                         [f"127.0.0.1:{be.ports['gone']}"],
+                         extra="lbkit_check method=HEAD uri=/probe "
+                               "expect=200-299,404 interval=200ms rise=1 fall=1;"),
+            ])
+            body = config(text, locations={"/body": "body", "/status": "status"})
+            with Nginx(body, workers=1) as ngx:
+                bad = f"127.0.0.1:{be.ports['bad']}"
+                lbktest.wait_until(
+                    lambda: servers(ngx, "body")[bad]["health"] == "down",
+                    timeout=5, what="body mismatch down")
+                s = servers(ngx, "body")[bad]
+                self.assertEqual(s["last_check"]["result"], "body")
+                good = servers(ngx, "body")[f"127.0.0.1:{be.ports['good']}"]
+                self.assertEqual(good["last_check"]["result"], "pass")
+                lbktest.wait_until(
+                    lambda: servers(ngx, "status")[f"127.0.0.1:{be.ports['gone']}"]
+                    ["checks"] > 0, timeout=5, what="HEAD check")
+                gone = servers(ngx, "status")[f"127.0.0.1:{be.ports['gone']}"]
+                self.assertEqual(gone["health"], "up", gone["last_check"])
+                self.assertEqual(gone["last_check"]["http_status"], 404)
+                stats = be.stats("gone")
+                self.assertGreater(stats["by_method"].get("HEAD", 0), 0)
+                self.assertGreater(stats["by_path"].get("/probe", 0), 0)
+                self.assertGreater(be.stats("good")["by_path"].get("/ready", 0), 0)
+
+
 class BadReplies(NginxTestCase):
     """Replies that break the rules fail the check with the matching result;
     the worker keeps checking (and serving) the others."""
