@@ -588,6 +588,16 @@ void consider_ejection(lbk_pool *pool, PeerSlot &s, uint32_t consecutive,
   bump(pool->header->health_epoch);
 }
 
+// Stores a peer's weight and agent percentage and tells every process's
+// cache to rebuild.  Caller holds the configuration lock.
+void store_weights(lbk_pool *pool, PeerSlot &s, uint32_t weight, uint32_t pct) {
+  s.weight.store(weight);
+  s.weight_pct.store(pct);
+  s.effective_weight.store(compute_effective_weight(weight, pct));
+  bump(pool->header->generation);
+  bump(pool->header->topology_generation);
+}
+
 void set_reason(PeerSlot &s, const char *text) {
   copy_text(s.last_reason, sizeof s.last_reason, text);
 }
@@ -800,10 +810,7 @@ LBK_EXTERN int lbk_pool_set_weight(lbk_pool *pool, uint32_t id,
     return set_error(LBK_EWEIGHT, "peer '%s': weight %u is out of range 1..%d",
                      s.name, weight, LBK_WEIGHT_MAX);
   WordLock lock(pool->header->config_lock);
-  s.weight.store(weight);
-  s.effective_weight.store(compute_effective_weight(weight, s.weight_pct.load()));
-  bump(pool->header->generation);
-  bump(pool->header->topology_generation);
+  store_weights(pool, s, weight, s.weight_pct.load());
   return 0;
 }
 
@@ -815,11 +822,7 @@ LBK_EXTERN int lbk_pool_set_weight_pct(lbk_pool *pool, uint32_t id,
     return set_error(LBK_ERANGE, "peer '%s': weight percentage %u is above 100",
                      s.name, pct);
   WordLock lock(pool->header->config_lock);
-  if (s.weight_pct.load() == pct) return 0;
-  s.weight_pct.store(pct);
-  s.effective_weight.store(compute_effective_weight(s.weight.load(), pct));
-  bump(pool->header->generation);
-  bump(pool->header->topology_generation);
+  if (s.weight_pct.load() != pct) store_weights(pool, s, s.weight.load(), pct);
   return 0;
 }
 
