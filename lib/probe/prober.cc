@@ -60,15 +60,6 @@ lbk_check_result failed_result(int outcome, const std::string &detail) {
   return r;
 }
 
-lbk_check_result passed_result(const std::string &reason) {
-  lbk_check_result r{};
-  r.version = LBK_CHECK_RESULT_VERSION;
-  r.outcome = LBK_CHECK_PASS;
-  r.agent_state = r.agent_weight_pct = r.agent_maxconn = -1;
-  std::snprintf(r.reason, sizeof r.reason, "%s", reason.c_str());
-  return r;
-}
-
 enum class Phase { kQueued, kDns, kConnect, kTls, kReply, kDone };
 
 const char *phase_name(Phase p) {
@@ -233,11 +224,11 @@ struct Prober::Impl {
     }
     int kind = lbk_check_kind(p->check);
     p->use_tls = p->url.tls || kind == LBK_CHECK_HTTPS;
+    if (lbk_check_reply_create(&p->reply, p->check) != 0) {
+      fail(p, LBK_CHECK_FAIL_CONNECT, std::string("cannot create the reply reader: ") + lbk_error_last());
+      return;
+    }
     if (kind != LBK_CHECK_TCP) {
-      if (lbk_check_reply_create(&p->reply, p->check) != 0) {
-        fail(p, LBK_CHECK_FAIL_CONNECT, std::string("cannot create the reply reader: ") + lbk_error_last());
-        return;
-      }
       std::string host = p->url.host_header();
       p->request.resize(1024);
       size_t len = p->request.size();
@@ -429,8 +420,8 @@ struct Prober::Impl {
 
   // Connected (and TLS established if any): send the request.
   void transport_ready(Probe *p) {
-    if (!p->reply) {  // tcp check: connecting was the test
-      finish(p, passed_result(p->use_tls ? "connected, TLS established" : "connected"));
+    if (lbk_check_kind(p->check) == LBK_CHECK_TCP) {  // connecting was the test
+      finish_with_reply(p);
       return;
     }
     p->phase = Phase::kReply;

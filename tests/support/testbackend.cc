@@ -349,6 +349,7 @@ struct Conn {
   bool busy = false;         // a reply is pending: do not parse the next request
   bool hanging = false;      // fault hang: discard input forever
   bool close_after_write = false;
+  bool seen_bytes = false;   // the first byte was looked at
   std::string pending;       // reply waiting for its latency or trickle
   size_t trickle_pos = 0;
   enum class Next { kSend, kTrickle, kReset, kNothing } next = Next::kNothing;
@@ -376,7 +377,7 @@ void conn_read_cb(bufferevent *bev, void *arg);
 void conn_write_cb(bufferevent *bev, void *arg) {
   auto *c = static_cast<Conn *>(arg);
   if (evbuffer_get_length(bufferevent_get_output(bev)) != 0) return;
-  if (c->close_after_write) {
+  if (c->close_after_write && !c->busy) {
     conn_free(c);
     return;
   }
@@ -439,6 +440,10 @@ void reply_sent(Conn *c) {
   c->busy = false;
   c->next = Conn::Next::kNothing;
   if (c->close_after_write) {
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+      conn_free(c);  // already flushed: no write callback will come
+      return;
+    }
     bufferevent_disable(c->bev, EV_READ);
   } else if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
     conn_read_cb(c->bev, c);
@@ -674,6 +679,16 @@ void reply_error_and_close(Conn *c, int status, const std::string &why) {
 void conn_read_cb(bufferevent *bev, void *arg) {
   auto *c = static_cast<Conn *>(arg);
   evbuffer *in = bufferevent_get_input(bev);
+  if (!c->listener->ssl_ctx && !c->seen_bytes && evbuffer_get_length(in) > 0 &&
+      c->listener->behaviour.fault != Fault::kHang) {
+    c->seen_bytes = true;
+    unsigned char first;
+    evbuffer_copyout(in, &first, 1);
+    if (first == 0x16) {  // a TLS handshake on a plain port: answer as nginx does
+      reply_error_and_close(c, 400, "plain HTTP port: TLS handshake received");
+      return;
+    }
+  }
   while (!c->busy) {
     if (c->hanging) break;
     evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, nullptr);
