@@ -35,6 +35,17 @@ int main(int argc, char **argv) {
   lbctl::register_import(app, exit_code);
 #endif
 
+  // CLI11 reports a mistyped subcommand only as "a subcommand is required";
+  // name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App *sub : app.get_subcommands([](CLI::App *) { return true; }))
+      known |= sub->check_name(argv[1]);
+    if (!known) {
+      std::fprintf(stderr, "lbctl: unknown subcommand '%s' (see lbctl --help)\n", argv[1]);
+      return lbctl::kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {

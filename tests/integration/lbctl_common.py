@@ -27,7 +27,7 @@ class Backend:
         argv = [BACKEND] + list(global_args)
         for name, extra in listeners:
             argv += ["--listen", "127.0.0.1:0", "--name", name] + list(extra)
-        self.proc = lbktest.Proc(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = lbktest.Proc(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.ports = {}
         deadline = time.monotonic() + 10
         buf = b""
@@ -68,6 +68,7 @@ class Backend:
 
     def stop(self):
         self.proc.stop()
+        self.proc.p.stdout.close()
 
     def __enter__(self):
         return self
