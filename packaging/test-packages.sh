@@ -8,9 +8,10 @@
 # Steps, each printed as "test-packages: ok: ..." when it passes:
 #  1. dpkg -i liblbkit1, liblbkit-dev, lbctl, libnginx-mod-http-upstream-lbkit;
 #  2. the module's load snippet is enabled through /etc/nginx/modules-enabled;
-#  3. nginx -t, then a private nginx (own prefix, ports picked at run time,
-#     127.0.0.1 only) that loads the module only through modules-enabled and
-#     proxies one request through an `lbkit round_robin` upstream;
+#  3. nginx -t, then a private nginx (own config, pid, logs and temp paths,
+#     ports picked at run time, 127.0.0.1 only) that loads the module only
+#     through modules-enabled, proxies one request through an
+#     `lbkit round_robin` upstream and reports it on its `lbkit_status` page;
 #  4. /usr/bin/lbctl --version;
 #  5. a C program built with `pkg-config --cflags --libs lbkit` links the
 #     installed liblbkit.so.1 and runs; the same through find_package(lbkit)
@@ -118,7 +119,9 @@ grep -qx 'load_module modules/ngx_http_upstream_lbkit_module.so;' "$MODULE_CONF"
 [ -f "$MODULE_SO" ] || fail "$MODULE_SO missing"
 ok "module enabled: $MODULE_LINK -> $MODULE_CONF"
 
-# 3. nginx with the module from modules-enabled proxies a request
+# 3. nginx with the module from modules-enabled proxies a request.  The
+# prefix stays nginx's own (/usr/share/nginx), against which the snippets'
+# "modules/..." paths resolve; every other path is in $tmp.
 ports=$(python3 -c '
 import socket
 socks = [socket.socket() for _ in range(2)]
@@ -150,13 +153,14 @@ http {
     server {
         listen 127.0.0.1:$front_port;
         location / { proxy_pass http://lbkit_package_test; }
+        location = /lbkit-status { lbkit_status json; }
     }
 }
 EOF
-nginx -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2> "$tmp/nginx-t.log" \
+nginx -t -q -c "$tmp/nginx/nginx.conf" 2> "$tmp/nginx-t.log" \
   || { cat "$tmp/nginx-t.log" >&2; fail "nginx -t with the module from $ENABLED_DIR"; }
 ok "nginx -t accepts 'lbkit round_robin' with the module loaded from $ENABLED_DIR"
-nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" || fail "nginx did not start"
+nginx -c "$tmp/nginx/nginx.conf" || fail "nginx did not start"
 for ((i = 0; i < 50; i++)); do
   [ -s "$tmp/nginx/nginx.pid" ] && break
   sleep 0.1
@@ -165,8 +169,14 @@ nginx_pid=$(cat "$tmp/nginx/nginx.pid" 2>/dev/null) || fail "nginx wrote no pid 
 body=$(curl -sS --max-time 10 "http://127.0.0.1:$front_port/") || {
   cat "$tmp/nginx/logs/error.log" >&2; fail "request through the lbkit upstream"; }
 [ "$body" = "lbkit package test backend" ] || fail "unexpected reply through the lbkit upstream: $body"
+requests=$(curl -sS --max-time 10 "http://127.0.0.1:$front_port/lbkit-status" | python3 -c '
+import json, sys
+status = json.load(sys.stdin)
+print(sum(s["requests"] for u in status["upstreams"] if u["name"] == "lbkit_package_test"
+          for s in u["servers"]))') || fail "lbkit_status did not answer JSON"
+[ "$requests" = 1 ] || fail "lbkit_status counts $requests requests, expected 1"
 stop_nginx
-ok "proxied one request through the lbkit upstream"
+ok "proxied one request through the lbkit upstream; lbkit_status counted it"
 
 # 4. lbctl from /usr/bin
 expected_version=$(dpkg-query -W -f='${Version}' lbctl)
@@ -219,7 +229,7 @@ EOF
 # shellcheck disable=SC2046  # pkg-config's output is meant to be split
 cc -std=c99 -Wall -Werror -o "$tmp/c/use_lbkit" "$tmp/c/use_lbkit.c" $(pkg-config --cflags --libs lbkit) \
   || fail "cc with pkg-config --cflags --libs lbkit"
-ldd "$tmp/c/use_lbkit" | grep -q '=> /usr/lib/.*/liblbkit\.so\.1 ' \
+ldd "$tmp/c/use_lbkit" | grep -Eq '=> (/usr)?/lib/[^ ]*/liblbkit\.so\.1 ' \
   || fail "the program does not use the installed liblbkit.so.1"
 out=$("$tmp/c/use_lbkit") || fail "the pkg-config program failed: $out"
 ok "pkg-config build links the installed liblbkit.so.1 and runs: $out"
