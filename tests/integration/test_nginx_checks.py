@@ -294,13 +294,14 @@ class RequestAndExpectations(NginxTestCase):
             body = config(text, locations={"/body": "body", "/status": "status"})
             with Nginx(body, workers=1) as ngx:
                 bad = f"127.0.0.1:{be.ports['bad']}"
+                good = f"127.0.0.1:{be.ports['good']}"
                 lbktest.wait_until(
-                    lambda: servers(ngx, "body")[bad]["health"] == "down",
-                    timeout=5, what="body mismatch down")
-                s = servers(ngx, "body")[bad]
-                self.assertEqual(s["last_check"]["result"], "body")
-                good = servers(ngx, "body")[f"127.0.0.1:{be.ports['good']}"]
-                self.assertEqual(good["last_check"]["result"], "pass")
+                    lambda: servers(ngx, "body")[bad]["health"] == "down"
+                    and servers(ngx, "body")[good]["checks"] > 0,
+                    timeout=5, what="body checks")
+                st = servers(ngx, "body")
+                self.assertEqual(st[bad]["last_check"]["result"], "body")
+                self.assertEqual(st[good]["last_check"]["result"], "pass")
                 lbktest.wait_until(
                     lambda: servers(ngx, "status")[f"127.0.0.1:{be.ports['gone']}"]
                     ["checks"] > 0, timeout=5, what="HEAD check")
@@ -330,7 +331,8 @@ class BadReplies(NginxTestCase):
             with Nginx(body, workers=1) as ngx:
                 lbktest.wait_until(
                     lambda: all(servers(ngx)[names[n]]["health"] == "down"
-                                for n in faults),
+                                for n in faults)
+                    and servers(ngx)[names["ok"]]["checks"] > 0,
                     timeout=5, what="bad replies down")
                 st = servers(ngx)
                 results = {n: st[names[n]]["last_check"]["result"] for n in faults}
