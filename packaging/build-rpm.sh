@@ -18,7 +18,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-case "${1:-}" in -h|--help) sed -n '2,17p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;; esac
 command -v rpmbuild >/dev/null || { echo "build-rpm: rpmbuild not found (make deps)" >&2; exit 2; }
 
 out=${1:-$top/packaging/out/rpm}
@@ -30,13 +30,14 @@ mkdir -p "$out"/{BUILD,RPMS,SOURCES,SPECS,SRPMS}
 spec=$here/rpm/lbkit.spec
 version=$(rpmspec -q --srpm --qf '%{version}\n' "$spec" 2>/dev/null || sed -n 's/^Version:[[:space:]]*//p' "$spec")
 
-# Source tarball lbkit-VERSION.tar.gz: the files git tracks (or everything
-# but build output when this is not a git checkout).
+# Source tarball lbkit-VERSION.tar.gz: the tree as `make` sees it (tracked
+# and untracked files but not what .gitignore excludes; everything but build
+# output when this is not a git checkout).
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/lbkit-$version"
 if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  (cd "$top" && git ls-files -z | while IFS= read -r -d '' f; do
+  (cd "$top" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
      [ -e "$f" ] && printf '%s\0' "$f"; done | tar --null -T - -cf -) | tar -xf - -C "$stage/lbkit-$version"
 else
   (cd "$top" && tar --exclude='./build*' --exclude='./packaging/out' -cf - .) | tar -xf - -C "$stage/lbkit-$version"

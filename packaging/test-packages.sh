@@ -34,7 +34,7 @@ MODULE_CONF=/usr/share/nginx/modules-available/mod-http-upstream-lbkit.conf
 MODULE_SO=/usr/lib/nginx/modules/ngx_http_upstream_lbkit_module.so
 STOP_WAIT_TENTHS=100   # nginx gets 10 s to stop after SIGQUIT
 
-case "${1:-}" in -h|--help) sed -n '2,26p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;; esac
 say() { echo "test-packages: $*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
 ok() { say "ok: $*"; }
