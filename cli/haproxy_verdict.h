@@ -1,0 +1,49 @@
+// cli/haproxy_verdict.h - what lbkit tells HAProxy about one node, shared by
+// `lbctl agent` (agent-check replies) and `lbctl haproxy-sync` (runtime API).
+//
+// Mapping from a node's state (state_file.h, from lbctl's own probes or the
+// canary's state file) to HAProxy:
+//   never checked yet       -> kUnknown: say nothing that changes HAProxy
+//   down, last outcome lag  -> kDrain  (JSON-RPC head behind by > max_lag:
+//                              alive but stale; no new traffic)
+//   down, any other outcome -> kDown
+//   up                      -> kUp, weight = round(score), at least 1%
+// where score is lbctl's ranking score (score.h): 100 for the fastest
+// in-sync node, 100 * 2^-lag * (0.5 + 0.5 * best_latency / latency)
+// otherwise, so a node k times slower than the best gets 50 + 50/k percent
+// and each block of lag halves the weight.  Latencies under 5 ms count as
+// 5 ms here, so sub-millisecond jitter between local nodes moves no weight.
+#pragma once
+
+#include <string>
+
+#include "state_file.h"
+
+namespace lbctl {
+
+struct HaproxyVerdict {
+  enum Kind { kUnknown, kUp, kDrain, kDown, kMaint };
+  Kind kind = kUnknown;
+  int weight_pct = -1;  // kUp only: 1..100
+  std::string reason;   // one line of text for the '#' comment / logs
+};
+
+// @p last_probe_only judges by the latest probe alone (one-shot sync, where
+// rise/fall has no history); otherwise by the node's rise/fall health.
+HaproxyVerdict haproxy_verdict(const NodeState &node, const PoolState &pool,
+                               bool last_probe_only);
+
+// The agent-check reply line (ending in "\n") for a verdict, only in words
+// HAProxy 2.6 understands (liblbkit's lbk_agent_format):
+//   kUp      "ready up 73% #lbkit: ..."   (ready undoes an earlier drain/maint)
+//   kDrain   "drain #lbkit: ..."
+//   kDown    "down #lbkit: ..."
+//   kMaint   "maint #lbkit: ..."
+//   kUnknown "#lbkit: ..."   (a comment alone: HAProxy 2.6 reports "No status
+//                             change" and keeps the server as it was)
+std::string agent_reply_line(const HaproxyVerdict &verdict);
+
+// A comment-only reply (unknown server, no verdict yet): changes nothing.
+std::string agent_comment_line(const std::string &text);
+
+}  // namespace lbctl
