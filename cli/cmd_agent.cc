@@ -1,0 +1,433 @@
+// cli/cmd_agent.cc - `lbctl agent`: a HAProxy agent-check responder.
+//
+//   lbctl agent -c FILE [--listen ADDR:PORT] [--state FILE]
+//               [--max-connections N] [--connection-timeout DURATION]
+//
+// One listener answers for every server of every pool of the configuration.
+// HAProxy names the server it asks about with agent-send; configure each
+// server as
+//
+//   server a 10.0.0.1:8545 weight 100 agent-check agent-addr 127.0.0.1
+//          agent-port 5555 agent-inter 2s agent-send "POOL/SERVER\n"
+//
+// where POOL is the [pool NAME] and SERVER the server's name= (or its URL) in
+// the lbctl configuration.  The agent reads one line (up to '\n', at most
+// 512 bytes; a bare SERVER is accepted when one pool has it), answers one
+// line and closes.  Answers (haproxy_verdict.h has the mapping):
+//   "ready up 73% #lbkit: score ..."   healthy; weight = ranking score
+//   "drain #lbkit: ..."                 JSON-RPC head lags by more than max_lag
+//   "down #lbkit: ..."                  failing its checks (rise/fall)
+//   "#lbkit: ..."                       unknown server, no verdict yet, no line
+//                                       received, or a stale state file: a
+//                                       comment alone changes nothing in 2.6
+// Verdicts come from the agent's own probes (every node once per interval,
+// however many HAProxy instances poll: the smallest interval of the
+// configured pools is used for all) or, with --state, from the canary's
+// state file (re-read when it changes; older than 3 intervals or 10 s is
+// stale).  Unknown names are logged on stderr.  Because the agent answers
+// "ready", it owns the administrative state of the servers it answers for:
+// to hold one in maintenance, first `disable agent BACKEND/SERVER`.
+// Prints "listening ADDR:PORT" on stdout once bound (port 0 = any free).
+// Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage or config error, 4 cannot
+// listen.
+#include <CLI/CLI.hpp>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "commands.h"
+#include "config.h"
+#include "haproxy_verdict.h"
+#include "probe_session.h"
+#include "state_file.h"
+
+namespace lbctl {
+namespace {
+
+constexpr size_t kMaxRequestLine = 512;
+
+struct AgentOptions {
+  std::string config_path, listen, state_path;
+  unsigned max_connections = 1024;
+  std::string connection_timeout = "2s";
+};
+
+std::string sockaddr_text(const sockaddr *sa) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (sa->sa_family == AF_INET) {
+    const auto *in = reinterpret_cast<const sockaddr_in *>(sa);
+    evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  const auto *in6 = reinterpret_cast<const sockaddr_in6 *>(sa);
+  evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+  port = ntohs(in6->sin6_port);
+  return "[" + std::string(host) + "]:" + std::to_string(port);
+}
+
+// "127.0.0.1:5555", "[::1]:0" (numeric only; port 0 = any free port).
+bool parse_listen_address(const std::string &text, sockaddr_storage &ss, socklen_t &len) {
+  std::string host, port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find("]:");
+    if (close == std::string::npos) return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const long number = std::strtol(port.c_str(), nullptr, 10);
+  if (number > 65535) return false;
+  ss = sockaddr_storage{};
+  auto *in = reinterpret_cast<sockaddr_in *>(&ss);
+  auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+  if (evutil_inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons(static_cast<uint16_t>(number));
+    len = sizeof(sockaddr_in);
+    return true;
+  }
+  if (evutil_inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(number));
+    len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+class Agent {
+ public:
+  explicit Agent(const AgentOptions &opts) : opts_(opts) {}
+  ~Agent() {
+    for (event *e : {round_timer_, sigint_, sigterm_})
+      if (e) event_free(e);
+    if (listener_) evconnlistener_free(listener_);
+    runner_.reset();
+    if (base_) event_base_free(base_);
+  }
+
+  int run() {
+    std::vector<ConfigError> errors;
+    if (!load_config(opts_.config_path, config_, errors)) {
+      for (const ConfigError &e : errors) std::fprintf(stderr, "%s\n", e.text().c_str());
+      return kExitUsage;
+    }
+    if (!parse_duration_ms(opts_.connection_timeout, conn_timeout_ms_) || !conn_timeout_ms_) {
+      std::fprintf(stderr, "lbctl agent: --connection-timeout: bad duration '%s'\n",
+                   opts_.connection_timeout.c_str());
+      return kExitUsage;
+    }
+    interval_ms_ = UINT32_MAX;
+    for (const PoolConfig &p : config_.pools) interval_ms_ = std::min(interval_ms_, p.check.interval_ms);
+    if (config_.pools.empty()) interval_ms_ = 5000;
+    std::string error;
+    if (opts_.state_path.empty() && !session_.init(config_, error)) {
+      std::fprintf(stderr, "lbctl agent: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    base_ = event_base_new();
+    if (!base_) {
+      std::fprintf(stderr, "lbctl agent: cannot create the event loop\n");
+      return kExitRuntime;
+    }
+    const std::string listen = opts_.listen.empty() ? config_.global.listen : opts_.listen;
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (!parse_listen_address(listen, ss, len)) {
+      std::fprintf(stderr, "lbctl agent: --listen: expected ADDR:PORT (numeric, [v6]:port), "
+                           "got '%s'\n", listen.c_str());
+      return kExitUsage;
+    }
+    listener_ = evconnlistener_new_bind(base_, &Agent::on_accept, this,
+                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                            LEV_OPT_CLOSE_ON_EXEC,
+                                        128, reinterpret_cast<sockaddr *>(&ss),
+                                        static_cast<int>(len));
+    if (!listener_) {
+      std::fprintf(stderr, "lbctl agent: cannot listen on %s: %s\n", listen.c_str(),
+                   std::strerror(errno));
+      return kExitRuntime;
+    }
+    sockaddr_storage bound{};
+    socklen_t blen = sizeof bound;
+    getsockname(evconnlistener_get_fd(listener_), reinterpret_cast<sockaddr *>(&bound), &blen);
+    std::printf("listening %s\n", sockaddr_text(reinterpret_cast<sockaddr *>(&bound)).c_str());
+    std::fflush(stdout);
+
+    std::signal(SIGPIPE, SIG_IGN);
+    sigint_ = evsignal_new(base_, SIGINT, &Agent::on_signal, this);
+    sigterm_ = evsignal_new(base_, SIGTERM, &Agent::on_signal, this);
+    event_add(sigint_, nullptr);
+    event_add(sigterm_, nullptr);
+    if (opts_.state_path.empty()) {
+      runner_.reset(new RoundRunner(base_, session_.probe_options()));
+      round_timer_ = evtimer_new(base_, &Agent::on_round_timer, this);
+      start_round();
+    } else {
+      reload_state_if_changed();
+    }
+    event_base_dispatch(base_);
+    std::fprintf(stderr, "lbctl agent: stopped\n");
+    return kExitOk;
+  }
+
+ private:
+  struct Connection {
+    Agent *agent;
+    bufferevent *bev;
+    std::string peer;
+    bool answered = false;
+  };
+
+  // ---- probing --------------------------------------------------------
+  void start_round() {
+    round_started_ = std::chrono::steady_clock::now();
+    runner_->start(session_.targets(false), [this](std::vector<lbk::probe::Result> results) {
+      session_.absorb(results, false);
+      state_ = session_.snapshot(interval_ms_);
+      have_state_ = true;
+      // Next round one interval after this one started (at once if late).
+      const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - round_started_);
+      const int64_t wait_us = std::max<int64_t>(0, int64_t(interval_ms_) * 1000 - elapsed.count());
+      timeval tv{static_cast<time_t>(wait_us / 1000000), static_cast<suseconds_t>(wait_us % 1000000)};
+      evtimer_add(round_timer_, &tv);
+    });
+  }
+  static void on_round_timer(evutil_socket_t, short, void *arg) {
+    static_cast<Agent *>(arg)->start_round();
+  }
+
+  // ---- state file -----------------------------------------------------
+  void reload_state_if_changed() {
+    struct stat st {};
+    if (::stat(opts_.state_path.c_str(), &st) != 0) {
+      if (!state_missing_logged_)
+        std::fprintf(stderr, "lbctl agent: %s: %s; answering without changes until it exists\n",
+                     opts_.state_path.c_str(), std::strerror(errno));
+      state_missing_logged_ = true;
+      have_state_ = false;
+      return;
+    }
+    state_missing_logged_ = false;
+    if (have_state_ && st.st_ino == state_ino_ && st.st_mtim.tv_sec == state_mtime_.tv_sec &&
+        st.st_mtim.tv_nsec == state_mtime_.tv_nsec && st.st_size == state_size_)
+      return;
+    State fresh;
+    std::string error;
+    if (!read_state_file(opts_.state_path, fresh, error)) {
+      std::fprintf(stderr, "lbctl agent: %s (keeping the previous state)\n", error.c_str());
+      return;
+    }
+    state_ = std::move(fresh);
+    have_state_ = true;
+    state_ino_ = st.st_ino;
+    state_mtime_ = st.st_mtim;
+    state_size_ = st.st_size;
+  }
+
+  // The state is too old to act on (the canary stopped).
+  bool state_stale(std::string &why) const {
+    if (opts_.state_path.empty()) return false;
+    const int64_t limit = std::max<int64_t>(3 * int64_t(state_.interval_ms), 10000);
+    const int64_t age = unix_now_ms() - state_.generated_unix_ms;
+    if (age <= limit) return false;
+    why = "state file " + opts_.state_path + " is stale (" + std::to_string(age / 1000) +
+          " s old); no change";
+    return true;
+  }
+
+  // ---- answering --------------------------------------------------------
+  std::string answer(const std::string &request, const std::string &peer) {
+    if (!opts_.state_path.empty()) reload_state_if_changed();
+    std::string name = request;
+    while (!name.empty() && (name.back() == '\r' || name.back() == ' ' || name.back() == '\t'))
+      name.pop_back();
+    const size_t start = name.find_first_not_of(" \t");
+    name = start == std::string::npos ? "" : name.substr(start);
+    if (name.empty())
+      return agent_comment_line("no server name received: set agent-send \"POOL/SERVER\\n\"");
+    if (!have_state_) return agent_comment_line("no verdict yet (first probes running)");
+    std::string why;
+    if (state_stale(why)) {
+      std::fprintf(stderr, "lbctl agent: %s\n", why.c_str());
+      return agent_comment_line(why);
+    }
+    const size_t slash = name.find('/');
+    const std::string pool_name = slash == std::string::npos ? "" : name.substr(0, slash);
+    const std::string server = slash == std::string::npos ? name : name.substr(slash + 1);
+    const PoolState *found_pool = nullptr;
+    const NodeState *found = nullptr;
+    int matches = 0;
+    for (const PoolState &p : state_.pools) {
+      if (!pool_name.empty() && p.name != pool_name) continue;
+      for (const NodeState &n : p.nodes)
+        if (n.name == server) {
+          found_pool = &p;
+          found = &n;
+          ++matches;
+        }
+    }
+    if (matches != 1) {
+      const std::string what = matches == 0 ? "unknown server" : "ambiguous server (name the pool)";
+      std::fprintf(stderr, "lbctl agent: %s '%s' asked by %s; answered without a change\n",
+                   what.c_str(), name.c_str(), peer.c_str());
+      return agent_comment_line(what + " '" + name + "'");
+    }
+    return agent_reply_line(haproxy_verdict(*found, *found_pool, false));
+  }
+
+  static void on_accept(evconnlistener *, evutil_socket_t fd, sockaddr *sa, int, void *arg) {
+    auto *self = static_cast<Agent *>(arg);
+    if (self->connections_ >= self->opts_.max_connections) {
+      // Over the bound: refuse at once; HAProxy treats a failed agent
+      // connection as "no information" (the server is left as it is).
+      if (!self->overload_logged_)
+        std::fprintf(stderr, "lbctl agent: %u connections open; refusing more\n",
+                     self->connections_);
+      self->overload_logged_ = true;
+      evutil_closesocket(fd);
+      return;
+    }
+    self->overload_logged_ = false;
+    bufferevent *bev = bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+      evutil_closesocket(fd);
+      return;
+    }
+    auto *c = new Connection{self, bev, sockaddr_text(sa)};
+    ++self->connections_;
+    timeval tv{static_cast<time_t>(self->conn_timeout_ms_ / 1000),
+               static_cast<suseconds_t>((self->conn_timeout_ms_ % 1000) * 1000)};
+    bufferevent_set_timeouts(bev, &tv, &tv);
+    bufferevent_setcb(bev, &Agent::on_read, &Agent::on_written, &Agent::on_event, c);
+    bufferevent_enable(bev, EV_READ);
+  }
+
+  static void close_connection(Connection *c) {
+    --c->agent->connections_;
+    bufferevent_free(c->bev);
+    delete c;
+  }
+
+  static void reply(Connection *c, const std::string &line) {
+    c->answered = true;
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_enable(c->bev, EV_WRITE);
+    bufferevent_write(c->bev, line.data(), line.size());
+  }
+
+  static void on_read(bufferevent *bev, void *arg) {
+    auto *c = static_cast<Connection *>(arg);
+    if (c->answered) return;
+    evbuffer *in = bufferevent_get_input(bev);
+    size_t len = 0;
+    char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+    if (line) {
+      const std::string request(line, len);
+      std::free(line);
+      if (len > kMaxRequestLine) {
+        reply(c, agent_comment_line("request line longer than 512 bytes"));
+        return;
+      }
+      reply(c, c->agent->answer(request, c->peer));
+      return;
+    }
+    if (evbuffer_get_length(in) > kMaxRequestLine)
+      reply(c, agent_comment_line("request line longer than 512 bytes"));
+  }
+
+  static void on_written(bufferevent *bev, void *arg) {
+    auto *c = static_cast<Connection *>(arg);
+    if (c->answered && evbuffer_get_length(bufferevent_get_output(bev)) == 0) close_connection(c);
+  }
+
+  static void on_event(bufferevent *bev, short what, void *arg) {
+    auto *c = static_cast<Connection *>(arg);
+    if (!c->answered && (what & (BEV_EVENT_EOF | BEV_EVENT_TIMEOUT)) &&
+        !(what & BEV_EVENT_WRITING)) {
+      // The peer sent no newline: answer what it sent (possibly nothing).
+      evbuffer *in = bufferevent_get_input(bev);
+      std::string request(evbuffer_get_length(in), '\0');
+      evbuffer_remove(in, &request[0], request.size());
+      if ((what & BEV_EVENT_EOF) && request.empty()) {
+        close_connection(c);  // nothing asked
+        return;
+      }
+      reply(c, c->agent->answer(request, c->peer));
+      return;
+    }
+    close_connection(c);
+  }
+
+  static void on_signal(evutil_socket_t, short, void *arg) {
+    event_base_loopbreak(static_cast<Agent *>(arg)->base_);
+  }
+
+  AgentOptions opts_;
+  Config config_;
+  uint32_t conn_timeout_ms_ = 2000;
+  uint32_t interval_ms_ = 5000;
+  event_base *base_ = nullptr;
+  evconnlistener *listener_ = nullptr;
+  event *round_timer_ = nullptr, *sigint_ = nullptr, *sigterm_ = nullptr;
+  ProbeSession session_;
+  std::unique_ptr<RoundRunner> runner_;
+  std::chrono::steady_clock::time_point round_started_;
+  State state_;
+  bool have_state_ = false;
+  bool state_missing_logged_ = false;
+  ino_t state_ino_ = 0;
+  timespec state_mtime_{};
+  off_t state_size_ = 0;
+  unsigned connections_ = 0;
+  bool overload_logged_ = false;
+};
+
+}  // namespace
+
+void register_agent(CLI::App &app, int &exit_code) {
+  auto opts = std::make_shared<AgentOptions>();
+  CLI::App *cmd = app.add_subcommand(
+      "agent", "HAProxy agent-check responder: one listener answers for every server of the "
+               "configured pools (agent-send \"POOL/SERVER\\n\")");
+  cmd->add_option("-c,--config", opts->config_path, "lbctl INI configuration")->required();
+  cmd->add_option("--listen", opts->listen,
+                  "ADDR:PORT to listen on (default: [lbctl] listen, 127.0.0.1:5555)");
+  cmd->add_option("--state", opts->state_path,
+                  "answer from the canary's state file (lbctl watch) instead of probing");
+  cmd->add_option("--max-connections", opts->max_connections,
+                  "connections open at once; more are refused (default 1024)")
+      ->check(CLI::Range(1u, 1000000u));
+  cmd->add_option("--connection-timeout", opts->connection_timeout,
+                  "per-connection read/write timeout (default 2s)");
+  cmd->footer("Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage/config error, 4 cannot "
+              "listen.");
+  cmd->callback([opts, &exit_code]() {
+    Agent agent(*opts);
+    exit_code = agent.run();
+  });
+}
+
+}  // namespace lbctl
