@@ -1,0 +1,129 @@
+// Unit tests of lbctl's INI loader (cli/config.cc): values, defaults and
+// file:line errors.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "config.h"
+
+namespace {
+
+std::string write_temp(const std::string &text) {
+  char name[] = "/tmp/lbctl_config_test_XXXXXX";
+  const int fd = mkstemp(name);
+  EXPECT_GE(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  return name;
+}
+
+struct Loaded {
+  bool ok;
+  lbctl::Config config;
+  std::vector<lbctl::ConfigError> errors;
+};
+
+Loaded load(const std::string &text) {
+  const std::string path = write_temp(text);
+  Loaded l;
+  l.ok = lbctl::load_config(path, l.config, l.errors);
+  std::remove(path.c_str());
+  return l;
+}
+
+TEST(LbctlDuration, Units) {
+  uint32_t ms = 0;
+  ASSERT_TRUE(lbctl::parse_duration_ms("250", ms));
+  EXPECT_EQ(ms, 250u);
+  ASSERT_TRUE(lbctl::parse_duration_ms("250ms", ms));
+  EXPECT_EQ(ms, 250u);
+  ASSERT_TRUE(lbctl::parse_duration_ms("2s", ms));
+  EXPECT_EQ(ms, 2000u);
+  ASSERT_TRUE(lbctl::parse_duration_ms("3m", ms));
+  EXPECT_EQ(ms, 180000u);
+  ASSERT_TRUE(lbctl::parse_duration_ms("1h", ms));
+  EXPECT_EQ(ms, 3600000u);
+  for (const char *bad : {"", "s", "1.5s", "-1", "2 s", "2d", "99999999999h"})
+    EXPECT_FALSE(lbctl::parse_duration_ms(bad, ms)) << bad;
+}
+
+TEST(LbctlConfig, FullPool) {
+  Loaded l = load(
+      "[lbctl]\ntimeout = 1s\nconcurrency = 50\nstate_file = /tmp/s.json\n"
+      "[pool eth]\nmethod = leastconn\ncheck = jsonrpc\ninterval = 3s\nrise = 3\nfall = 4\n"
+      "jsonrpc_field = number\nmax_lag = 5\nheader = X-Api: k\ntls_verify = off\n"
+      "server = https://a.example/rpc weight=2 name=a\nserver = http://127.0.0.1:8545/ backup\n");
+  ASSERT_TRUE(l.ok) << (l.errors.empty() ? "" : l.errors[0].text());
+  EXPECT_EQ(l.config.global.timeout_ms, 1000u);
+  EXPECT_EQ(l.config.global.concurrency, 50u);
+  EXPECT_EQ(l.config.global.state_file, "/tmp/s.json");
+  ASSERT_EQ(l.config.pools.size(), 1u);
+  const lbctl::PoolConfig &p = l.config.pools[0];
+  EXPECT_EQ(p.name, "eth");
+  EXPECT_EQ(p.line, 5);
+  EXPECT_EQ(p.check.kind, "jsonrpc");
+  EXPECT_EQ(p.check.interval_ms, 3000u);
+  EXPECT_EQ(p.check.timeout_ms, 1000u);  // inherited from [lbctl]
+  EXPECT_EQ(p.check.rise, 3u);
+  EXPECT_EQ(p.check.fall, 4u);
+  EXPECT_TRUE(p.check.has_jsonrpc_field);
+  EXPECT_EQ(p.check.jsonrpc_field, "number");
+  EXPECT_EQ(p.check.max_lag, 5);
+  EXPECT_EQ(p.check.headers, "X-Api: k");
+  EXPECT_FALSE(p.check.tls_verify);
+  ASSERT_EQ(p.servers.size(), 2u);
+  EXPECT_EQ(p.servers[0].name, "a");
+  EXPECT_EQ(p.servers[0].weight, 2u);
+  EXPECT_EQ(p.servers[0].line, 15);
+  EXPECT_EQ(p.servers[1].name, "http://127.0.0.1:8545/");
+  EXPECT_TRUE(p.servers[1].backup);
+}
+
+TEST(LbctlConfig, Defaults) {
+  Loaded l = load("[pool p]\nserver = http://h/\n");
+  ASSERT_TRUE(l.ok);
+  const lbctl::CheckConfig &c = l.config.pools[0].check;
+  EXPECT_EQ(c.kind, "");
+  EXPECT_EQ(c.timeout_ms, 2000u);
+  EXPECT_EQ(c.interval_ms, 5000u);
+  EXPECT_EQ(c.rise, 2u);
+  EXPECT_EQ(c.fall, 3u);
+  EXPECT_TRUE(c.tls_verify);
+  EXPECT_EQ(c.expect_status, "200-399");
+  EXPECT_EQ(l.config.global.listen, "127.0.0.1:5555");
+}
+
+TEST(LbctlConfig, EveryErrorWithLine) {
+  Loaded l = load("key = outside\n[pool p]\nrise = 0\nserver = http://h/ weight=x\nnonsense\n[x]\n");
+  EXPECT_FALSE(l.ok);
+  std::vector<int> lines;
+  for (const auto &e : l.errors) lines.push_back(e.line);
+  EXPECT_EQ(lines, (std::vector<int>{1, 3, 4, 5, 6}));
+  EXPECT_EQ(l.errors[1].key, "rise");
+  EXPECT_NE(l.errors[1].text().find(":3: rise: "), std::string::npos);
+}
+
+TEST(LbctlConfig, LongLineIsAnErrorNotATruncation) {
+  Loaded l = load("[pool p]\nserver = http://h/" + std::string(400, 'a') + "\n");
+  EXPECT_FALSE(l.ok);
+  bool reported = false;
+  for (const auto &e : l.errors)
+    reported |= e.line == 2 && e.message.find("longer than") != std::string::npos;
+  EXPECT_TRUE(reported);
+}
+
+TEST(LbctlConfig, UrlValidation) {
+  std::string why;
+  EXPECT_TRUE(lbctl::valid_server_url("http://h", why));
+  EXPECT_TRUE(lbctl::valid_server_url("https://[::1]:8443/x", why));
+  EXPECT_TRUE(lbctl::valid_server_url("tcp://[::1]:5", why));
+  EXPECT_FALSE(lbctl::valid_server_url("tcp://[::1]", why));
+  EXPECT_FALSE(lbctl::valid_server_url("h:80", why));
+  EXPECT_FALSE(lbctl::valid_server_url("http:///x", why));
+  EXPECT_FALSE(lbctl::valid_server_url("gopher://h/", why));
+}
+
+}  // namespace
