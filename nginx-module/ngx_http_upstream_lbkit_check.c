@@ -1181,6 +1181,12 @@ ngx_http_upstream_lbkit_check_write_handler(ngx_event_t *wev)
         return;
     }
 
+#if (NGX_HTTP_SSL)
+    if (c->ssl && !c->ssl->handshaked) {
+        return;     /* the handshake handler owns the events until done */
+    }
+#endif
+
     if (!ctx->request_sent) {
         ngx_http_upstream_lbkit_check_send(ctx);
     }
@@ -1382,16 +1388,23 @@ ngx_http_upstream_lbkit_check_deadline_handler(ngx_event_t *ev)
         pfd.events = POLLIN | POLLOUT;
         pfd.revents = 0;
 
+        /*
+         * The connection's current handlers: ours, or nginx's TLS handshake
+         * handler while a handshake is in progress.
+         */
         if (poll(&pfd, 1, 0) == 1) {
-            if (!ctx->connected || !ctx->request_sent) {
-                if (pfd.revents & (POLLOUT | POLLERR | POLLHUP)) {
-                    c->write->ready = 1;
-                    ngx_http_upstream_lbkit_check_write_handler(c->write);
-                }
+            if ((!ctx->connected || !ctx->request_sent)
+                && (pfd.revents & (POLLOUT | POLLERR | POLLHUP)))
+            {
+                c->write->ready = 1;
+                c->write->handler(c->write);
+            }
 
-            } else if (pfd.revents & (POLLIN | POLLERR | POLLHUP)) {
+            if (ctx->running && ctx->pc.connection == c
+                && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+            {
                 c->read->ready = 1;
-                ngx_http_upstream_lbkit_check_read_handler(c->read);
+                c->read->handler(c->read);
             }
 
             if (!ctx->running) {
