@@ -113,6 +113,17 @@ class SingleBackend:
         self.proc.stop()
 
 
+class CertTestCase(NginxTestCase):
+
+    def make_cert(self, certdir):
+        """A fresh self-signed certificate (gen-cert.sh): its cert.pem path;
+        key.pem is next to it."""
+        r = lbktest.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests",
+                                            "support", "gen-cert.sh"), certdir])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return os.path.join(certdir, "cert.pem")
+
+
 class TakenOutAndBack(NginxTestCase):
     """A refused, a hung (SIGSTOP) and a 500-answering backend are taken out
     within fall x interval (+ timeout) and back within rise x interval."""
@@ -432,16 +443,16 @@ class SteadyLoadWhileOneHangs(NginxTestCase):
                 self.assertEqual(served, {"a", "b", "hung"})
 
 
-class BusyWorker(NginxTestCase):
+class BusyWorker(CertTestCase):
     """A worker that cannot run for a while (SIGSTOP) must not count its own
     lateness as check timeouts: with fall=1 one false timeout would take a
     peer out."""
 
-    def test_stopped_worker_marks_nothing_down(self):
-        extra = {n: ["--latency", "100ms"] for n in ("a", "b", "c")}
+    def stop_and_resume(self, backend_extra, check_params):
+        extra = {n: ["--latency", "100ms", *backend_extra] for n in ("a", "b", "c")}
         with Backends(["a", "b", "c"], extra=extra) as be:
             names = [f"127.0.0.1:{be.ports[n]}" for n in ("a", "b", "c")]
-            check = ("lbkit_check type=http uri=/health interval=200ms "
+            check = (f"lbkit_check {check_params} uri=/health interval=200ms "
                      "timeout=400ms rise=1 fall=1;")
             body = config(upstream("api", "lbkit round_robin;", names, extra=check))
             with Nginx(body, workers=1) as ngx:
@@ -461,6 +472,16 @@ class BusyWorker(NginxTestCase):
                     self.assertEqual(st[name]["health"], "up", st[name])
                     self.assertEqual(st[name]["checks_failed"], 0, (st[name], ngx.log()))
                 self.assertNotIn(" down: ", ngx.log())
+
+    def test_stopped_worker_marks_nothing_down(self):
+        self.stop_and_resume([], "type=http")
+
+    def test_stopped_worker_marks_nothing_down_tls(self):
+        with lbktest.tempdir() as certdir:
+            cert = self.make_cert(certdir)
+            self.stop_and_resume(["--tls-cert", cert, "--tls-key",
+                                  os.path.join(certdir, "key.pem")],
+                                 "type=https tls_verify=off")
 
 
 class PlainTextGreeter:
@@ -495,17 +516,6 @@ class PlainTextGreeter:
         self.stopping.set()
         self.thread.join(timeout=5)
         self.sock.close()
-
-
-class CertTestCase(NginxTestCase):
-
-    def make_cert(self, certdir):
-        """A fresh self-signed certificate (gen-cert.sh): its cert.pem path;
-        key.pem is next to it."""
-        r = lbktest.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests",
-                                            "support", "gen-cert.sh"), certdir])
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return os.path.join(certdir, "cert.pem")
 
 
 class TlsChecks(CertTestCase):
