@@ -13,6 +13,12 @@ namespace {
 
 constexpr double kLatencyFloorMs = 5.0;
 
+// The latest probe's latency (weights follow the node now, not its
+// history), else the ranking latency.
+double recent_latency_ms(const NodeState &n) {
+  return n.last_ms >= 0 ? n.last_ms : ranking_latency_ms(n);
+}
+
 bool node_up(const NodeState &n, bool last_probe_only) {
   return last_probe_only ? n.outcome == "pass" : n.health != "down";
 }
@@ -41,10 +47,10 @@ HaproxyVerdict haproxy_verdict(const NodeState &node, const PoolState &pool,
   // The best latency among the nodes that are up by the same rule.
   double best = -1;
   for (const NodeState &n : pool.nodes) {
-    const double l = ranking_latency_ms(n);
+    const double l = recent_latency_ms(n);
     if (n.checks > 0 && node_up(n, last_probe_only) && l >= 0 && (best < 0 || l < best)) best = l;
   }
-  const double latency = ranking_latency_ms(node);
+  const double latency = recent_latency_ms(node);
   // Latency differences below kLatencyFloorMs are noise to a balancer (and
   // would make weights churn on a LAN): both sides count as at least that.
   auto floored = [](double ms) { return ms < 0 ? ms : std::max(ms, kLatencyFloorMs); };

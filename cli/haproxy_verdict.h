@@ -8,7 +8,9 @@
 //                              alive but stale; no new traffic)
 //   down, any other outcome -> kDown
 //   up                      -> kUp, weight = round(score), at least 1%
-// where score is lbctl's ranking score (score.h): 100 for the fastest
+// where score is lbctl's ranking score formula (score.h) applied to the
+// latest probe's latency (so weights follow a node that slows down now, not
+// its long-run median): 100 for the fastest
 // in-sync node, 100 * 2^-lag * (0.5 + 0.5 * best_latency / latency)
 // otherwise, so a node k times slower than the best gets 50 + 50/k percent
 // and each block of lag halves the weight.  Latencies under 5 ms count as

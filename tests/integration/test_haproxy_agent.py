@@ -1,0 +1,155 @@
+"""lbctl agent against real HAProxy 2.6 (agent-check) and lbk-testbackend.
+
+HAProxy polls `lbctl agent` with agent-send "api/NODE\\n" every AGENT_INTER.
+When a node slows down, lags behind (JSON-RPC head) or dies, HAProxy's
+`show servers state` shows the new weight / drain / down state within two
+agent intervals of the agent noticing (one probe interval), and it returns
+when the node recovers.  Several HAProxy instances polling the same agent
+cause no extra probes: each node is probed once per interval.
+"""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lbktest  # noqa: E402
+from lbctl_common import Backend  # noqa: E402
+from haproxy_support import HAProxy, ask_agent, start_agent  # noqa: E402
+
+NODES = ["n1", "n2", "n3"]
+AGENT_INTER = 0.5      # s, HAProxy agent-inter
+PROBE_INTERVAL = 0.3   # s, lbctl pool interval
+# A change must show within two agent intervals once the agent's next probe
+# saw it; SLACK absorbs scheduling on a loaded 2-core CI machine.
+SLACK = 1.5
+BOUND = 2 * AGENT_INTER + PROBE_INTERVAL + SLACK
+DRAIN_BIT = 0x08
+
+
+def haproxy_backend(ports, agent_port, agent_inter_ms):
+    lines = ["backend api", "    balance roundrobin"]
+    for name in NODES:
+        lines.append(f"    server {name} 127.0.0.1:{ports[name]} weight 100 agent-check "
+                     f"agent-addr 127.0.0.1 agent-port {agent_port} "
+                     f"agent-inter {agent_inter_ms}ms agent-send \"api/{name}\\n\"")
+    return "\n".join(lines) + "\n"
+
+
+class AgentTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = lbktest.tempdir()
+        cls.backend = Backend([(n, []) for n in NODES])
+        cls.ini = os.path.join(cls.tmp.name, "lbctl.ini")
+        with open(cls.ini, "w") as f:
+            f.write("[pool api]\nmethod = round_robin\ncheck = jsonrpc\nmax_lag = 3\n"
+                    f"interval = {int(PROBE_INTERVAL * 1000)}ms\ntimeout = 1s\n"
+                    "rise = 1\nfall = 1\n")
+            for n in NODES:
+                f.write(f"server = {cls.backend.url(n)} name={n}\n")
+        cls.agent, cls.agent_port = start_agent(cls.ini)
+        cls.haproxy = HAProxy(cls.tmp.name,
+                              haproxy_backend(cls.backend.ports, cls.agent_port,
+                                              int(AGENT_INTER * 1000)))
+
+    @classmethod
+    def tearDownClass(cls):
+        for stop in (cls.haproxy.stop, cls.agent.stop, cls.backend.stop, cls.tmp.cleanup):
+            stop()
+
+    def setUp(self):
+        for n in NODES:
+            self.backend.control(n, {"status": 200, "latency_ms": 0, "lag": 0, "hang": False})
+        self.wait_for(lambda: all(self.healthy_full(n) for n in NODES), 15, "baseline")
+
+    def healthy_full(self, name):
+        s = self.haproxy.server("api", name)
+        return s["op"] == 2 and s["admin"] == 0 and s["weight"] == 100
+
+    def wait_for(self, pred, timeout, what):
+        """Waits until @pred; returns the seconds it took (fails after @timeout)."""
+        t0 = time.monotonic()
+        lbktest.wait_until(pred, timeout=timeout, step=0.05, what=what)
+        took = time.monotonic() - t0
+        lbktest.log(f"{what}: {took:.2f} s")
+        return took
+
+    def test_answers_and_unknown_names(self):
+        line = ask_agent(self.agent_port, "api/n1\n")
+        self.assertRegex(line, r"^ready up 100% #lbkit: .*\n$")
+        line = ask_agent(self.agent_port, "n2\r\n")  # bare server name, CRLF
+        self.assertRegex(line, r"^ready up \d+% #")
+        # Unknown names: a comment alone (HAProxy 2.6: "No status change").
+        line = ask_agent(self.agent_port, "api/nope\n")
+        self.assertEqual(line, "#lbkit: unknown server 'api/nope'\n")
+        self.assertNotIn("weight:", line)
+        # HAProxy kept every server as it was while we asked about nonsense.
+        self.assertTrue(all(self.healthy_full(n) for n in NODES))
+
+    def test_slow_node_loses_weight_and_regains_it(self):
+        self.backend.control("n2", {"latency_ms": 200})
+        took = self.wait_for(lambda: self.haproxy.server("api", "n2")["weight"] < 60,
+                             BOUND + 5, "slow n2 weight < 60")
+        self.assertLess(took, BOUND)
+        s = self.haproxy.server("api", "n2")
+        # 200 ms against the 5 ms floor: 50 + 50 * 5/200 ~ 51%.
+        self.assertGreaterEqual(s["weight"], 45)
+        self.assertEqual(s["op"], 2)
+        self.assertEqual(self.haproxy.server("api", "n1")["weight"], 100)
+        self.backend.control("n2", {"latency_ms": 0})
+        took = self.wait_for(lambda: self.healthy_full("n2"), BOUND + 5, "n2 recovered")
+        self.assertLess(took, BOUND)
+
+    def test_lagging_node_is_drained_then_readied(self):
+        self.backend.control("n3", {"lag": 10})
+        took = self.wait_for(lambda: self.haproxy.server("api", "n3")["admin"] & DRAIN_BIT,
+                             BOUND + 5, "lagging n3 drained")
+        self.assertLess(took, BOUND)
+        self.assertEqual(self.haproxy.server("api", "n3")["op"], 2)
+        self.backend.control("n3", {"lag": 0})
+        took = self.wait_for(lambda: self.healthy_full("n3"), BOUND + 5, "n3 ready again")
+        self.assertLess(took, BOUND)
+
+    def test_dead_node_goes_down_and_comes_back(self):
+        self.backend.control("n1", {"status": 500})
+        took = self.wait_for(lambda: self.haproxy.server("api", "n1")["op"] == 0,
+                             BOUND + 5, "dead n1 down")
+        self.assertLess(took, BOUND)
+        self.assertTrue(self.healthy_full("n2"))
+        self.backend.control("n1", {"status": 200})
+        took = self.wait_for(lambda: self.healthy_full("n1"), BOUND + 5, "n1 up again")
+        self.assertLess(took, BOUND)
+
+    def test_many_pollers_one_probe_per_interval(self):
+        # Two more HAProxy instances poll the same agent five times as often.
+        fast_inter_ms = 100
+        others = [HAProxy(self.tmp.name, haproxy_backend(self.backend.ports, self.agent_port,
+                                                         fast_inter_ms), name=f"poller{i}")
+                  for i in range(2)]
+        try:
+            self.backend.control("n2", {"latency_ms": 200})
+            for h in [self.haproxy] + others:  # every instance hears the agent
+                self.wait_for(lambda: h.server("api", "n2")["weight"] < 60, BOUND + 5,
+                              "poller sees slow n2")
+            self.backend.control("n2", {"latency_ms": 0})
+            window = 3.0
+            for n in NODES:
+                self.backend.control(n, {"reset_stats": True})
+            time.sleep(window)
+            polls_per_node = len(others) * window / (fast_inter_ms / 1000.0) + window / AGENT_INTER
+            for n in NODES:
+                probes = self.backend.stats(n)["requests"]
+                lbktest.log(f"{n}: {probes} probes in {window} s "
+                            f"(about {polls_per_node:.0f} agent polls for it)")
+                # One round per PROBE_INTERVAL (+1 in flight at each edge).
+                self.assertLessEqual(probes, window / PROBE_INTERVAL + 2)
+                self.assertGreaterEqual(probes, 2)
+                self.assertLess(probes, polls_per_node / 3)
+        finally:
+            for h in others:
+                h.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
