@@ -164,7 +164,9 @@ class Forwarder {
   Attempt *run(uint32_t hedge_delay_ms) {
     const Clock::time_point begin = Clock::now();
     const size_t initial = args_.strategy == "race" ? std::min<size_t>(args_.race_count, candidates_.size()) : 1;
-    for (size_t i = 0; i < initial; ++i) launch("rank " + std::to_string(i + 1));
+    for (size_t i = 0; i < initial; ++i)
+      launch(args_.strategy == "race" ? "race: one of the top " + std::to_string(initial)
+                                      : std::string("the best ranked node"));
     bool hedged = args_.strategy != "hedge";
     unsigned retries_left = args_.retries;
     while (true) {
