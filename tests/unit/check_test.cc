@@ -219,6 +219,15 @@ TEST(Check, DefaultStatusRangeAndEarlyVerdict) {
             verdict_of(c.p, "HTTP/1.1 400 X\r\n\r\n", false).outcome);
 }
 
+TEST(Check, LargePageWithoutBodyCheckPasses) {
+  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+  o.max_body_bytes = 16;  // only applies to bodies the check must read
+  Check c(o);
+  EXPECT_EQ(LBK_CHECK_PASS,
+            verdict_of(c.p, "HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n", false)
+                .outcome);
+}
+
 TEST(Check, BodySubstring) {
   lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
   o.expect_body = "\"status\":\"ok\"";

@@ -194,6 +194,15 @@ TEST(HttpParser, BodyLimits) {
   EXPECT_EQ(State::kLimit, run_every_split(chunked, false).state);
 }
 
+TEST(HttpParser, BodiesNotKeptAreNotLimited) {
+  HttpResponseParser p(kLimits);
+  p.set_keep_body(false);
+  const std::string r = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'b');
+  EXPECT_EQ(State::kComplete, p.feed(r.data(), r.size()));
+  EXPECT_EQ("", p.body());
+  EXPECT_EQ(5000u, p.body_bytes());
+}
+
 TEST(HttpParser, ResetReadsAnotherReply) {
   HttpResponseParser p(kLimits);
   const std::string a = "HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\nx";

@@ -210,7 +210,7 @@ HttpResponseParser::State HttpResponseParser::on_headers_end() {
     return State::kNeedMore;
   }
   if (has_length_) {
-    if (content_length_ > limits_.max_body_bytes) {
+    if (keep_body_ && content_length_ > limits_.max_body_bytes) {
       return fail(State::kLimit, "Content-Length " + std::to_string(content_length_) +
                                      " exceeds the body limit of " +
                                      std::to_string(limits_.max_body_bytes) + " bytes");
@@ -247,7 +247,7 @@ HttpResponseParser::State HttpResponseParser::on_chunk_size_line(
     header_bytes_ = 0;
     return State::kNeedMore;
   }
-  if (body_bytes_ + size > limits_.max_body_bytes) {
+  if (keep_body_ && body_bytes_ + size > limits_.max_body_bytes) {
     return fail(State::kLimit, "chunked body exceeds the body limit of " +
                                    std::to_string(limits_.max_body_bytes) + " bytes");
   }
@@ -258,7 +258,7 @@ HttpResponseParser::State HttpResponseParser::on_chunk_size_line(
 
 HttpResponseParser::State HttpResponseParser::on_body_bytes(const char *data,
                                                             size_t n) {
-  if (body_bytes_ + n > limits_.max_body_bytes) {
+  if (keep_body_ && body_bytes_ + n > limits_.max_body_bytes) {
     return fail(State::kLimit, "body exceeds the body limit of " +
                                    std::to_string(limits_.max_body_bytes) + " bytes");
   }

@@ -35,7 +35,8 @@ class HttpResponseParser {
   void reset();
   // A reply to HEAD carries no body whatever its headers say.
   void set_head_request(bool head) { head_request_ = head; }
-  // Keep the body (default true); when false body bytes are only counted.
+  // Keep the body (default true); when false body bytes are only counted,
+  // and the body limit does not apply (nothing is stored).
   void set_keep_body(bool keep) { keep_body_ = keep; }
 
   // Consumes @p len bytes.  Returns the state after them.  Once the state is
