@@ -11,7 +11,7 @@
 namespace lbctl {
 namespace {
 
-constexpr double kLatencyFloorMs = 5.0;
+constexpr double kLatencyFloorMs = 20.0;
 
 // The latest probe's latency (weights follow the node now, not its
 // history), else the ranking latency.

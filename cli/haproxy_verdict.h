@@ -13,8 +13,9 @@
 // its long-run median): 100 for the fastest
 // in-sync node, 100 * 2^-lag * (0.5 + 0.5 * best_latency / latency)
 // otherwise, so a node k times slower than the best gets 50 + 50/k percent
-// and each block of lag halves the weight.  Latencies under 5 ms count as
-// 5 ms here, so sub-millisecond jitter between local nodes moves no weight.
+// and each block of lag halves the weight.  Latencies under 20 ms count as
+// 20 ms here, so jitter between nearby nodes (a loaded host, a LAN) moves no
+// weight: a node 200 ms slower than a 1 ms best gets 50 + 50 * 20/200 = 55%.
 #pragma once
 
 #include <string>

@@ -38,13 +38,14 @@ def read_line(proc, timeout=10.0):
 class HAProxy:
     """A foreground HAProxy whose admin stats socket lives in @tmp."""
 
-    def __init__(self, tmp, body, name="haproxy"):
+    def __init__(self, tmp, body, name="haproxy", extra_global=""):
         self.socket = os.path.join(tmp, f"{name}.sock")
         self.cfg = os.path.join(tmp, f"{name}.cfg")
         with open(self.cfg, "w") as f:
             f.write("global\n"
                     f"    stats socket {self.socket} mode 600 level admin\n"
                     "    nbthread 1\n"
+                    + extra_global +
                     "defaults\n"
                     "    mode http\n"
                     "    timeout connect 1s\n"
@@ -63,17 +64,7 @@ class HAProxy:
 
     def command(self, line):
         """One runtime API command; returns HAProxy's whole answer."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(self.socket)
-            s.sendall(line.encode() + b"\n")
-            chunks = []
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-        return b"".join(chunks).decode()
+        return exchange(socket.AF_UNIX, self.socket, line + "\n")
 
     def servers(self, backend):
         """`show servers state BACKEND` as {server: {column: value}}."""
@@ -108,11 +99,18 @@ def start_agent(ini, *extra):
 
 def ask_agent(port, request):
     """Sends one agent-send line and returns the agent's one-line answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(request.encode())
+    return exchange(socket.AF_INET, ("127.0.0.1", port), request)
+
+
+def exchange(family, address, payload):
+    """Connects, sends @payload, reads until the peer closes (5 s bound)."""
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(address)
+        s.sendall(payload.encode())
         chunks = []
         while True:
-            data = s.recv(4096)
+            data = s.recv(65536)
             if not data:
                 break
             chunks.append(data)

@@ -93,7 +93,7 @@ class AgentTest(unittest.TestCase):
                              BOUND + 5, "slow n2 weight < 60")
         self.assertLess(took, BOUND)
         s = self.haproxy.server("api", "n2")
-        # 200 ms against the 5 ms floor: 50 + 50 * 5/200 ~ 51%.
+        # 200 ms against the 20 ms floor: 50 + 50 * 20/200 = 55%.
         self.assertGreaterEqual(s["weight"], 45)
         self.assertEqual(s["op"], 2)
         self.assertEqual(self.haproxy.server("api", "n1")["weight"], 100)
