@@ -14,6 +14,7 @@
 #include "proto/agent_reply.h"
 #include "proto/http_response.h"
 #include "proto/jsonrpc.h"
+#include "proto/text_util.h"
 
 struct lbk_check_reply {
   explicit lbk_check_reply(const lbk_check *c)
@@ -54,16 +55,6 @@ bool needs_body(const lbk_check &c) {
   return c.kind == LBK_CHECK_JSONRPC || c.has_expect_body;
 }
 
-std::string quoted_excerpt(const std::string &s, size_t max) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size() && i < max; i++) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  }
-  if (s.size() > max) out += "...";
-  return out + "\"";
-}
-
 void prepare(lbk_check_reply *reply) {
   reply->done = false;
   reply->agent_line.clear();
@@ -95,7 +86,7 @@ void judge_http(lbk_check_reply *reply) {
   const std::string &body = reply->http.body();
   if (c.has_expect_body && body.find(c.expect_body) == std::string::npos) {
     finish(reply, LBK_CHECK_FAIL_BODY,
-           status_text + ", body lacks " + quoted_excerpt(c.expect_body, 60));
+           status_text + ", body lacks " + proto::quoted_excerpt(c.expect_body, 60));
     return;
   }
   if (c.kind != LBK_CHECK_JSONRPC) {
@@ -151,7 +142,7 @@ void judge_agent(lbk_check_reply *reply) {
   r.agent_maxconn = parsed.maxconn;
   size_t end = 0;
   while (end < line.size() && line[end] != '\r' && line[end] != '\n') end++;
-  const std::string text = "reply " + quoted_excerpt(line.substr(0, end), 120);
+  const std::string text = "reply " + proto::quoted_excerpt(line.substr(0, end), 120);
   const bool says_down = parsed.state == LBK_AGENT_DOWN || parsed.state == LBK_AGENT_FAIL ||
                          parsed.state == LBK_AGENT_STOPPED || parsed.state == LBK_AGENT_MAINT;
   finish(reply, says_down ? LBK_CHECK_FAIL_AGENT : LBK_CHECK_PASS, text);

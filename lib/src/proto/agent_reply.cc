@@ -46,12 +46,6 @@ bool parse_bounded(const std::string &digits, long max, long *out) {
   return true;
 }
 
-std::string printable(const std::string &s) {
-  std::string out;
-  for (unsigned char c : s) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  return out;
-}
-
 }  // namespace
 
 const char *agent_state_word(int state) {
@@ -98,8 +92,8 @@ int parse_agent_reply(lbk_agent_reply *out, const char *line, size_t len,
     long value = 0;
     if (lword.size() > 1 && lword.back() == '%') {
       if (!parse_bounded(lword.substr(0, lword.size() - 1), 100, &value)) {
-        *error = "agent reply: weight \"" + printable(word) +
-                 "\" is not a percentage 0%..100%";
+        *error = "agent reply: weight " + quoted_excerpt(word, 40) +
+                 " is not a percentage 0%..100%";
         return LBK_EPARSE;
       }
       out->weight_pct = static_cast<int>(value);
@@ -107,16 +101,16 @@ int parse_agent_reply(lbk_agent_reply *out, const char *line, size_t len,
     }
     if (lword.compare(0, 8, "maxconn:") == 0) {
       if (!parse_bounded(lword.substr(8), INT_MAX, &value)) {
-        *error = "agent reply: \"" + printable(word) +
-                 "\" is not maxconn:N with N a non-negative integer";
+        *error = "agent reply: " + quoted_excerpt(word, 40) +
+                 " is not maxconn:N with N a non-negative integer";
         return LBK_EPARSE;
       }
       out->maxconn = static_cast<int>(value);
       continue;
     }
-    *error = "agent reply: unknown word \"" + printable(word) +
-             "\" (HAProxy 2.6 knows up, down, fail, stopped, ready, drain, maint, "
-             "N%, maxconn:N and #text)";
+    *error = "agent reply: unknown word " + quoted_excerpt(word, 40) +
+             " (HAProxy 2.6 knows up, down, fail, stopped, ready, drain, maint, N%, "
+             "maxconn:N and #text)";
     return LBK_EPARSE;
   }
   return LBK_OK;

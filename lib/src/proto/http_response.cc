@@ -47,21 +47,6 @@ int hex_value(char c) {
   return -1;
 }
 
-// A printable excerpt of peer bytes for error messages.
-std::string excerpt(const std::string &s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && out.size() < 40; i++) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"') {
-      out += static_cast<char>(c);
-    } else {
-      out += '.';
-    }
-  }
-  if (s.size() > 40) out += "...";
-  return out;
-}
-
 }  // namespace
 
 HttpResponseParser::HttpResponseParser(Limits limits) : limits_(limits) {}
@@ -121,8 +106,7 @@ HttpResponseParser::State HttpResponseParser::on_status_line(
                   [](char c) { return c >= '0' && c <= '9'; }) &&
       (line.size() == 12 || line[12] == ' ');
   if (!shape_ok) {
-    return fail(State::kError,
-                "bad status line \"" + excerpt(line) + "\"");
+    return fail(State::kError, "bad status line " + quoted_excerpt(line, 40));
   }
   status_ = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
   if (status_ < 100 || status_ > 599) {
@@ -139,13 +123,13 @@ HttpResponseParser::State HttpResponseParser::on_header_line(
   const std::string line = strip_eol(raw);
   if (line.empty()) return on_headers_end();
   if (line[0] == ' ' || line[0] == '\t') {
-    return fail(State::kError, "folded header line \"" + excerpt(line) + "\"");
+    return fail(State::kError, "folded header line " + quoted_excerpt(line, 40));
   }
   const size_t colon = line.find(':');
   if (colon == std::string::npos || colon == 0 ||
       !std::all_of(line.begin(), line.begin() + static_cast<long>(colon),
                    [](char c) { return is_token_char(static_cast<unsigned char>(c)); })) {
-    return fail(State::kError, "bad header line \"" + excerpt(line) + "\"");
+    return fail(State::kError, "bad header line " + quoted_excerpt(line, 40));
   }
   const std::string name = ascii_lower(line.substr(0, colon));
   const std::string value = trim_blanks(line.substr(colon + 1));
@@ -159,7 +143,7 @@ HttpResponseParser::State HttpResponseParser::on_header_line(
       if (comma == std::string::npos) comma = value.size();
       uint64_t n = 0;
       if (!parse_decimal(trim_blanks(value.substr(start, comma - start)), &n)) {
-        return fail(State::kError, "bad Content-Length \"" + excerpt(value) + "\"");
+        return fail(State::kError, "bad Content-Length " + quoted_excerpt(value, 40));
       }
       if (has_length_ && n != content_length_) {
         return fail(State::kError, "conflicting Content-Length values");
@@ -240,7 +224,7 @@ HttpResponseParser::State HttpResponseParser::on_chunk_size_line(
   }
   if (i == 0 || (i < line.size() && line[i] != ';' && line[i] != ' ' &&
                  line[i] != '\t')) {
-    return fail(State::kError, "bad chunk size line \"" + excerpt(line) + "\"");
+    return fail(State::kError, "bad chunk size line " + quoted_excerpt(line, 40));
   }
   if (size == 0) {
     phase_ = Phase::kTrailers;

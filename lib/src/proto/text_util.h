@@ -37,5 +37,17 @@ inline std::string trim_blanks(const std::string &s) {
   return s.substr(b, e - b);
 }
 
+// @p s in double quotes for a message: at most @p max bytes, each byte that
+// is not printable ASCII (or is a quote) shown as '?', "..." when cut.
+inline std::string quoted_excerpt(const std::string &s, size_t max) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < max; i++) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    out += (c >= 0x20 && c < 0x7f && c != '"') ? static_cast<char>(c) : '?';
+  }
+  if (s.size() > max) out += "...";
+  return out + "\"";
+}
+
 }  // namespace proto
 }  // namespace lbk
