@@ -115,3 +115,13 @@ def exchange(family, address, payload):
                 break
             chunks.append(data)
     return b"".join(chunks).decode()
+
+
+def write_jsonrpc_pool(path, backend, nodes, interval_ms):
+    """An lbctl.ini with pool "api": JSON-RPC checks (max_lag 3, rise/fall 1)
+    of @nodes of @backend, named like the listeners."""
+    with open(path, "w") as f:
+        f.write("[pool api]\nmethod = round_robin\ncheck = jsonrpc\nmax_lag = 3\n"
+                f"interval = {interval_ms}ms\ntimeout = 1s\nrise = 1\nfall = 1\n")
+        for n in nodes:
+            f.write(f"server = {backend.url(n)} name={n}\n")

@@ -15,7 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbktest  # noqa: E402
 from lbctl_common import Backend  # noqa: E402
-from haproxy_support import HAProxy, ask_agent, start_agent  # noqa: E402
+from haproxy_support import HAProxy, ask_agent, start_agent, write_jsonrpc_pool  # noqa: E402
 
 NODES = ["n1", "n2", "n3"]
 AGENT_INTER = 0.5      # s, HAProxy agent-inter
@@ -42,12 +42,7 @@ class AgentTest(unittest.TestCase):
         cls.tmp = lbktest.tempdir()
         cls.backend = Backend([(n, []) for n in NODES])
         cls.ini = os.path.join(cls.tmp.name, "lbctl.ini")
-        with open(cls.ini, "w") as f:
-            f.write("[pool api]\nmethod = round_robin\ncheck = jsonrpc\nmax_lag = 3\n"
-                    f"interval = {int(PROBE_INTERVAL * 1000)}ms\ntimeout = 1s\n"
-                    "rise = 1\nfall = 1\n")
-            for n in NODES:
-                f.write(f"server = {cls.backend.url(n)} name={n}\n")
+        write_jsonrpc_pool(cls.ini, cls.backend, NODES, int(PROBE_INTERVAL * 1000))
         cls.agent, cls.agent_port = start_agent(cls.ini)
         cls.haproxy = HAProxy(cls.tmp.name,
                               haproxy_backend(cls.backend.ports, cls.agent_port,

@@ -15,7 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbktest  # noqa: E402
 from lbctl_common import LBCTL, Backend, lbctl, write_state  # noqa: E402
-from haproxy_support import HAProxy  # noqa: E402
+from haproxy_support import HAProxy, write_jsonrpc_pool  # noqa: E402
 
 NODES = ["a", "b"]
 MAINT_BIT, DRAIN_BIT = 0x01, 0x08
@@ -27,11 +27,7 @@ class SyncTest(unittest.TestCase):
         cls.tmp = lbktest.tempdir()
         cls.backend = Backend([(n, []) for n in NODES])
         cls.ini = os.path.join(cls.tmp.name, "lbctl.ini")
-        with open(cls.ini, "w") as f:
-            f.write("[pool api]\nmethod = round_robin\ncheck = jsonrpc\nmax_lag = 3\n"
-                    "interval = 300ms\ntimeout = 1s\nrise = 1\nfall = 1\n")
-            for n in NODES:
-                f.write(f"server = {cls.backend.url(n)} name={n}\n")
+        write_jsonrpc_pool(cls.ini, cls.backend, NODES, 300)
         cls.haproxy = HAProxy(cls.tmp.name, cls.haproxy_body())
 
     @classmethod
