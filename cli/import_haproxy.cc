@@ -12,6 +12,8 @@
 #include "import_haproxy.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -21,9 +23,26 @@
 namespace lbctl {
 namespace {
 
+// Reads the escape sequence at line[i] (a backslash) and advances @p i past
+// it: \n, \r, \t and \xNN are control characters, \X is X (HAProxy 2.6).
+char unescape(const std::string &line, size_t &i) {
+  const char next = line[i + 1];
+  i += 1;
+  if (next == 'n') return '\n';
+  if (next == 'r') return '\r';
+  if (next == 't') return '\t';
+  if (next == 'x' && i + 2 < line.size() && std::isxdigit(static_cast<unsigned char>(line[i + 1])) &&
+      std::isxdigit(static_cast<unsigned char>(line[i + 2]))) {
+    const char hex[3] = {line[i + 1], line[i + 2], 0};
+    i += 2;
+    return static_cast<char>(std::strtol(hex, nullptr, 16));
+  }
+  return next;
+}
+
 // Splits a configuration line into words as HAProxy does: blanks separate,
-// "double" and 'single' quotes group, a backslash escapes the next byte, and
-// an unquoted '#' starts a comment.
+// "double" (weak) and 'single' (strong) quotes group, a backslash escapes,
+// and an unquoted '#' starts a comment.
 std::vector<std::string> split_words(const std::string &line) {
   std::vector<std::string> words;
   std::string cur;
@@ -33,7 +52,7 @@ std::vector<std::string> split_words(const std::string &line) {
     const char ch = line[i];
     if (quote) {
       if (ch == quote) quote = 0;
-      else if (ch == '\\' && quote == '"' && i + 1 < line.size()) cur += line[++i];
+      else if (ch == '\\' && quote == '"' && i + 1 < line.size()) cur += unescape(line, i);
       else cur += ch;
       continue;
     }
@@ -46,7 +65,7 @@ std::vector<std::string> split_words(const std::string &line) {
     }
     in_word = true;
     if (ch == '"' || ch == '\'') quote = ch;
-    else if (ch == '\\' && i + 1 < line.size()) cur += line[++i];
+    else if (ch == '\\' && i + 1 < line.size()) cur += unescape(line, i);
     else cur += ch;
   }
   if (in_word) words.push_back(cur);
@@ -429,12 +448,24 @@ class HaproxyReader {
       c.path = w[3];
     }
     if (w.size() >= 5) {
-      const std::string &version = w[4];
-      const size_t crlf = version.find("\\r\\n");
-      if (crlf != std::string::npos || version.find("\r\n") != std::string::npos)
-        note(line, "option httpchk " + join(w, 2, w.size()),
-             "headers inside the version string are not carried; use 'http-check send hdr'");
-      else if (version != "HTTP/1.1" && version != "HTTP/1.0")
+      // The version may carry header lines: "HTTP/1.1\r\nHost:\ www".
+      std::string version = w[4];
+      const size_t eol = version.find_first_of("\r\n");
+      if (eol != std::string::npos) {
+        std::istringstream rest(version.substr(eol));
+        for (std::string header; std::getline(rest, header);) {
+          if (!header.empty() && header.back() == '\r') header.pop_back();
+          const size_t start = header.find_first_not_of("\r ");
+          if (start == std::string::npos) continue;
+          header = header.substr(start);
+          if (header.find(':') != std::string::npos)
+            c.headers += (c.headers.empty() ? "" : "\n") + header;
+          else
+            note(line, "option httpchk", "not a header line: '" + header + "'; not carried");
+        }
+        version = version.substr(0, eol);
+      }
+      if (version != "HTTP/1.1" && version != "HTTP/1.0")
         note(line, "option httpchk ... " + version, "lbctl checks speak HTTP/1.1");
     }
     if (w.size() > 5) note(line, "option httpchk", "extra arguments not carried");
