@@ -53,6 +53,14 @@ def parse_ini(text):
     return pools
 
 
+def write(directory, name, text):
+    """Writes @text to @directory/@name; returns the path."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def notes(stderr, path):
     """(line, keyword) of every 'FILE:LINE: KEYWORD: why' note on stderr."""
     out = []
@@ -70,10 +78,7 @@ class ImportTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         # The output is a configuration lbctl accepts as it is.
         with lbktest.tempdir() as tmp:
-            ini = os.path.join(tmp, "imported.ini")
-            with open(ini, "w") as f:
-                f.write(r.stdout)
-            check = lbctl("check-config", "-c", ini)
+            check = lbctl("check-config", "-c", write(tmp, "imported.ini", r.stdout))
             self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         return r, parse_ini(r.stdout)
 
@@ -148,10 +153,8 @@ class ImportTest(unittest.TestCase):
         with lbktest.tempdir() as tmp:
             # A file name that says nothing: the content decides.
             for src in (HAPROXY_CFG, NGINX_CONF):
-                copy = os.path.join(tmp, "config")
-                with open(src) as f, open(copy, "w") as g:
-                    g.write(f.read())
-                r = lbctl("import", copy)
+                with open(src) as f:
+                    r = lbctl("import", write(tmp, "config", f.read()))
                 self.assertEqual(r.returncode, 0, r.stderr)
                 kind = "HAProxy" if src == HAPROXY_CFG else "nginx"
                 self.assertIn(f"({kind})", r.stdout.splitlines()[0])
@@ -166,16 +169,11 @@ class ImportTest(unittest.TestCase):
             r = lbctl("import", os.path.join(tmp, "missing.cfg"))
             self.assertEqual(r.returncode, 2)
             self.assertIn("missing.cfg: cannot open", r.stderr)
-            prose = os.path.join(tmp, "notes.txt")
-            with open(prose, "w") as f:
-                f.write("just some text\nwithout any configuration in it\n")
-            r = lbctl("import", prose)
+            r = lbctl("import", write(tmp, "notes.txt", "just some text\nwithout config\n"))
             self.assertEqual(r.returncode, 2)
             self.assertIn("--from haproxy|nginx", r.stderr)
-            broken = os.path.join(tmp, "nginx.conf")
-            with open(broken, "w") as f:
-                f.write("http {\n  upstream u {\n    server 10.0.0.1:80\n  }\n}\n")
-            r = lbctl("import", broken)
+            r = lbctl("import", write(tmp, "nginx.conf",
+                                      "http {\n  upstream u {\n    server 10.0.0.1:80\n  }\n}\n"))
             self.assertEqual(r.returncode, 2)
             self.assertIn("line 3: directive 'server' is not terminated by ';'", r.stderr)
             self.assertEqual(r.stdout, "")
