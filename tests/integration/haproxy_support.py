@@ -97,6 +97,13 @@ def start_agent(ini, *extra):
     return proc, int(line.rsplit(":", 1)[1])
 
 
+def stop_agent(proc):
+    """Stops an agent from start_agent() by PID; returns its exit status."""
+    rc = proc.stop()
+    proc.p.stdout.close()
+    return rc
+
+
 def ask_agent(port, request):
     """Sends one agent-send line and returns the agent's one-line answer."""
     return exchange(socket.AF_INET, ("127.0.0.1", port), request)

@@ -7,6 +7,7 @@ agent intervals of the agent noticing (one probe interval), and it returns
 when the node recovers.  Several HAProxy instances polling the same agent
 cause no extra probes: each node is probed once per interval.
 """
+import json
 import os
 import sys
 import time
@@ -14,8 +15,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbktest  # noqa: E402
-from lbctl_common import Backend  # noqa: E402
-from haproxy_support import HAProxy, ask_agent, start_agent, write_jsonrpc_pool  # noqa: E402
+from lbctl_common import Backend, write_state  # noqa: E402
+from haproxy_support import (HAProxy, ask_agent, start_agent, stop_agent,  # noqa: E402
+                             write_jsonrpc_pool)
 
 NODES = ["n1", "n2", "n3"]
 AGENT_INTER = 0.5      # s, HAProxy agent-inter
@@ -50,8 +52,10 @@ class AgentTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for stop in (cls.haproxy.stop, cls.agent.stop, cls.backend.stop, cls.tmp.cleanup):
-            stop()
+        cls.haproxy.stop()
+        stop_agent(cls.agent)
+        cls.backend.stop()
+        cls.tmp.cleanup()
 
     def setUp(self):
         for n in NODES:
@@ -144,6 +148,59 @@ class AgentTest(unittest.TestCase):
         finally:
             for h in others:
                 h.stop()
+
+
+class StateFileAgentTest(unittest.TestCase):
+    """lbctl agent --state: answers from the canary's file, re-read on change."""
+
+    def write(self, nodes, age_ms=0):
+        # write_state makes healthy/unhealthy nodes; then set the outcomes.
+        tmp = self.state + ".new"
+        write_state(tmp, nodes, pool="api")
+        with open(tmp) as f:
+            doc = json.load(f)
+        doc["generated_unix_ms"] -= age_ms
+        for node, spec in zip(doc["pools"][0]["nodes"], nodes):
+            node["outcome"] = spec.get("outcome", "pass")
+            node["reason"] = spec.get("reason", "")
+            if node["outcome"] == "lag":
+                node["health"], node["healthy"] = "down", False
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, self.state)
+
+    def test_answers_follow_the_state_file(self):
+        with lbktest.tempdir() as tmp:
+            self.state = os.path.join(tmp, "state.json")
+            ini = os.path.join(tmp, "lbctl.ini")
+            with open(ini, "w") as f:
+                f.write("[pool api]\ninterval = 1s\n" + "".join(
+                    f"server = http://127.0.0.1:{9 + i}/ name={n}\n"
+                    for i, n in enumerate("abcd")))
+            url = "http://127.0.0.1:9/"
+            self.write([{"name": "a", "url": url, "p50": 1.0},
+                        {"name": "b", "url": url, "p50": 100.0},
+                        {"name": "c", "url": url, "healthy": False, "outcome": "status",
+                         "reason": "status 500"},
+                        {"name": "d", "url": url, "lag": 9, "outcome": "lag",
+                         "reason": "head lags by 9"}])
+            agent, port = start_agent(ini, "--state", self.state)
+            try:
+                self.assertRegex(ask_agent(port, "api/a\n"), r"^ready up 100% #lbkit: ")
+                # 100 ms against the 20 ms floor of the best: 50 + 50 * 20/100.
+                self.assertRegex(ask_agent(port, "api/b\n"), r"^ready up 60% #lbkit: ")
+                self.assertEqual(ask_agent(port, "api/c\n"), "down #lbkit: status 500\n")
+                self.assertEqual(ask_agent(port, "api/d\n"), "drain #lbkit: head lags by 9\n")
+                # The canary rewrote the file: the agent re-reads it.
+                self.write([{"name": "a", "url": url, "p50": 1.0},
+                            {"name": "b", "url": url, "p50": 1.0}])
+                self.assertRegex(ask_agent(port, "api/b\n"), r"^ready up 100% ")
+                self.assertRegex(ask_agent(port, "api/c\n"), r"^#lbkit: unknown server")
+                # A canary that stopped writing: stale state changes nothing.
+                self.write([{"name": "a", "url": url, "p50": 1.0}], age_ms=60000)
+                self.assertRegex(ask_agent(port, "api/a\n"), r"^#lbkit: state file .* is stale")
+            finally:
+                self.assertEqual(stop_agent(agent), 0)
 
 
 if __name__ == "__main__":
