@@ -48,8 +48,8 @@ const char kUsage[] =
     "\n"
     "  --listen ADDR:PORT      numeric address, IPv6 in brackets ([::1]:0); port 0 =\n"
     "                          any free port\n"
-    "  --ports N               this --listen opens N listeners (ports PORT..PORT+N-1,\n"
-    "                          or N free ports when PORT is 0)\n"
+    "  --ports N               this --listen opens N listeners: ports PORT..PORT+N-1,\n"
+    "                          or, when PORT is 0, N free ports in 10000..32767\n"
     "  --name NAME             listener name (default: listenerN)\n"
     "  --status CODE           HTTP status of every reply (default 200)\n"
     "  --body TEXT             reply body (default \"ok\\n\")\n"
@@ -837,7 +837,9 @@ std::string format_address(const std::string &host, int port) {
 }
 
 // Binds (and unless the fault is refuse, listens on) one socket.
-bool open_listener(Server *server, Listener *l, const std::string &host, int port) {
+// With @p quiet_if_in_use, a port in use fails silently (errno EADDRINUSE).
+bool open_listener(Server *server, Listener *l, const std::string &host, int port,
+                   bool quiet_if_in_use = false) {
   sockaddr_storage ss;
   socklen_t len;
   std::string h;
@@ -852,9 +854,12 @@ bool open_listener(Server *server, Listener *l, const std::string &host, int por
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (bind(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0) {
-    std::fprintf(stderr, "lbk-testbackend: bind %s: %s\n", format_address(host, port).c_str(),
-                 std::strerror(errno));
+    int bind_errno = errno;
+    if (!(quiet_if_in_use && bind_errno == EADDRINUSE))
+      std::fprintf(stderr, "lbk-testbackend: bind %s: %s\n", format_address(host, port).c_str(),
+                   std::strerror(bind_errno));
     close(fd);
+    errno = bind_errno;
     return false;
   }
   sockaddr_storage bound;
@@ -1122,6 +1127,26 @@ int main(int argc, char **argv) {
       if (!l->behaviour.tls_cert.empty()) {
         l->ssl_ctx = make_server_tls(l->behaviour.tls_cert, l->behaviour.tls_key);
         if (!l->ssl_ctx) return 1;
+      }
+      if (s.port == 0 && s.count > 1) {
+        // Many free ports: the kernel's bind(0) search slows down badly as
+        // its (odd-numbered) ephemeral ports fill up, so take ports in
+        // 10000..32767, below Linux's default ephemeral range, skipping
+        // those in use.
+        static int next_port = 10000 + static_cast<int>(server.rng() % 10000);
+        bool bound = false;
+        for (int attempt = 0; attempt < 22768 && !bound; ++attempt) {
+          int port = next_port++;
+          if (next_port > 32767) next_port = 10000;
+          bound = open_listener(&server, l.get(), s.host, port, true);
+          if (!bound && errno != EADDRINUSE) return 1;
+        }
+        if (!bound) {
+          std::fprintf(stderr, "lbk-testbackend: no free port left in 10000..32767\n");
+          return 1;
+        }
+        server.listeners.push_back(std::move(l));
+        continue;
       }
       int port = s.port == 0 ? 0 : s.port + k;
       if (port > 65535) usage_error("--ports: range passes port 65535");
