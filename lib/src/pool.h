@@ -111,7 +111,7 @@ class PickContext {
   // admin/agent not up, weight 0, full, and (unless in panic) health-down,
   // failed-window and ejected peers.
   bool usable(uint32_t id);
-  // Wall of the pick (lazy: read once).
+  // Clock time of the pick, read from the pool clock at most once.
   uint64_t now() {
     if (!have_now_) {
       now_ = pool_now(pool_);
