@@ -9,6 +9,7 @@ cause no extra probes: each node is probed once per interval.
 """
 import json
 import os
+import socket
 import sys
 import time
 import unittest
@@ -200,6 +201,39 @@ class StateFileAgentTest(unittest.TestCase):
                 self.write([{"name": "a", "url": url, "p50": 1.0}], age_ms=60000)
                 self.assertRegex(ask_agent(port, "api/a\n"), r"^#lbkit: state file .* is stale")
             finally:
+                self.assertEqual(stop_agent(agent), 0)
+
+    def test_connection_bound_and_timeout(self):
+        with lbktest.tempdir() as tmp:
+            ini = os.path.join(tmp, "lbctl.ini")
+            with open(ini, "w") as f:
+                f.write("[pool api]\nserver = http://127.0.0.1:9/ name=a\n")
+            self.state = os.path.join(tmp, "state.json")
+            self.write([{"name": "a", "url": "http://127.0.0.1:9/"}])
+            agent, port = start_agent(ini, "--state", self.state, "--max-connections", "2",
+                                      "--connection-timeout", "300ms")
+            idle = []
+            try:
+                for _ in range(2):  # connections that never send a line
+                    idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                time.sleep(0.1)
+                # Over the bound: closed at once (FIN or RST), without an answer.
+                try:
+                    refused = ask_agent(port, "api/a\n")
+                except ConnectionResetError:
+                    refused = ""
+                self.assertEqual(refused, "")
+                # The idle ones time out with a comment that changes nothing.
+                for s in idle:
+                    self.assertEqual(s.recv(4096).decode(),
+                                     '#lbkit: no server name received: set agent-send '
+                                     '"POOL/SERVER\\n"\n')
+                    s.close()
+                idle.clear()
+                self.assertRegex(ask_agent(port, "api/a\n"), r"^ready up 100% ")
+            finally:
+                for s in idle:
+                    s.close()
                 self.assertEqual(stop_agent(agent), 0)
 
 
