@@ -73,11 +73,17 @@ struct ReferenceRing {
     std::stable_sort(points.begin(), points.end(),
                      [](const auto &a, const auto &b) { return a.first < b.first; });
   }
-  std::string lookup(const std::string &key) const {
+  // The server of the first point >= crc32(key), wrapping; points of
+  // @p skip are walked past (nginx moves to the next point).
+  std::string lookup(const std::string &key, const std::string &skip = "") const {
     uint32_t h = crc_of(key);
-    for (const auto &p : points)
-      if (p.first >= h) return p.second;
-    return points.front().second;
+    size_t start = 0;
+    while (start < points.size() && points[start].first < h) ++start;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const auto &p = points[(start + i) % points.size()];
+      if (p.second != skip) return p.second;
+    }
+    return "";
   }
 };
 
@@ -98,6 +104,25 @@ TEST(Ketama, MatchesTheDocumentedNginxRing) {
     uint32_t id = f.pick_release(key);
     ASSERT_NE(id, LBK_PEER_NONE);
     EXPECT_EQ(by_id[id], ref.lookup(key)) << key;
+  }
+}
+
+TEST(Ketama, AnUnusablePeersKeysGoToTheNextPointsPeer) {
+  PoolFixture f("hash", 64);
+  ReferenceRing ref;
+  std::map<uint32_t, std::string> by_id;
+  for (int i = 0; i < 6; ++i) {
+    std::string name = "192.168.1." + std::to_string(i + 1) + ":11211";
+    by_id[f.add(name, 1 + i % 2)] = name;
+    ref.add(name, 1 + i % 2);
+  }
+  ref.finish();
+  uint32_t drained;
+  ASSERT_EQ(lbk_pool_find(&drained, f.pool, "192.168.1.3:11211"), 0);
+  ASSERT_EQ(lbk_pool_set_state(f.pool, drained, LBK_ADMIN_DRAIN), 0);
+  for (int k = 0; k < 3000; ++k) {
+    std::string key = "session-" + std::to_string(k);
+    EXPECT_EQ(by_id[f.pick_release(key)], ref.lookup(key, "192.168.1.3:11211")) << key;
   }
 }
 

@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "algo/hash_common.h"
@@ -39,27 +40,39 @@ struct RingPoint {
   uint32_t pos;  // tier position
 };
 
-// Lookup acceleration: bucket b lists the points whose hash has top 16 bits
-// b, as the range [first[b], first[b + 1]); a lookup binary-searches only
-// that range (a few points) instead of the whole ring.
-constexpr int BUCKET_SHIFT = 16;
-constexpr size_t BUCKETS = size_t{1} << (32 - BUCKET_SHIFT);
+// Lookup acceleration.  The hash space is cut into 2^bits buckets (bits
+// grows with the ring, 8..20).  For a bucket that holds no point, every key
+// in it maps to the same point (the first one after the bucket): its entry
+// stores that point's member directly, flagged with DIRECT, and a lookup is
+// one table read.  Otherwise the entry is the index of the bucket's first
+// point, and the lookup steps forward over the (few) points of the bucket.
+constexpr uint32_t DIRECT = 0x80000000u;
 
-// A point's hash and member sit together, so a lookup touches the bucket
-// index, one stretch of points and the member's slot.
 struct Ring : AlgoState {
   std::vector<RingPoint> points;
-  std::vector<uint32_t> first;  // BUCKETS + 1 entries
+  std::vector<uint32_t> table;
+  int shift = 32;  // 32 - bits
 
-  // Index of the first point with hash >= h (points.size() if none).
-  size_t lower_bound(uint32_t h) const {
-    size_t b = h >> BUCKET_SHIFT;
-    auto begin = points.begin() + first[b];
-    auto end = points.begin() + first[b + 1];
-    return static_cast<size_t>(
-        std::lower_bound(begin, end, h,
+  // The first point with hash >= h, wrapping to 0.  *direct_pos is set to
+  // the member position when a DIRECT entry answered (and the point index
+  // is then left to full_lower_bound(), needed only to walk on).
+  size_t lookup(uint32_t h, uint32_t *direct_pos) const {
+    uint32_t entry = table[h >> shift];
+    if (entry & DIRECT) {
+      *direct_pos = entry & ~DIRECT;
+      return SIZE_MAX;
+    }
+    size_t at = entry;
+    while (at < points.size() && points[at].hash < h) ++at;
+    return at == points.size() ? 0 : at;
+  }
+
+  size_t full_lower_bound(uint32_t h) const {
+    size_t at = static_cast<size_t>(
+        std::lower_bound(points.begin(), points.end(), h,
                          [](const RingPoint &p, uint32_t v) { return p.hash < v; }) -
         points.begin());
+    return at == points.size() ? 0 : at;
   }
 };
 
@@ -121,21 +134,37 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
   auto ring = std::make_unique<Ring>();
   ring->points = std::move(points);
   const auto &sorted = ring->points;
-  ring->first.assign(BUCKETS + 1, 0);
+  // About 4 buckets per point, at most 2^20 buckets (4 MB, reached at
+  // 262144 points, i.e. about 1640 weight units).
+  int bits = 8;
+  while (bits < 20 && (size_t{1} << bits) < 4 * sorted.size()) ++bits;
+  ring->shift = 32 - bits;
+  size_t buckets = size_t{1} << bits;
+  ring->table.assign(buckets, 0);
   size_t at = 0;
-  for (size_t b = 0; b < BUCKETS; ++b) {
-    ring->first[b] = static_cast<uint32_t>(at);
-    while (at < sorted.size() && (sorted[at].hash >> BUCKET_SHIFT) == b) ++at;
+  for (size_t b = 0; b < buckets; ++b) {
+    size_t start = at;
+    while (at < sorted.size() && (sorted[at].hash >> ring->shift) == b) ++at;
+    if (start == at)  // empty: the first point after it (wrapping) answers
+      ring->table[b] = DIRECT | sorted[at == sorted.size() ? 0 : at].pos;
+    else
+      ring->table[b] = static_cast<uint32_t>(start);
   }
-  ring->first[BUCKETS] = static_cast<uint32_t>(sorted.size());
   return ring;
 }
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
   const Ring &ring = *static_cast<const Ring *>(tier.state.get());
   const auto &points = ring.points;
-  size_t at = ring.lower_bound(lbk_crc32(ctx.key(), ctx.key_len()));
+  uint32_t key_hash = lbk_crc32(ctx.key(), ctx.key_len());
   LoadBound bound(ctx, tier);
+  uint32_t direct_pos = 0;
+  size_t at = ring.lookup(key_hash, &direct_pos);
+  if (at == SIZE_MAX) {
+    if (bound.allows(ctx, tier, direct_pos) && ctx.usable(tier.ids[direct_pos]))
+      return tier.ids[direct_pos];
+    at = ring.full_lower_bound(key_hash);  // walk on from the point itself
+  }
   size_t steps = std::min(points.size(), HASH_WALK_STEPS);
   for (size_t step = 0; step < steps; ++step, ++at) {
     if (at >= points.size()) at = 0;
