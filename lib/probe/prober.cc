@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -139,6 +140,11 @@ struct Prober::Impl {
 
   Impl(event_base *b, Options o) : base(b), opts(std::move(o)) {
     pump_ev = event_new(base, -1, 0, &Impl::pump_cb, this);
+    // libevent writes with write()/writev(), which raise SIGPIPE on a
+    // connection the peer reset; a probe must never kill its process.
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
+      signal(SIGPIPE, SIG_IGN);
   }
   ~Impl() {
     for (auto &kv : active) kv.second->release();

@@ -28,7 +28,8 @@ struct Target {
   std::string sni;                 // TLS server name; "" = the URL's host
   bool tls_verify = true;          // verify the peer's certificate chain+name
   std::string ca_file;             // "" = the system trust store
-  uint32_t timeout_ms = 2000;      // whole probe, DNS included
+  uint32_t timeout_ms = 2000;      // whole probe, DNS included (the check's
+                                   // own timeout_ms is not used here)
   int family = 0;                  // AF_UNSPEC, AF_INET or AF_INET6
 };
 
@@ -57,6 +58,8 @@ class Prober {
  public:
   using Callback = std::function<void(const Result &)>;
   // Runs on the caller's event loop; the base must outlive the Prober.
+  // If SIGPIPE still has its default action it is set to SIG_IGN (a peer
+  // that resets must not kill the process).
   Prober(event_base *base, Options opts = {});
   ~Prober();  // cancels what is in flight without calling callbacks
   Prober(const Prober &) = delete;
