@@ -54,49 +54,55 @@ bool is_jsonrpc(const ProbeSession &session, const NodeRun &n) {
 // The node's verdict as shown: rise/fall health and the lag judgement.
 bool node_healthy(const NodeRun &n) { return n.healthy && n.outcome != "lag"; }
 
-std::string render_json(const ProbeSession &session) {
-  json nodes = json::array();
+json node_json(const ProbeSession &session, const NodeRun &n) {
+  const lbk::probe::Timings &t = n.last.timings;
+  const bool ok = node_healthy(n);
+  json j;
+  j["pool"] = session.config().pools[n.pool_index].name;
+  j["name"] = n.server.name;
+  j["url"] = n.server.url;
+  j["address"] = n.last.address;
+  j["healthy"] = ok;
+  j["verdict"] = ok ? "healthy" : "unhealthy";
+  j["outcome"] = n.outcome;
+  j["error"] = n.error.empty() ? json(nullptr) : json(n.error);
+  j["http_status"] = n.last.verdict.http_status ? json(n.last.verdict.http_status) : json(nullptr);
+  j["dns_ms"] = ms_or_null(t.dns_ms);
+  j["connect_ms"] = ms_or_null(t.connect_ms);
+  j["tls_ms"] = ms_or_null(t.tls_ms);
+  j["first_byte_ms"] = ms_or_null(t.first_byte_ms);
+  j["total_ms"] = ms_or_null(t.total_ms);
+  if (is_jsonrpc(session, n))
+    j["jsonrpc"] = {{"head", n.last.verdict.has_value ? json(n.last.verdict.value) : json(nullptr)},
+                    {"lag", n.lag},
+                    {"version", n.version.empty() ? json(nullptr) : json(n.version)}};
+  else
+    j["jsonrpc"] = nullptr;
+  j["checks"] = n.checks;
+  j["checks_failed"] = n.failed;
+  j["stats"] = {{"dns_ms", stats_json(n.dns)},
+                {"connect_ms", stats_json(n.connect)},
+                {"tls_ms", stats_json(n.tls)},
+                {"first_byte_ms", stats_json(n.first_byte)},
+                {"total_ms", stats_json(n.total)}};
+  return j;
+}
+
+// Streams the document node by node: 10,000 nodes never exist as one JSON
+// tree in memory.
+void write_json(const ProbeSession &session, FILE *out) {
   size_t healthy = 0;
+  for (const NodeRun &n : session.nodes()) healthy += node_healthy(n);
+  std::fprintf(out, "{\n  \"schema\": \"lbctl-probe/1\",\n  \"rounds\": %llu,\n  \"total\": %zu,\n"
+               "  \"healthy\": %zu,\n  \"nodes\": [",
+               static_cast<unsigned long long>(session.rounds()), session.nodes().size(), healthy);
+  bool first = true;
   for (const NodeRun &n : session.nodes()) {
-    const lbk::probe::Timings &t = n.last.timings;
-    const bool ok = node_healthy(n);
-    healthy += ok;
-    json j;
-    j["pool"] = session.config().pools[n.pool_index].name;
-    j["name"] = n.server.name;
-    j["url"] = n.server.url;
-    j["address"] = n.last.address;
-    j["healthy"] = ok;
-    j["verdict"] = ok ? "healthy" : "unhealthy";
-    j["outcome"] = n.outcome;
-    j["error"] = n.error.empty() ? json(nullptr) : json(n.error);
-    j["http_status"] = n.last.verdict.http_status ? json(n.last.verdict.http_status) : json(nullptr);
-    j["dns_ms"] = ms_or_null(t.dns_ms);
-    j["connect_ms"] = ms_or_null(t.connect_ms);
-    j["tls_ms"] = ms_or_null(t.tls_ms);
-    j["first_byte_ms"] = ms_or_null(t.first_byte_ms);
-    j["total_ms"] = ms_or_null(t.total_ms);
-    if (is_jsonrpc(session, n))
-      j["jsonrpc"] = {{"head", n.last.verdict.has_value ? json(n.last.verdict.value) : json(nullptr)},
-                      {"lag", n.lag},
-                      {"version", n.version.empty() ? json(nullptr) : json(n.version)}};
-    else
-      j["jsonrpc"] = nullptr;
-    j["checks"] = n.checks;
-    j["checks_failed"] = n.failed;
-    j["stats"] = {{"dns_ms", stats_json(n.dns)},
-                  {"connect_ms", stats_json(n.connect)},
-                  {"tls_ms", stats_json(n.tls)},
-                  {"first_byte_ms", stats_json(n.first_byte)},
-                  {"total_ms", stats_json(n.total)}};
-    nodes.push_back(std::move(j));
+    const std::string text = node_json(session, n).dump();
+    std::fprintf(out, "%s\n    %s", first ? "" : ",", text.c_str());
+    first = false;
   }
-  json out = {{"schema", "lbctl-probe/1"},
-              {"rounds", session.rounds()},
-              {"total", session.nodes().size()},
-              {"healthy", healthy},
-              {"nodes", std::move(nodes)}};
-  return out.dump(2) + "\n";
+  std::fprintf(out, "\n  ]\n}\n");
 }
 
 std::string render_table(const ProbeSession &session, bool color) {
@@ -223,11 +229,14 @@ void register_probe(CLI::App &app, int &exit_code) {
       return;
     }
     probe_rounds(session, args->count, interval_ms);
-    std::string text;
-    if (format == Format::kJson) text = render_json(session);
-    else if (format == Format::kPrometheus) text = render_prometheus(session);
-    else text = render_table(session, color_enabled(stdout));
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (format == Format::kJson) {
+      write_json(session, stdout);
+    } else {
+      const std::string text = format == Format::kPrometheus
+                                   ? render_prometheus(session)
+                                   : render_table(session, color_enabled(stdout));
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
     size_t healthy = 0;
     for (const NodeRun &n : session.nodes()) healthy += node_healthy(n);
     exit_code = health_exit_code(healthy, session.nodes().size());

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <unordered_set>
 
 namespace lbctl {
 
@@ -57,6 +58,7 @@ bool resolve_config(const NodeOptions &o, Config &out) {
     pool.name = kCommandLinePool;
     pool.file = "command line";
     bool ok = true;
+    std::unordered_set<std::string> seen;
     for (size_t i = 0; i < o.urls.size(); ++i) {
       ServerConfig s;
       s.url = o.urls[i];
@@ -68,11 +70,10 @@ bool resolve_config(const NodeOptions &o, Config &out) {
         ok = false;
         continue;
       }
-      for (const ServerConfig &other : pool.servers)
-        if (other.url == s.url) {
-          std::fprintf(stderr, "lbctl: node %zu: '%s' given twice\n", i + 1, s.url.c_str());
-          ok = false;
-        }
+      if (!seen.insert(s.url).second) {
+        std::fprintf(stderr, "lbctl: node %zu: '%s' given twice\n", i + 1, s.url.c_str());
+        ok = false;
+      }
       pool.servers.push_back(s);
     }
     if (!ok) return false;

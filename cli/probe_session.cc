@@ -3,6 +3,7 @@
 
 #include <event2/event.h>
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -136,8 +137,8 @@ lbk::probe::Target make_target(const NodeRun &n, const CheckConfig &c, const lbk
 }  // namespace
 
 ProbeSession::~ProbeSession() {
-  for (NodeRun &n : nodes_) lbk_check_free(n.check);
   for (PoolRun &p : pools_) {
+    for (auto &kv : p.checks_by_path) lbk_check_free(kv.second);
     lbk_pool_free(p.pool);
     lbk_check_free(p.version_check);
   }
@@ -145,6 +146,13 @@ ProbeSession::~ProbeSession() {
 
 bool ProbeSession::init(const Config &config, std::string &error) {
   config_ = config;
+  // Thousands of probes in flight need as many descriptors: raise the soft
+  // limit to the hard one (a no-op when it already is).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   for (size_t pi = 0; pi < config_.pools.size(); ++pi) {
     const PoolConfig &pc = config_.pools[pi];
     PoolRun run;
@@ -163,7 +171,13 @@ bool ProbeSession::init(const Config &config, std::string &error) {
       NodeRun n;
       n.pool_index = pi;
       n.server = pc.servers[si];
-      if (!compile_check(pc.check, n.server.url, &n.check, error)) return false;
+      const std::string path = pc.check.path.empty() ? url_path(n.server.url) : pc.check.path;
+      lbk_check *&check = pools_.back().checks_by_path[path];
+      if (!check && !compile_check(pc.check, n.server.url, &check, error)) {
+        pools_.back().checks_by_path.erase(path);
+        return false;
+      }
+      n.check = check;
       // Peer names in the pool are internal ("n<index>"): URLs may exceed
       // LBK_NAME_MAX and node names are kept here.
       const std::string peer_name = "n" + std::to_string(si);
@@ -175,7 +189,6 @@ bool ProbeSession::init(const Config &config, std::string &error) {
       peer.backup = n.server.backup ? 1 : 0;
       rc = lbk_pool_add(&n.peer_id, run.pool, &peer);
       if (rc != 0) {
-        lbk_check_free(n.check);
         error = "node " + n.server.name + ": " + lbk_strerror(rc) + " (" + lbk_error_last() + ")";
         return false;
       }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,9 +24,21 @@ struct event_base;
 namespace lbctl {
 
 // Samples of one quantity over rounds (milliseconds), for min/p50/p95/max.
+// Keeps the latest kMaxSamples values (a ring; order does not matter to
+// percentiles), so long-running callers (watch, agent) use bounded memory.
 struct Samples {
+  static constexpr size_t kMaxSamples = 1024;
   std::vector<double> values;
-  void add(double v) { if (v >= 0) values.push_back(v); }
+  size_t next = 0;  // ring position once full
+  void add(double v) {
+    if (v < 0) return;
+    if (values.size() < kMaxSamples) {
+      values.push_back(v);
+    } else {
+      values[next] = v;
+      next = (next + 1) % kMaxSamples;
+    }
+  }
   // Nearest-rank percentile (p in 0..100) of the samples; -1 when empty.
   double percentile(double p) const;
   double min() const { return percentile(0); }
@@ -36,7 +49,7 @@ struct NodeRun {
   size_t pool_index = 0;
   ServerConfig server;
   uint32_t peer_id = LBK_PEER_NONE;
-  lbk_check *check = nullptr;        // owned; per node (its path is the URL's)
+  const lbk_check *check = nullptr;  // shared by the pool's nodes with this path
   bool has_result = false;
   lbk::probe::Result last;           // the latest round's result
   std::string outcome = "unknown";   // last round: pass, timeout, ..., lag
@@ -77,6 +90,9 @@ class ProbeSession {
   struct PoolRun {
     lbk_pool *pool = nullptr;
     lbk_check *version_check = nullptr;  // jsonrpc pools only
+    // One compiled check per distinct request path (a check renders its
+    // path; nodes of a pool differ only by URL).
+    std::map<std::string, lbk_check *> checks_by_path;
   };
   Config config_;
   std::vector<PoolRun> pools_;
