@@ -24,9 +24,10 @@
 // however many HAProxy instances poll: the smallest interval of the
 // configured pools is used for all) or, with --state, from the canary's
 // state file (re-read when it changes; older than 3 intervals or 10 s is
-// stale).  Unknown names are logged on stderr.  Because the agent answers
-// "ready", it owns the administrative state of the servers it answers for:
-// to hold one in maintenance, first `disable agent BACKEND/SERVER`.
+// stale).  Unknown names are logged on stderr (once a minute per name).
+// Because the agent answers "ready", it owns the administrative state of the
+// servers it answers for: to hold one in maintenance, first
+// `disable agent BACKEND/SERVER`.
 // Prints "listening ADDR:PORT" on stdout once bound (port 0 = any free).
 // Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage or config error, 4 cannot
 // listen.
@@ -46,6 +47,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 
 #include "commands.h"
@@ -291,8 +293,15 @@ class Agent {
     }
     if (matches != 1) {
       const std::string what = matches == 0 ? "unknown server" : "ambiguous server (name the pool)";
-      std::fprintf(stderr, "lbctl agent: %s '%s' asked by %s; answered without a change\n",
-                   what.c_str(), name.c_str(), peer.c_str());
+      // Logged once a minute per name: HAProxy asks every agent-inter.
+      const auto now = std::chrono::steady_clock::now();
+      auto logged = unknown_logged_.find(name);
+      if (logged == unknown_logged_.end() || now - logged->second > std::chrono::minutes(1)) {
+        std::fprintf(stderr, "lbctl agent: %s '%s' asked by %s; answered without a change\n",
+                     what.c_str(), name.c_str(), peer.c_str());
+        if (unknown_logged_.size() > 10000) unknown_logged_.clear();  // bounded
+        unknown_logged_[name] = now;
+      }
       return agent_comment_line(what + " '" + name + "'");
     }
     return agent_reply_line(haproxy_verdict(*found, *found_pool, false));
@@ -403,6 +412,7 @@ class Agent {
   off_t state_size_ = 0;
   unsigned connections_ = 0;
   bool overload_logged_ = false;
+  std::map<std::string, std::chrono::steady_clock::time_point> unknown_logged_;
 };
 
 }  // namespace
