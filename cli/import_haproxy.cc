@@ -235,8 +235,9 @@ class HaproxyReader {
       server(w, line);
     } else if (k == "option" && w.size() > 1 && w[1] == "httpchk") {
       option_httpchk(w, line, p.check);
-    } else if (k == "option" && w.size() > 1 && w[1] == "tcp-check") {
-      p.check.http = false;
+    } else if ((k == "option" && w.size() > 1 && w[1] == "tcp-check") ||
+               (k == "no" && w.size() > 2 && w[1] == "option" && w[2] == "httpchk")) {
+      p.check.http = false;  // back to a connect check
     } else if (k == "http-check" && w.size() > 1 && w[1] == "send") {
       http_check_send(w, line, p.check);
     } else if (k == "http-check" && w.size() > 1 && w[1] == "expect") {
