@@ -61,6 +61,7 @@ struct ForwardArgs {
   bool annotate = false;
   std::string max_time = "30s";
   std::string connect_timeout = "5s";
+  std::string ca_file;
 };
 
 bool idempotent(const std::string &method) {
@@ -234,6 +235,7 @@ class Forwarder {
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(max_time_ms_));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout_ms_));
     curl_easy_setopt(e, CURLOPT_USERAGENT, "lbctl");
+    if (!args_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, args_.ca_file.c_str());
     if (args_.nodes.insecure) {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -426,6 +428,8 @@ void register_forward(CLI::App &app, int &exit_code) {
   cmd->add_flag("--annotate", args->annotate, "Add __server__ and __version__ to a JSON object reply");
   cmd->add_option("--max-time", args->max_time, "Whole-request timeout per node (default 30s)");
   cmd->add_option("--connect-timeout", args->connect_timeout, "Connect timeout per node (default 5s)");
+  cmd->add_option("--cacert", args->ca_file, "Trust these CA certificates (PEM) instead of the system store")
+      ->check(CLI::ExistingFile);
   cmd->footer(
       "hedge and race send the request to more than one node (race multiplies the load by its\n"
       "count); both are refused for non-idempotent methods unless --force.\n"

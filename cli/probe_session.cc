@@ -435,6 +435,13 @@ int gather_state(const NodeOptions &opts, const std::string &state_path, unsigne
       std::fprintf(stderr, "lbctl: %s\n", error.c_str());
       return kExitRuntime;
     }
+    // A state older than three canary intervals (at least 10 s) is stale:
+    // say so, but use it (it is still the best knowledge there is).
+    const int64_t age_ms = unix_now_ms() - out.generated_unix_ms;
+    const int64_t stale_ms = std::max<int64_t>(10000, 3 * static_cast<int64_t>(out.interval_ms));
+    if (age_ms > stale_ms)
+      std::fprintf(stderr, "lbctl: warning: %s is %lld s old (is `lbctl watch` running?)\n",
+                   state_path.c_str(), static_cast<long long>(age_ms / 1000));
     if (!opts.pool.empty()) {
       const PoolState *p = out.find_pool(opts.pool);
       if (!p) {

@@ -140,14 +140,15 @@ class ProbeTest(unittest.TestCase):
         self.assertEqual(len(lines), 3)
         self.assertIn("unhealthy", lines[2])
 
-    def run_on_tty(self, args, env_extra):
-        """Runs lbctl with stdout on a pseudo-terminal; returns (rc, output)."""
+    def run_on_tty(self, args, env_extra, stderr_too=False):
+        """Runs lbctl with stdout (and stderr) on a pseudo-terminal; returns (rc, output)."""
         master, slave = pty.openpty()
         env = dict(os.environ)
         env.pop("NO_COLOR", None)
         env["TERM"] = "xterm"
         env.update(env_extra)
-        p = lbktest.Proc([LBCTL] + args, stdout=slave, stderr=subprocess.DEVNULL, env=env)
+        p = lbktest.Proc([LBCTL] + args, stdout=slave, stderr=slave if stderr_too else subprocess.DEVNULL,
+                         env=env)
         os.close(slave)
         out = b""
         deadline = time.monotonic() + 30
@@ -171,6 +172,18 @@ class ProbeTest(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertIn("NODE", out)
         self.assertNotIn("\033[", out)
+
+    def test_progress_line_on_tty_after_a_second(self):
+        with Backend([("hang", ["--fault", "hang"])]) as b:
+            rc, out = self.run_on_tty(["probe", "--timeout", "1800ms", self.url("fast"), b.url("hang")],
+                                      {"NO_COLOR": "1"}, stderr_too=True)
+        self.assertEqual(rc, 1)
+        self.assertIn("probing: 1/2 done", out)
+        # Piped, there is no progress line.
+        with Backend([("hang", ["--fault", "hang"])]) as b:
+            r = lbctl("probe", "--timeout", "1200ms", self.url("fast"), b.url("hang"))
+        self.assertEqual(r.returncode, 1)
+        self.assertNotIn("probing", r.stderr)
 
     def test_default_format_is_json_when_piped(self):
         r, doc = lbctl_json("probe", self.url("fast"))

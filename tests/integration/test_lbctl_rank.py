@@ -1,12 +1,13 @@
 """lbctl rank end to end: best-first order with deterministic fast, slow,
 lagging and broken nodes; the documented score formula; --state."""
+import json
 import os
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbktest  # noqa: E402
-from lbctl_common import Backend, RANK_DOC, lbctl, lbctl_json, validate  # noqa: E402
+from lbctl_common import Backend, RANK_DOC, lbctl, lbctl_json, validate, write_state  # noqa: E402
 
 
 def expected_score(node):
@@ -84,6 +85,23 @@ class RankTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertTrue(r.stdout.startswith("#"))
             self.assertEqual(len(r.stdout.splitlines()), 5)
+
+    def test_stale_state_warns(self):
+        with lbktest.tempdir() as d:
+            state = os.path.join(d, "state.json")
+            write_state(state, [{"name": "fast", "url": self.backend.url("fast")}])
+            r = lbctl("rank", "-o", "json", "--state", state)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("old", r.stderr)
+            with open(state) as f:
+                doc = json.load(f)
+            doc["generated_unix_ms"] -= 3600 * 1000
+            with open(state, "w") as f:
+                json.dump(doc, f)
+            r = lbctl("rank", "-o", "json", "--state", state)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("warning", r.stderr)
+            self.assertIn("old", r.stderr)
 
     def test_bad_state_file(self):
         with lbktest.tempdir() as d:

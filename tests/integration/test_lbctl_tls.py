@@ -1,0 +1,68 @@
+"""lbctl over TLS: certificate verification is on by default (a self-signed
+node is unhealthy with outcome "tls"), -k turns it off, ca_file in the INI
+trusts the certificate; forward verifies too unless -k."""
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lbktest  # noqa: E402
+from lbctl_common import Backend, lbctl, lbctl_json  # noqa: E402
+
+
+class TlsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = lbktest.tempdir()
+        subprocess.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests", "support", "gen-cert.sh"),
+                        cls.tmp.name], check=True, capture_output=True, timeout=60)
+        cls.cert = os.path.join(cls.tmp.name, "cert.pem")
+        cls.backend = Backend([("tls", ["--tls-cert", cls.cert, "--tls-key",
+                                        os.path.join(cls.tmp.name, "key.pem"), "--body", "secure\n"])])
+        cls.url = "https://127.0.0.1:%d/" % cls.backend.ports["tls"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.backend.stop()
+        cls.tmp.cleanup()
+
+    def test_verification_on_by_default(self):
+        r, doc = lbctl_json("probe", "-o", "json", self.url)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        n = doc["nodes"][0]
+        self.assertEqual(n["outcome"], "tls")
+        self.assertTrue(n["error"])
+
+    def test_insecure_flag(self):
+        r, doc = lbctl_json("probe", "-o", "json", "-k", self.url)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        n = doc["nodes"][0]
+        self.assertTrue(n["healthy"])
+        self.assertIsNotNone(n["tls_ms"])
+        self.assertGreaterEqual(n["tls_ms"], 0)
+
+    def test_ca_file_in_config(self):
+        cfg = os.path.join(self.tmp.name, "tls.ini")
+        with open(cfg, "w") as f:
+            f.write("[pool secure]\nca_file = %s\nserver = %s\n" % (self.cert, self.url))
+        r, doc = lbctl_json("probe", "-o", "json", "-c", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(doc["nodes"][0]["healthy"])
+
+    def test_forward_verifies(self):
+        state = os.path.join(self.tmp.name, "state.json")
+        r = lbctl("watch", "--once", "-q", "-k", "--state", state, self.url)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = lbctl("forward", "--state", state)
+        self.assertEqual(r.returncode, 4)  # the certificate is not trusted
+        r = lbctl("forward", "-k", "--state", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "secure\n")
+        r = lbctl("forward", "--cacert", self.cert, "--state", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "secure\n")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
