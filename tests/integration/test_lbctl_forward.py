@@ -153,6 +153,18 @@ class ForwardTest(unittest.TestCase):
         self.assertGreaterEqual(best_s, 1.5)
         self.assertLess(hedge_s, best_s / 2, "hedge %.3fs vs best %.3fs" % (hedge_s, best_s))
 
+    def test_hedge_delay_defaults_to_best_p95(self):
+        state = os.path.join(self.dir, "p95.json")
+        write_state(state, [{"name": "fast", "url": self.url("fast"), "p50": 3.0, "p95": 25.0},
+                            {"name": "slow", "url": self.url("slow"), "p50": 40.0, "p95": 45.0}])
+        r = lbctl("forward", "-v", "-s", "hedge", "--state", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("hedge delay 25 ms", r.stderr)
+        write_state(state, [{"name": "fast", "url": self.url("fast"), "p50": -1, "p95": -1}])
+        r = lbctl("forward", "-v", "-s", "hedge", "--state", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("hedge delay 50 ms", r.stderr)
+
     def test_hedge_not_sent_when_best_answers_in_time(self):
         state = self.fresh_state("fast", "slow")
         r = lbctl("forward", "-s", "hedge", "--hedge-delay", "2s", "-p", "/quick", "--state", state)
