@@ -147,8 +147,15 @@ struct Prober::Impl {
       signal(SIGPIPE, SIG_IGN);
   }
   ~Impl() {
-    for (auto &kv : active) kv.second->release();
+    bool dns_pending = false;
+    for (auto &kv : active) {
+      dns_pending = dns_pending || kv.second->dns_req != nullptr;
+      kv.second->release();
+    }
     active.clear();
+    // libevent completes a cancelled lookup in a deferred callback, which
+    // frees its memory: let the loop run those (non-blocking, bounded).
+    for (int i = 0; dns_pending && i < 4; ++i) event_base_loop(base, EVLOOP_NONBLOCK);
     queued.clear();
     finished.clear();
     if (pump_ev) event_free(pump_ev);

@@ -1,6 +1,7 @@
 // Target URL parsing for the prober (scheme://host[:port][/path]).
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <cstdlib>
 
 #include "lbkit/probe.h"

@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -31,6 +32,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -223,9 +225,12 @@ struct Listener {
   }
 };
 
+struct Conn;
+
 struct Server {
   event_base *base = nullptr;
   std::vector<std::unique_ptr<Listener>> listeners;
+  std::unordered_set<Conn *> conns;  // open connections, freed at exit
   std::mt19937_64 rng{std::random_device{}()};
 
   double sample_ms(const Latency &l) {
@@ -355,6 +360,7 @@ struct Conn {
   enum class Next { kSend, kTrickle, kReset, kNothing } next = Next::kNothing;
 
   ~Conn() {
+    listener->server->conns.erase(this);
     if (timer) event_free(timer);
     if (bev) bufferevent_free(bev);
   }
@@ -777,6 +783,7 @@ void accept_cb(evconnlistener *, evutil_socket_t fd, sockaddr *, int, void *arg)
   auto *c = new Conn;
   c->listener = l;
   c->bev = bev;
+  l->server->conns.insert(c);
   bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -1177,7 +1184,7 @@ int main(int argc, char **argv) {
   event_base_dispatch(server.base);
   event_free(sigterm);
   event_free(sigint);
-  // Open connections are left to the OS: the process is exiting.
+  while (!server.conns.empty()) delete *server.conns.begin();
   server.listeners.clear();
   dns.reset();
   event_base_free(server.base);

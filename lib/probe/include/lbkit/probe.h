@@ -61,7 +61,10 @@ class Prober {
   // If SIGPIPE still has its default action it is set to SIG_IGN (a peer
   // that resets must not kill the process).
   Prober(event_base *base, Options opts = {});
-  ~Prober();  // cancels what is in flight without calling callbacks
+  // Cancels what is in flight without calling callbacks.  If DNS lookups
+  // were pending it runs the loop a few times without blocking, so that
+  // libevent can free the cancelled lookups.
+  ~Prober();
   Prober(const Prober &) = delete;
   Prober &operator=(const Prober &) = delete;
 
