@@ -386,14 +386,17 @@ void on_progress_tick(evutil_socket_t, short, void *arg) {
 
 std::vector<lbk::probe::Result> run_round(const std::vector<lbk::probe::Target> &targets,
                                           const lbk::probe::Options &opts,
-                                          const std::string &progress_label) {
+                                          const std::string &progress_label,
+                                          std::chrono::steady_clock::time_point run_started) {
   event_base *base = event_base_new();
   if (!base) throw std::runtime_error("cannot create an event loop");
   std::vector<lbk::probe::Result> results;
   Progress progress;
   {
     RoundRunner runner(base, opts);
-    BlockingRound b{base, &runner, &progress, progress_label, std::chrono::steady_clock::now()};
+    if (run_started == std::chrono::steady_clock::time_point{})
+      run_started = std::chrono::steady_clock::now();
+    BlockingRound b{base, &runner, &progress, progress_label, run_started};
     event *tick = event_new(base, -1, EV_PERSIST, on_progress_tick, &b);
     const timeval every{0, 250000};
     event_add(tick, &every);
@@ -412,6 +415,7 @@ std::vector<lbk::probe::Result> run_round(const std::vector<lbk::probe::Target> 
 }
 
 void probe_rounds(ProbeSession &session, unsigned rounds, uint32_t interval_ms) {
+  const auto run_started = std::chrono::steady_clock::now();
   for (unsigned r = 1; r <= rounds; ++r) {
     if (r > 1 && interval_ms) {
       timespec pause{static_cast<time_t>(interval_ms / 1000),
@@ -422,8 +426,9 @@ void probe_rounds(ProbeSession &session, unsigned rounds, uint32_t interval_ms) 
     const bool with_versions = r == 1;
     const std::string label =
         rounds > 1 ? "probing, round " + std::to_string(r) + "/" + std::to_string(rounds) : "probing";
-    session.absorb(run_round(session.targets(with_versions), session.probe_options(), label),
-                   with_versions);
+    session.absorb(
+        run_round(session.targets(with_versions), session.probe_options(), label, run_started),
+        with_versions);
   }
 }
 

@@ -6,6 +6,7 @@
 // every node once, concurrently, through lbk::probe::Prober.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -120,10 +121,12 @@ class RoundRunner {
 };
 
 // Blocking: one round on a private loop; shows a progress line on stderr
-// (terminal only) when it runs longer than a second.
+// (terminal only) once the whole run, begun at @p run_started (default:
+// now), is longer than a second.
 std::vector<lbk::probe::Result> run_round(const std::vector<lbk::probe::Target> &targets,
                                           const lbk::probe::Options &opts,
-                                          const std::string &progress_label);
+                                          const std::string &progress_label,
+                                          std::chrono::steady_clock::time_point run_started = {});
 
 // Probes the nodes @p rounds times (@p interval_ms apart; the first round
 // also asks JSON-RPC nodes their client version) and returns the session's
