@@ -74,6 +74,8 @@ const char kUsage[] =
     "  --rpc METHOD=JSON       result of a JSON-RPC method (repeatable)\n"
     "  --rpc-error METHOD=CODE:MESSAGE  error reply of a method (repeatable)\n"
     "  --tls-cert FILE --tls-key FILE   serve TLS with this certificate and key\n"
+    "  --agent-reply TEXT      act as a HAProxy agent: send TEXT and a newline on\n"
+    "                          connect, then close (\"up 75%\", \"drain\", ...)\n"
     "Global:\n"
     "  --dns ADDR:PORT         also answer DNS over UDP there: A/AAAA records given\n"
     "                          by --dns-record, NXDOMAIN for every other name\n"
@@ -90,6 +92,7 @@ const char kUsage[] =
     "  POST /__control  JSON object with any of: status, body, latency (SPEC\n"
     "                   string) or latency_ms, hang (bool), fault, lag, head,\n"
     "                   head_interval_ms, client_version, trickle_interval_ms,\n"
+    "                   agent_reply,\n"
     "                   reset_stats (bool), all (bool: apply to every listener)\n"
     "Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on bad usage.\n";
 
@@ -183,6 +186,7 @@ struct Behaviour {
   std::map<std::string, json> rpc_results;
   std::map<std::string, RpcError> rpc_errors;
   std::string tls_cert, tls_key;
+  std::string agent_reply;  // HAProxy agent mode: this line on connect, then close
 };
 
 struct Stats {
@@ -538,6 +542,8 @@ std::string apply_control(Listener *l, const json &j) {
       l->set_head(now_head);
     } else if (k == "trickle_interval_ms" && v.is_number() && v.get<double>() > 0) {
       b.trickle_interval_ms = v.get<double>();
+    } else if (k == "agent_reply" && v.is_string()) {
+      b.agent_reply = v.get<std::string>();
     } else if (k == "client_version" && v.is_string()) {
       b.client_version = v.get<std::string>();
     } else if (k == "reset_stats" && v.is_boolean()) {
@@ -785,6 +791,13 @@ void accept_cb(evconnlistener *, evutil_socket_t fd, sockaddr *, int, void *arg)
   c->bev = bev;
   l->server->conns.insert(c);
   bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+  if (!l->behaviour.agent_reply.empty()) {
+    // An HAProxy agent answers on connect, whatever it was sent, and closes.
+    send_now(c, l->behaviour.agent_reply + "\n");
+    c->close_after_write = true;
+    bufferevent_enable(bev, EV_WRITE);
+    return;
+  }
   bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -1094,6 +1107,8 @@ int main(int argc, char **argv) {
       b.rpc_errors[v.substr(0, eq)] = {static_cast<int>(parse_int(opt, v.substr(eq + 1, colon - eq - 1),
                                                                   INT32_MIN, INT32_MAX)),
                                        v.substr(colon + 1)};
+    } else if (opt == "--agent-reply") {
+      b.agent_reply = v;
     } else if (opt == "--tls-cert") {
       b.tls_cert = v;
     } else if (opt == "--tls-key") {

@@ -170,6 +170,8 @@ class ProberTest : public ::testing::Test {
                      "--listen", "127.0.0.1:0", "--name", "rpcerr",
                      "--rpc-error", "eth_blockNumber=-32000:header not found",
                      "--listen", "127.0.0.1:0", "--name", "control",
+                     "--listen", "127.0.0.1:0", "--name", "agent", "--agent-reply", "up 75% maxconn:10",
+                     "--listen", "127.0.0.1:0", "--name", "agentdown", "--agent-reply", "down #maintenance",
                      "--dns", "127.0.0.1:0", "--dns-record", "backend.test=127.0.0.1",
                      "--dns-record", "backend.test=::1"});
   }
@@ -367,6 +369,24 @@ TEST_F(ProberTest, TcpCheckPassesOnConnect) {
   EXPECT_EQ(r.timings.first_byte_ms, -1);
   Result refused = probe_one(target("tcp://127.0.0.1:" + backend_->port("refuse")));
   EXPECT_OUTCOME(refused, LBK_CHECK_FAIL_CONNECT);
+}
+
+TEST_F(ProberTest, AgentRepliesAreJudged) {
+  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+  o.kind = LBK_CHECK_AGENT;
+  o.agent_send = "hello\n";
+  Check check(o);
+  Target up = target("tcp://127.0.0.1:" + backend_->port("agent"));
+  up.check = check.check;
+  Target down = target("tcp://127.0.0.1:" + backend_->port("agentdown"));
+  down.check = check.check;
+  auto results = lbk::probe::probe_all({up, down});
+  EXPECT_OUTCOME(results[0], LBK_CHECK_PASS);
+  EXPECT_EQ(results[0].verdict.agent_state, LBK_AGENT_UP);
+  EXPECT_EQ(results[0].verdict.agent_weight_pct, 75);
+  EXPECT_EQ(results[0].verdict.agent_maxconn, 10);
+  EXPECT_OUTCOME(results[1], LBK_CHECK_FAIL_AGENT);
+  EXPECT_EQ(results[1].verdict.agent_state, LBK_AGENT_DOWN);
 }
 
 TEST_F(ProberTest, DnsNameResolvesPerFamily) {
