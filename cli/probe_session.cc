@@ -139,8 +139,8 @@ lbk::probe::Target make_target(const NodeRun &n, const CheckConfig &c, const lbk
 ProbeSession::~ProbeSession() {
   for (PoolRun &p : pools_) {
     for (auto &kv : p.checks_by_path) lbk_check_free(kv.second);
+    for (auto &kv : p.version_checks_by_path) lbk_check_free(kv.second);
     lbk_pool_free(p.pool);
-    lbk_check_free(p.version_check);
   }
 }
 
@@ -178,6 +178,11 @@ bool ProbeSession::init(const Config &config, std::string &error) {
         return false;
       }
       n.check = check;
+      if (check_kind(pc.check, n.server.url) == LBK_CHECK_JSONRPC && pc.check.version_field.empty()) {
+        lbk_check *&version = pools_.back().version_checks_by_path[path];
+        if (!version) version = compile_version_check(pc.check, n.server.url);
+        n.version_check = version;
+      }
       // Peer names in the pool are internal ("n<index>"): URLs may exceed
       // LBK_NAME_MAX and node names are kept here.
       const std::string peer_name = "n" + std::to_string(si);
@@ -194,9 +199,6 @@ bool ProbeSession::init(const Config &config, std::string &error) {
       }
       nodes_.push_back(std::move(n));
     }
-    if (check_kind(pc.check, pc.servers.empty() ? "" : pc.servers[0].url) == LBK_CHECK_JSONRPC &&
-        pc.check.version_field.empty() && !pc.servers.empty())
-      pools_.back().version_check = compile_version_check(pc.check, pc.servers[0].url);
   }
   return true;
 }
@@ -214,9 +216,8 @@ std::vector<lbk::probe::Target> ProbeSession::targets(bool with_versions) const 
     out.push_back(make_target(n, config_.pools[n.pool_index].check, n.check));
   if (with_versions)
     for (const NodeRun &n : nodes_)
-      if (pools_[n.pool_index].version_check)
-        out.push_back(make_target(n, config_.pools[n.pool_index].check,
-                                  pools_[n.pool_index].version_check));
+      if (n.version_check)
+        out.push_back(make_target(n, config_.pools[n.pool_index].check, n.version_check));
   return out;
 }
 
@@ -284,7 +285,7 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
   if (with_versions) {
     size_t k = nodes_.size();
     for (NodeRun &n : nodes_) {
-      if (!pools_[n.pool_index].version_check) continue;
+      if (!n.version_check) continue;
       if (k >= results.size()) break;
       const lbk_check_result &v = results[k++].verdict;
       if (v.outcome == LBK_CHECK_PASS && v.version_str[0]) n.version = v.version_str;

@@ -51,6 +51,7 @@ struct NodeRun {
   ServerConfig server;
   uint32_t peer_id = LBK_PEER_NONE;
   const lbk_check *check = nullptr;  // shared by the pool's nodes with this path
+  const lbk_check *version_check = nullptr;  // JSON-RPC: web3_clientVersion, or null
   bool has_result = false;
   lbk::probe::Result last;           // the latest round's result
   std::string outcome = "unknown";   // last round: pass, timeout, ..., lag
@@ -90,10 +91,11 @@ class ProbeSession {
  private:
   struct PoolRun {
     lbk_pool *pool = nullptr;
-    lbk_check *version_check = nullptr;  // jsonrpc pools only
     // One compiled check per distinct request path (a check renders its
-    // path; nodes of a pool differ only by URL).
+    // path; nodes of a pool differ only by URL), and for JSON-RPC pools one
+    // web3_clientVersion check per path.
     std::map<std::string, lbk_check *> checks_by_path;
+    std::map<std::string, lbk_check *> version_checks_by_path;
   };
   Config config_;
   std::vector<PoolRun> pools_;

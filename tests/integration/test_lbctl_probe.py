@@ -88,6 +88,17 @@ class ProbeTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.by_name(doc)[self.url("lagging")]["jsonrpc"]["lag"], 20)
 
+    def test_each_node_is_probed_at_its_own_path(self):
+        self.backend.control("fast", {"reset_stats": True})
+        urls = [self.backend.url("fast", "/rpc/a"), self.backend.url("fast", "/rpc/b")]
+        r, doc = lbctl_json("probe", "-o", "json", "--check", "jsonrpc", *urls)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        by_path = self.backend.stats("fast")["by_path"]
+        # One health check and one web3_clientVersion request per node.
+        self.assertEqual((by_path.get("/rpc/a"), by_path.get("/rpc/b")), (2, 2))
+        for n in doc["nodes"]:
+            self.assertEqual(n["jsonrpc"]["version"], "lbk-testbackend/1.0.0")
+
     def test_rounds_statistics(self):
         r, doc = lbctl_json("probe", "-o", "json", "-n", "4", "-i", "10ms", self.url("fast"),
                             self.url("slow"), self.url("broken"))
