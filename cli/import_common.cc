@@ -2,7 +2,6 @@
 #include "import_common.h"
 
 #include <cctype>
-#include <regex>
 #include <sstream>
 
 namespace lbctl {
@@ -15,18 +14,33 @@ std::string ImportNote::text() const {
 }
 
 ImportFormat detect_import_format(const std::string &text) {
-  // Count lines that only one of the two formats would have.
-  static const std::regex haproxy_section(
-      R"(^(global|defaults|frontend|backend|listen|resolvers|peers|userlist)(\s|$))");
-  static const std::regex nginx_block(R"(\b(upstream|http|server|location|events)\s+[^;{]*\{)");
-  static const std::regex nginx_directive(R"(;\s*(#.*)?$)");
+  // Count lines that only one of the two formats would have: HAProxy section
+  // keywords at the start of a line; nginx blocks ("NAME ... {") of the
+  // usual contexts and ';'-terminated directives.
+  static const char *const haproxy_sections[] = {"global", "defaults", "frontend", "backend",
+                                                 "listen", "resolvers", "peers", "userlist"};
+  static const char *const nginx_blocks[] = {"upstream", "http", "server", "location", "events",
+                                             "stream"};
   int haproxy = 0, nginx = 0;
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (std::regex_search(line, haproxy_section)) haproxy += 3;
-    if (std::regex_search(line, nginx_block)) nginx += 3;
-    else if (std::regex_search(line, nginx_directive)) nginx += 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::istringstream words(line);
+    std::string first;
+    words >> first;
+    if (first.empty() || first[0] == '#') continue;
+    const bool at_start = !std::isspace(static_cast<unsigned char>(line[0]));
+    for (const char *k : haproxy_sections)
+      if (at_start && first == k) haproxy += 3;
+    const size_t brace = line.find('{');
+    bool block = false;
+    for (const char *k : nginx_blocks)
+      if (first == k && brace != std::string::npos && line.find(';') == std::string::npos)
+        block = true;
+    const size_t last = line.find_last_not_of(" \t");
+    if (block) nginx += 3;
+    else if (last != std::string::npos && line[last] == ';') nginx += 1;
   }
   if (haproxy == 0 && nginx == 0) return ImportFormat::kUnknown;
   return haproxy >= nginx ? ImportFormat::kHaproxy : ImportFormat::kNginx;

@@ -9,6 +9,7 @@
 #include "import_nginx.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -41,7 +42,7 @@ std::vector<Token> tokenize(const std::string &text) {
   while (i < text.size()) {
     const char ch = text[i];
     if (ch == '\n') { ++line; ++i; continue; }
-    if (ch == ' ' || ch == '\t' || ch == '\r') { ++i; continue; }
+    if (std::isspace(static_cast<unsigned char>(ch))) { ++i; continue; }
     if (ch == '#') {
       while (i < text.size() && text[i] != '\n') ++i;
       continue;
