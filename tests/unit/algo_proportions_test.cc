@@ -64,12 +64,43 @@ TEST(Proportions, P2cPrefersTheLessLoadedOfTwoDraws) {
   f.add("idle1");
   f.add("idle2");
   f.add("idle3");
-  // Hold 50 requests on busy: it only wins when both draws are busy (1/16).
+  // Hold 50 requests on busy.  The two draws are distinct, so busy always
+  // meets an idle peer and never wins (with replacement it won 1/16).
   f.hold(busy, 50);
   int on_busy = 0;
   const int picks = 16000;
   for (int i = 0; i < picks; ++i) on_busy += f.pick_release() == busy;
-  EXPECT_NEAR(on_busy, picks / 16, picks / 16 * 0.25);
+  EXPECT_EQ(on_busy, 0);
+}
+
+TEST(Proportions, DistinctDrawsReachALightPeerBesideAHeavyOne) {
+  // busy holds 1000 of 1002 weight units: nearly every draw hits it, so
+  // the second draw needs the bounded redraws and then the scan.
+  for (const char *method : {"p2c", "peak_ewma"}) {
+    PoolFixture f(method);
+    uint32_t busy = f.add("busy", 1000);
+    uint32_t light1 = f.add("light1", 1);
+    uint32_t light2 = f.add("light2", 1);
+    f.hold(busy, 50);
+    std::map<uint32_t, int> counts;
+    const int picks = 4000;
+    for (int i = 0; i < picks; ++i) counts[f.pick_release()]++;
+    EXPECT_EQ(counts[busy], 0) << method;
+    EXPECT_EQ(counts[light1] + counts[light2], picks) << method;
+    // The scan starts at a random position: both light peers are reached.
+    EXPECT_GT(counts[light1], picks / 10) << method;
+    EXPECT_GT(counts[light2], picks / 10) << method;
+  }
+}
+
+TEST(Proportions, DrawsStopWhenOnlyOnePeerIsUsable) {
+  for (const char *method : {"p2c", "peak_ewma"}) {
+    PoolFixture f(method);
+    uint32_t only = f.add("only");
+    uint32_t down = f.add("down");
+    ASSERT_EQ(lbk_pool_set_state(f.pool, down, LBK_ADMIN_DOWN), 0);
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(f.pick_release(), only) << method;
+  }
 }
 
 TEST(Proportions, OneDrawP2cIsWeightedRandom) {

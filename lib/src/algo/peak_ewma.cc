@@ -5,9 +5,10 @@
 //     w  = exp(-(t - t0) / tau)             tau = ewma_decay_us, default 10 s
 //     E' = s                     if s > E   (peak: a slow sample counts now)
 //     E' = E * w + s * (1 - w)   otherwise  (decays toward recent samples)
-// A pick draws random_draws (default 2) usable members by weight and takes
-// the lowest cost = E x (active + 1); ties go to fewer active, then to the
-// earlier draw.
+// A pick draws random_draws (default 2) distinct usable members by weight
+// (without replacement, see draw_usable_distinct, so the costliest member
+// loses every pick while another is usable) and takes the lowest
+// cost = E x (active + 1); ties go to fewer active, then to the earlier draw.
 //
 // Peers with no latency history (new, or never answered) are costed at the
 // pool-wide mean latency (a running mean of every sample, weight 1/16 per
@@ -40,9 +41,11 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
   uint32_t best = LBK_PEER_NONE;
   double best_cost = 0;
   uint32_t best_active = 0;
-  for (uint32_t d = 0; d < draws; ++d) {
-    uint32_t id = draw_usable(ctx, tier);
+  uint32_t drawn[MAX_CHOICES];
+  for (uint32_t d = 0; d < draws && d < MAX_CHOICES; ++d) {
+    uint32_t id = draw_usable_distinct(ctx, tier, drawn, d);
     if (id == LBK_PEER_NONE) break;
+    drawn[d] = id;
     const PeerSlot &s = ctx.slot(id);
     uint32_t active = s.active.load(std::memory_order_relaxed);
     double latency = s.has_ewma.load(std::memory_order_acquire)

@@ -45,15 +45,38 @@ std::unique_ptr<AlgoState> build_alias_state(const Tier &tier,
   return std::make_unique<AliasState>(tier);
 }
 
+namespace {
+
+bool already_drawn(uint32_t id, const uint32_t *drawn, size_t n_drawn) {
+  for (size_t i = 0; i < n_drawn; ++i)
+    if (drawn[i] == id) return true;
+  return false;
+}
+
+}  // namespace
+
 uint32_t draw_usable(PickContext &ctx, const Tier &tier) {
+  return draw_usable_distinct(ctx, tier, nullptr, 0);
+}
+
+uint32_t draw_usable_distinct(PickContext &ctx, const Tier &tier,
+                              const uint32_t *drawn, size_t n_drawn) {
   const AliasTable &table = static_cast<const AliasState *>(tier.state.get())->table;
   uint64_t bits = 0;
   for (int attempt = 0; attempt < MAX_DRAW_ATTEMPTS; ++attempt) {
     bits = ctx.random();
     uint32_t id = tier.ids[table.draw(bits)];
-    if (ctx.usable(id)) return id;
+    if (!already_drawn(id, drawn, n_drawn) && ctx.usable(id)) return id;
   }
-  return scan_tier(ctx, tier, static_cast<size_t>(random_below(bits, tier.ids.size())));
+  size_t n = tier.ids.size();
+  size_t start = static_cast<size_t>(random_below(bits, n));
+  for (size_t i = 0; i < n; ++i) {
+    size_t pos = start + i;
+    if (pos >= n) pos -= n;
+    uint32_t id = tier.ids[pos];
+    if (!already_drawn(id, drawn, n_drawn) && ctx.usable(id)) return id;
+  }
+  return LBK_PEER_NONE;
 }
 
 }  // namespace lbk

@@ -36,4 +36,17 @@ std::unique_ptr<AlgoState> build_alias_state(const Tier &tier,
 constexpr int MAX_DRAW_ATTEMPTS = 8;
 uint32_t draw_usable(PickContext &ctx, const Tier &tier);
 
+// Draws a usable member by weight that is none of the @p n_drawn ids in
+// @p drawn (weighted draw without replacement): a draw that hits an
+// unusable or already drawn member is redrawn, at most MAX_DRAW_ATTEMPTS
+// draws in all, then the tier is scanned from a random position for the
+// next usable member not yet drawn.  Returns LBK_PEER_NONE only when every
+// usable member is already drawn.  O(1 + n_drawn) expected per draw while
+// the drawn members hold a minor share of the weight; O(n) in the scan.
+uint32_t draw_usable_distinct(PickContext &ctx, const Tier &tier,
+                              const uint32_t *drawn, size_t n_drawn);
+
+// The most draws a pick of p2c or peak_ewma makes (random_draws <= 64).
+constexpr size_t MAX_CHOICES = 64;
+
 }  // namespace lbk
