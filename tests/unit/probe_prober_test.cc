@@ -405,6 +405,21 @@ TEST_F(ProberTest, DnsNameResolvesPerFamily) {
   EXPECT_EQ(results[1].address, "[::1]:" + backend_->port("v6"));
 }
 
+// backend.test has an IPv4 and an IPv6 address; each listener has only one
+// of them, so whichever order the answers come in, one of the two probes
+// must fall back to the next address after a refusal.
+TEST_F(ProberTest, RefusedAddressFallsBackToTheNext) {
+  Options o;
+  o.dns_nameserver = backend_->dns();
+  auto results = lbk::probe::probe_all({target("http://backend.test:" + backend_->port("ok") + "/"),
+                                        target("http://backend.test:" + backend_->port("v6") + "/")},
+                                       o);
+  EXPECT_OUTCOME(results[0], LBK_CHECK_PASS);
+  EXPECT_EQ(results[0].address, "127.0.0.1:" + backend_->port("ok"));
+  EXPECT_OUTCOME(results[1], LBK_CHECK_PASS);
+  EXPECT_EQ(results[1].address, "[::1]:" + backend_->port("v6"));
+}
+
 TEST_F(ProberTest, UnknownNameFailsDns) {
   Options o;
   o.dns_nameserver = backend_->dns();
