@@ -4,6 +4,7 @@ sees a partial file), health changes show up, SIGTERM/SIGINT stop it
 cleanly, --once gives the health exit code."""
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -101,6 +102,26 @@ class WatchTest(unittest.TestCase):
         self.assertIn("up -> down", err)
         self.assertIn("down -> up", err)
         self.assertIn("SIGINT", err)
+
+    def test_sigterm_during_a_round_stops_at_once(self):
+        with Backend([("hang", ["--fault", "hang"])]) as b:
+            w = lbktest.Proc([LBCTL, "watch", "--timeout", "20s", "--state", self.state, b.url("hang")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            # The banner is printed once the signal handlers are in place,
+            # just before the first round starts.
+            ready, _, _ = select.select([w.p.stderr], [], [], 10)
+            self.assertTrue(ready, "no banner from lbctl watch")
+            self.assertIn(b"every", w.p.stderr.readline())
+            lbktest.wait_until(lambda: b.stats("hang")["connections"] >= 2, timeout=10,
+                               what="the probe connected")
+            t0 = time.monotonic()
+            w.p.send_signal(signal.SIGTERM)
+            rc = w.p.wait(timeout=10)
+            self.assertLess(time.monotonic() - t0, 5)  # not the 20 s probe timeout
+            w.p.stderr.close()
+            w.stop()
+        self.assertEqual(rc, 0)
+        self.assertFalse(os.path.exists(self.state))  # no round completed: nothing written
 
     def test_once_exit_codes(self):
         r = lbctl("watch", "--once", "-q", "--state", self.state, self.backend.url("a"))
