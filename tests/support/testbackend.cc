@@ -204,10 +204,12 @@ struct Listener {
   SteadyClock::time_point head_epoch;  // when head_start was current
   Stats stats;
   evconnlistener *listener = nullptr;
+  event *resume_ev = nullptr;  // re-enables accepting after EMFILE
   int refuse_fd = -1;  // fault refuse: bound, never listening
   SSL_CTX *ssl_ctx = nullptr;
 
   ~Listener() {
+    if (resume_ev) event_free(resume_ev);
     if (listener) evconnlistener_free(listener);
     if (refuse_fd >= 0) close(refuse_fd);
     if (ssl_ctx) SSL_CTX_free(ssl_ctx);
@@ -801,6 +803,20 @@ void accept_cb(evconnlistener *, evutil_socket_t fd, sockaddr *, int, void *arg)
   bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+void resume_accepting_cb(evutil_socket_t, short, void *arg) {
+  evconnlistener_enable(static_cast<Listener *>(arg)->listener);
+}
+
+// accept() failed (EMFILE, ENFILE, ENOBUFS): pause this listener for 50 ms
+// instead of spinning on a socket that stays readable.
+void accept_error_cb(evconnlistener *lev, void *arg) {
+  auto *l = static_cast<Listener *>(arg);
+  evconnlistener_disable(lev);
+  if (!l->resume_ev) l->resume_ev = evtimer_new(l->server->base, resume_accepting_cb, l);
+  timeval tv{0, 50 * 1000};
+  evtimer_add(l->resume_ev, &tv);
+}
+
 // ---------------------------------------------------------------------------
 // Start-up
 // ---------------------------------------------------------------------------
@@ -904,6 +920,7 @@ bool open_listener(Server *server, Listener *l, const std::string &host, int por
     close(fd);
     return false;
   }
+  evconnlistener_set_error_cb(l->listener, accept_error_cb);
   return true;
 }
 
