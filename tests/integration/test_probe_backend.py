@@ -178,6 +178,15 @@ class Behaviours(unittest.TestCase):
         # 20 requests used one connection (the stats call is another one)
         self.assertEqual(self.b.stats("plain")["connections"] - before, 2)
 
+    def test_head_has_no_body_and_keeps_the_connection_usable(self):
+        c = self.b.conn("plain")
+        c.request("HEAD", "/")
+        r = c.getresponse()
+        self.assertEqual((r.status, r.getheader("Content-Length"), r.read()), (200, "6", b""))
+        c.request("GET", "/")
+        self.assertEqual(c.getresponse().read(), b"hello\n")
+        c.close()
+
     def test_pipelined_requests_answer_in_order(self):
         host, port = self.b.hostport("plain")
         reqs = b"".join(f"GET /p{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(5))

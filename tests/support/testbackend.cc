@@ -665,6 +665,9 @@ bool handle_request(Conn *c, const Request &req) {
       c->next = Conn::Next::kSend;
       break;
   }
+  // A HEAD reply has the headers of the GET reply and no body.
+  if (req.method == "HEAD" && b.fault != Fault::kGarbage)
+    c->pending.resize(c->pending.size() - body.size());
   if (delay <= 0 && c->next == Conn::Next::kSend) {
     send_now(c, c->pending);  // the read loop goes on with the next request
     c->pending.clear();
