@@ -6,8 +6,9 @@
 // weights, names and the algorithm's structure).  It is rebuilt, in every
 // process independently, the first time a pick sees that the block's
 // topology_generation moved (add, remove, set_weight, set_weight_pct or an
-// agent weight).  Admin state, health, max_conns, failures and ejection are
-// read live from the block at every pick and never cause a rebuild.  While
+// agent weight; for round robin also a peer entering or leaving admin
+// service).  Admin state, health, max_conns, failures and ejection are read
+// live from the block at every pick and otherwise cause no rebuild.  While
 // one thread rebuilds, other threads keep picking with the previous cache.
 #include "pool.h"
 
@@ -241,6 +242,7 @@ PoolCache *build_cache(const lbk_pool *pool) {
     uint32_t w = s.effective_weight.load(std::memory_order_relaxed);
     if (w == 0) w = 1;
     tier.ids.push_back(id);
+    tier.in_service.push_back(!admin_excluded(s));
     tier.weights.push_back(w);
     tier.names.emplace_back(s.name);
     tier.total_weight += w;
@@ -598,6 +600,13 @@ void store_weights(lbk_pool *pool, PeerSlot &s, uint32_t weight, uint32_t pct) {
   bump(pool->header->topology_generation);
 }
 
+// A peer entered or left administrative service: methods whose schedule
+// holds only peers in service (round robin) rebuild it in every process.
+void admin_service_changed(lbk_pool *pool) {
+  if (pool->ops->build_reads_admin_state)
+    bump(pool->header->topology_generation);
+}
+
 void set_reason(PeerSlot &s, const char *text) {
   copy_text(s.last_reason, sizeof s.last_reason, text);
 }
@@ -842,6 +851,8 @@ LBK_EXTERN int lbk_pool_set_state(lbk_pool *pool, uint32_t id,
       s.ramp_start_us.store(now);
     bump(pool->header->generation);
     bump(pool->header->health_epoch);
+    if (old == LBK_ADMIN_UP || admin_state == LBK_ADMIN_UP)
+      admin_service_changed(pool);
   }
   return 0;
 }
@@ -1060,6 +1071,7 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
       s.lag.store(0);
     }
     // HAProxy agent words: drain/maint/up, N% and maxconn:N.
+    uint32_t old_agent = s.agent_admin.load();
     if (verdict.agent_state == LBK_AGENT_DRAIN)
       s.agent_admin.store(AGENT_ADMIN_DRAIN);
     else if (verdict.agent_state == LBK_AGENT_MAINT)
@@ -1067,6 +1079,9 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
     else if (verdict.agent_state == LBK_AGENT_UP ||
              verdict.agent_state == LBK_AGENT_READY)
       s.agent_admin.store(AGENT_ADMIN_NONE);
+    if ((old_agent == AGENT_ADMIN_NONE) !=
+        (s.agent_admin.load() == AGENT_ADMIN_NONE))
+      admin_service_changed(pool);
     if (verdict.agent_maxconn >= 0)
       s.max_conns.store(static_cast<uint32_t>(verdict.agent_maxconn));
     uint32_t old_health = s.health.load();

@@ -33,6 +33,10 @@ struct Tier {
   std::vector<uint32_t> weights;  // effective weights (>= 1 here)
   std::vector<std::string> names;
   uint64_t total_weight = 0;
+  // Per member: administratively in service when the cache was built
+  // (admin state up, no agent drain/maint, effective weight > 0).  Kept
+  // current only for methods whose AlgoOps::build_reads_admin_state is set.
+  std::vector<uint8_t> in_service;
   std::unique_ptr<AlgoState> state;
 };
 
@@ -60,6 +64,9 @@ struct AlgoOps {
   bool needs_key;
   std::unique_ptr<AlgoState> (*build)(const Tier &tier, const PoolParams &p);
   uint32_t (*pick)(PickContext &ctx, const Tier &tier);
+  // build() reads Tier::in_service: a peer entering or leaving service
+  // administratively (set_state, agent drain/maint) rebuilds the cache.
+  bool build_reads_admin_state;
 };
 
 }  // namespace lbk

@@ -71,6 +71,47 @@ TEST(RoundRobin, SkipsDownPeerAndKeepsOthersProportional) {
   EXPECT_GT(counts['a'], counts['c']);
 }
 
+// nginx never adds a `down` peer's weight: the others walk the smooth
+// sequence of their own weights, {5,1} here, not {5,1,1} with c skipped.
+TEST(RoundRobin, AdminDownPeerIsLeftOutOfTheSequenceAsInNginx) {
+  for (int state : {LBK_ADMIN_DOWN, LBK_ADMIN_MAINT, LBK_ADMIN_DRAIN}) {
+    PoolFixture f("round_robin");
+    f.add("a", 5);
+    f.add("b", 1);
+    uint32_t c = f.add("c", 1);
+    ASSERT_EQ(lbk_pool_set_state(f.pool, c, state), 0);
+    EXPECT_EQ(f.sequence(12), reference_smooth_rr({5, 1}, 12)) << state;
+    EXPECT_EQ(f.sequence(12), "aaabaaaaabaa") << state;
+  }
+}
+
+TEST(RoundRobin, DownFromTheConfigAndBackUpRebuildsTheSchedule) {
+  PoolFixture f("round_robin");
+  lbk_peer_config pc = LBK_PEER_CONFIG_INIT;
+  pc.name = "a";
+  pc.weight = 1;
+  ASSERT_EQ(lbk_pool_add(nullptr, f.pool, &pc), 0);
+  pc.name = "b";
+  pc.weight = 3;
+  pc.down = 1;  // nginx `server ... down`
+  uint32_t b = LBK_PEER_NONE;
+  ASSERT_EQ(lbk_pool_add(&b, f.pool, &pc), 0);
+  pc.name = "c";
+  pc.weight = 2;
+  pc.down = 0;
+  ASSERT_EQ(lbk_pool_add(nullptr, f.pool, &pc), 0);
+  // nginx's sequence for a:1, c:2 (b's weight is never added).
+  EXPECT_EQ(f.sequence(9), "caccaccac");
+  ASSERT_EQ(lbk_pool_set_state(f.pool, b, LBK_ADMIN_UP), 0);
+  // Back in service: the {1,3,2} period (6) in full, from wherever the
+  // shared counter stands.
+  std::map<char, int> counts;
+  for (char ch : f.sequence(60)) counts[ch]++;
+  EXPECT_EQ(counts['a'], 10);
+  EXPECT_EQ(counts['b'], 30);
+  EXPECT_EQ(counts['c'], 20);
+}
+
 TEST(RoundRobin, WeightChangeRebuildsSchedule) {
   PoolFixture f("round_robin");
   uint32_t a = f.add("a", 1);

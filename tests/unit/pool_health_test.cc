@@ -62,6 +62,25 @@ TEST(PoolHealth, HealthDownPeersAreSkipped) {
   EXPECT_EQ(f.sequence(4), "abab");
 }
 
+// Agent drain takes the peer out of round robin's schedule (as admin down
+// does): the others walk nginx's sequence for their own weights.
+TEST(PoolHealth, AgentDrainLeavesTheRoundRobinScheduleAndReadyRestoresIt) {
+  PoolFixture f("round_robin");
+  Check c(LBK_CHECK_AGENT);
+  f.add("a", 5);
+  f.add("b", 1);
+  uint32_t drained = f.add("c", 1);
+  lbk_check_result r = verdict(LBK_CHECK_PASS);
+  r.agent_state = LBK_AGENT_DRAIN;
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, drained, c.check, &r), 0);
+  EXPECT_EQ(f.sequence(12), "aaabaaaaabaa");  // nginx, weights {5,1}
+  r.agent_state = LBK_AGENT_READY;
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, drained, c.check, &r), 0);
+  std::map<char, int> counts;
+  for (char ch : f.sequence(70)) counts[ch]++;
+  EXPECT_EQ(counts['c'], 10);
+}
+
 TEST(PoolHealth, FastestSharesTheBandAndIgnoresSlowPeers) {
   PoolFixture f("fastest");
   Check c(LBK_CHECK_TCP);

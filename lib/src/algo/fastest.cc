@@ -122,6 +122,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps fastest_ops = {"fastest", false, build, pick};
+const AlgoOps fastest_ops = {"fastest", false, build, pick, false};
 
 }  // namespace lbk

@@ -17,6 +17,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps first_ops = {"first", false, build_members_only, pick};
+const AlgoOps first_ops = {"first", false, build_members_only, pick, false};
 
 }  // namespace lbk

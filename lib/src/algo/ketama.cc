@@ -177,6 +177,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps ketama_ops = {"ketama", true, build, pick};
+const AlgoOps ketama_ops = {"ketama", true, build, pick, false};
 
 }  // namespace lbk

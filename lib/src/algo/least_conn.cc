@@ -40,6 +40,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps least_conn_ops = {"least_conn", false, build_members_only, pick};
+const AlgoOps least_conn_ops = {"least_conn", false, build_members_only, pick, false};
 
 }  // namespace lbk

@@ -93,6 +93,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps maglev_ops = {"maglev", true, build, pick};
+const AlgoOps maglev_ops = {"maglev", true, build, pick, false};
 
 }  // namespace lbk

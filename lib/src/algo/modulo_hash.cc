@@ -62,6 +62,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps modulo_hash_ops = {"modulo_hash", true, build, pick};
+const AlgoOps modulo_hash_ops = {"modulo_hash", true, build, pick, false};
 
 }  // namespace lbk

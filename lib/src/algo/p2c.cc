@@ -36,6 +36,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps p2c_ops = {"p2c", false, build_alias_state, pick};
+const AlgoOps p2c_ops = {"p2c", false, build_alias_state, pick, false};
 
 }  // namespace lbk

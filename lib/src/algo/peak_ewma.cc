@@ -64,6 +64,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps peak_ewma_ops = {"peak_ewma", false, build_alias_state, pick};
+const AlgoOps peak_ewma_ops = {"peak_ewma", false, build_alias_state, pick, false};
 
 }  // namespace lbk

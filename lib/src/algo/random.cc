@@ -19,6 +19,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps random_ops = {"random", false, build_alias_state, pick};
+const AlgoOps random_ops = {"random", false, build_alias_state, pick, false};
 
 }  // namespace lbk

@@ -21,14 +21,32 @@
 //    the period fits SCHEDULE_MAX: the same proportions (up to the scaling)
 //    and a similarly smooth order, but not nginx's exact order.
 //
+// The schedule holds only the peers administratively in service (admin
+// state up, no agent drain/maint, weight > 0): like nginx, which never adds
+// a `down` peer's weight, a down peer does not change the others' order;
+// weights {5,1,1} with c down give nginx's {5,1} sequence a a a b a a.
+//
 // The shared counter lives in the pool block, so every process that uses
-// the pool walks one sequence.  An unusable entry is skipped by taking the
-// next counter value (at most SKIP_PROBES times), so the usable peers keep
+// the pool walks one sequence.  A peer unusable at pick time (health down,
+// max_fails window, ejected, full, tried) is skipped by taking the next
+// counter value (at most SKIP_PROBES times), so the usable peers keep
 // their proportions; after that a linear scan of the tier finds any usable
 // peer: O(n) only when most peers are unusable.
 //
-// On change: add, remove and weight changes rebuild the schedule (in each
-// process, at its next pick); state changes only affect skipping.
+// Remaining differences from nginx, the price of O(1) picks:
+//  - nginx also leaves a peer skipped at pick time out of that pick's
+//    weight sum, so its order over the remaining peers is the smooth
+//    sequence of their weights; here such a peer's turns are skipped in
+//    the full schedule (same proportions, a different order while it is
+//    out).  With equal weights both give plain rotation over the others.
+//  - nginx lowers a failed peer's effective weight by weight/max_fails and
+//    raises it again by 1 per pick; here a failure only counts toward
+//    max_fails (and outlier ejection).
+//  - after a rebuild the sequence resumes at the shared counter modulo the
+//    new period, not at the start of the new sequence.
+//
+// On change: add, remove, weight changes and a peer entering or leaving
+// admin service rebuild the schedule (in each process, at its next pick).
 #include <algorithm>
 #include <map>
 #include <numeric>
@@ -114,30 +132,28 @@ std::vector<uint32_t> stride_schedule(const std::vector<uint64_t> &w,
   return seq;
 }
 
-std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
-  auto sched = std::make_unique<Schedule>();
-  size_t n = tier.ids.size();
+// Schedule (positions into @p weights) for weights in id order.
+std::vector<uint32_t> schedule_for(const std::vector<uint32_t> &weights) {
+  size_t n = weights.size();
   uint64_t g = 0;
-  for (uint32_t w : tier.weights) g = std::gcd<uint64_t>(g, w);
+  for (uint32_t w : weights) g = std::gcd<uint64_t>(g, w);
   std::vector<uint64_t> reduced(n);
   uint64_t total = 0;
   for (size_t i = 0; i < n; ++i) {
-    reduced[i] = tier.weights[i] / g;
+    reduced[i] = weights[i] / g;
     total += reduced[i];
   }
   if (total == n) {
-    sched->positions.resize(n);
-    std::iota(sched->positions.begin(), sched->positions.end(), 0u);
-    return sched;
+    std::vector<uint32_t> rotation(n);
+    std::iota(rotation.begin(), rotation.end(), 0u);
+    return rotation;
   }
   std::vector<uint64_t> distinct(reduced);
   std::sort(distinct.begin(), distinct.end());
   uint64_t groups =
       std::unique(distinct.begin(), distinct.end()) - distinct.begin();
-  if (total <= SCHEDULE_MAX && total * groups <= SIMULATION_BUDGET) {
-    sched->positions = simulate_nginx(reduced, total);
-    return sched;
-  }
+  if (total <= SCHEDULE_MAX && total * groups <= SIMULATION_BUDGET)
+    return simulate_nginx(reduced, total);
   if (total > SCHEDULE_MAX) {
     uint64_t scaled_total = 0;
     for (uint64_t &w : reduced) {
@@ -146,7 +162,21 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
     }
     total = scaled_total;
   }
-  sched->positions = stride_schedule(reduced, total);
+  return stride_schedule(reduced, total);
+}
+
+std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
+  auto sched = std::make_unique<Schedule>();
+  // Members in service, by their tier position (ascending id order).
+  std::vector<uint32_t> members, weights;
+  for (uint32_t pos = 0; pos < tier.ids.size(); ++pos) {
+    if (!tier.in_service[pos]) continue;
+    members.push_back(pos);
+    weights.push_back(tier.weights[pos]);
+  }
+  if (members.empty()) return sched;
+  sched->positions = schedule_for(weights);
+  for (uint32_t &p : sched->positions) p = members[p];
   return sched;
 }
 
@@ -154,6 +184,9 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
   const auto &positions =
       static_cast<const Schedule *>(tier.state.get())->positions;
   size_t len = positions.size();
+  // No member in service when the schedule was built: a state change may
+  // not have reached this process's cache yet.
+  if (len == 0) return scan_tier(ctx, tier, 0);
   std::atomic<uint64_t> &counter = ctx.pool()->header->rr_counter;
   size_t at = 0;
   // An unusable entry consumes its turn: the next probe takes the next
@@ -169,6 +202,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps round_robin_ops = {"round_robin", false, build, pick};
+const AlgoOps round_robin_ops = {"round_robin", false, build, pick, true};
 
 }  // namespace lbk
