@@ -34,7 +34,15 @@ struct Target {
 };
 
 // Per-phase durations in milliseconds (each phase on its own, not
-// cumulative); a phase not reached or not applicable is -1.
+// cumulative); a phase not reached or not applicable is -1 (dns for a
+// literal IP, tls for plain HTTP, first_byte for a tcp check).
+//   dns         probe start -> addresses resolved
+//   connect     resolved (or start) -> TCP connected, earlier refused
+//               addresses included
+//   tls         connected -> handshake done
+//   first_byte  request written -> first reply byte
+//   total       probe start (leaving the queue) -> verdict; equals
+//               verdict.duration_us / 1000
 struct Timings {
   double dns_ms = -1, connect_ms = -1, tls_ms = -1, first_byte_ms = -1,
          total_ms = -1;
@@ -43,7 +51,7 @@ struct Timings {
 struct Result {
   lbk_check_result verdict{};  // outcome, status, value, reason
   Timings timings;
-  std::string address;         // the resolved "ip:port" that was tried
+  std::string address;         // "ip:port" ("[ip]:port") last tried; "" if none
 };
 
 struct Options {
