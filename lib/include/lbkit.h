@@ -298,7 +298,7 @@ typedef struct lbk_peer_info {
   int backup;
   int admin_state; /**< enum lbk_admin_state */
   int health;      /**< enum lbk_health */
-  int usable;      /**< would a pick consider it now */
+  int usable;      /**< would a pick consider it now (panic included) */
   uint32_t active;
   uint64_t requests, successes, failures;
   uint32_t fails_in_window;

@@ -990,7 +990,9 @@ LBK_EXTERN int lbk_pool_peer_info(lbk_peer_info *out, const lbk_pool *pool,
   if (out->admin_state == LBK_ADMIN_UP && agent == AGENT_ADMIN_MAINT)
     out->admin_state = LBK_ADMIN_MAINT;
   out->health = static_cast<int>(s.health.load());
-  PickContext ctx(mpool, nullptr, 0, nullptr, 0, false);
+  // As a pick now: in panic, health, failed windows and ejection are
+  // ignored.
+  PickContext ctx(mpool, nullptr, 0, nullptr, 0, evaluate_panic(mpool));
   out->usable = ctx.usable(id) ? 1 : 0;
   out->active = s.active.load();
   out->requests = s.requests.load();

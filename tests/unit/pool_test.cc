@@ -344,13 +344,27 @@ TEST(Pool, OutlierEjectionGrowsAndIsCapped) {
   EXPECT_EQ(info.ejected_until_us, f.clock.now_us + 2000000);
 }
 
-TEST(Pool, PanicUsesEveryAdminUpPeerWhenTooFewAreHealthy) {
+lbk_pool_options panic_below_half() {
   lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
   o.panic_threshold_pct = 50;
-  PoolFixture f("round_robin", 64, &o);
+  return o;
+}
+
+// Round robin over peers a, b, c, d (max_fails 1), panic below 50 % healthy.
+struct PanicPool {
+  PanicPool() {
+    for (int i = 0; i < 4; ++i)
+      ids[i] = f.add(std::string(1, static_cast<char>('a' + i)), 1, false, 0, 1);
+  }
+  lbk_pool_options options = panic_below_half();
+  PoolFixture f{"round_robin", 64, &options};
   uint32_t ids[4];
-  for (int i = 0; i < 4; ++i)
-    ids[i] = f.add(std::string(1, static_cast<char>('a' + i)), 1, false, 0, 1);
+};
+
+TEST(Pool, PanicUsesEveryAdminUpPeerWhenTooFewAreHealthy) {
+  PanicPool p;
+  PoolFixture &f = p.f;
+  const uint32_t *ids = p.ids;
   f.fail(ids[0]);  // 3 of 4 healthy: no panic
   EXPECT_EQ(f.sequence(6).find('a'), std::string::npos);
   f.fail(ids[1]);  // 2 of 4 = 50 %: not below the threshold
@@ -362,6 +376,30 @@ TEST(Pool, PanicUsesEveryAdminUpPeerWhenTooFewAreHealthy) {
   lbk_pool_set_state(f.pool, ids[3], LBK_ADMIN_DOWN);
   seq = f.sequence(8);
   EXPECT_EQ(seq.find('d'), std::string::npos);
+}
+
+TEST(Pool, PeerInfoUsableFollowsPanic) {
+  PanicPool p;
+  PoolFixture &f = p.f;
+  const uint32_t *ids = p.ids;
+  auto usable = [&f](uint32_t id) {
+    lbk_peer_info info;
+    info.version = LBK_PEER_INFO_VERSION;
+    EXPECT_EQ(lbk_pool_peer_info(&info, f.pool, id), 0);
+    return info.usable;
+  };
+  f.fail(ids[0]);
+  f.fail(ids[1]);  // 2 of 4 healthy: no panic, the failed ones are out
+  EXPECT_EQ(usable(ids[0]), 0);
+  EXPECT_EQ(usable(ids[2]), 1);
+  f.fail(ids[2]);  // 1 of 4: panic, a pick would take any of them
+  EXPECT_EQ(usable(ids[0]), 1);
+  EXPECT_EQ(usable(ids[2]), 1);
+  uint32_t id;
+  ASSERT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, nullptr, 0), 0);
+  // Admin down stays out in panic, as in a pick.
+  ASSERT_EQ(lbk_pool_set_state(f.pool, ids[1], LBK_ADMIN_DOWN), 0);
+  EXPECT_EQ(usable(ids[1]), 0);
 }
 
 TEST(Pool, SlowStartRampsARecoveredPeer) {
