@@ -402,6 +402,25 @@ TEST(Pool, PeerInfoUsableFollowsPanic) {
   EXPECT_EQ(usable(ids[1]), 0);
 }
 
+TEST(Pool, EveryMethodRecordsTheLatencyEstimate) {
+  for (const char *method : {"round_robin", "least_conn", "random", "p2c",
+                             "peak_ewma", "fastest", "first", "hash",
+                             "maglev"}) {
+    PoolFixture f(method);
+    uint32_t a = f.add("a", 1, false, 0, /*max_fails=*/0);
+    ASSERT_EQ(f.pick_release("key", 2500), a) << method;
+    lbk_peer_info info;
+    info.version = LBK_PEER_INFO_VERSION;
+    ASSERT_EQ(lbk_pool_peer_info(&info, f.pool, a), 0);
+    EXPECT_EQ(info.ewma_latency_us, 2500u) << method;
+    // A failure or an unmeasured (0) latency leaves the estimate alone.
+    f.fail(a);
+    ASSERT_EQ(f.pick_release("key", 0), a) << method;
+    ASSERT_EQ(lbk_pool_peer_info(&info, f.pool, a), 0);
+    EXPECT_EQ(info.ewma_latency_us, 2500u) << method;
+  }
+}
+
 TEST(Pool, SlowStartRampsARecoveredPeer) {
   lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
   o.slow_start_us = 10000000;
