@@ -19,7 +19,7 @@ help:
 	@echo "make demo         local JSON-RPC nodes, then lbctl probe / rank / forward"
 	@echo "make bench        benchmarks (Google Benchmark, wrk, curl peers)"
 	@echo "make fuzz         build and run every libFuzzer target briefly (FUZZ_SECONDS)"
-	@echo "make asan         build and run the tests under ASan/UBSan (BUILD=build-asan)"
+	@echo "make asan         the tests under ASan/UBSan (ASAN_BUILD=build-asan; not the nginx ones)"
 	@echo "make nginx-module build ngx_http_upstream_lbkit_module.so against nginx-dev"
 	@echo "make install      install (PREFIX=$(PREFIX), DESTDIR honoured)"
 	@echo "make deb | rpm    build packages"
@@ -50,8 +50,16 @@ test-unit: build
 test-integration: build nginx-module
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
-asan:
-	$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_FLAGS="-DLBK_SANITIZE=ON $(CMAKE_FLAGS)"
+# The library, prober, backend and lbctl under AddressSanitizer + UBSan: every
+# test except those that load the module into Debian's (uninstrumented) nginx
+# and the manual/package checks, which run no instrumented code of ours.
+ASAN_BUILD ?= build-asan
+asan: deps-if-missing
+	$(MAKE) build BUILD=$(ASAN_BUILD) BUILD_TYPE=Debug \
+	  CMAKE_FLAGS="-DLBK_SANITIZE=ON -DLBK_BUILD_BENCH=OFF $(CMAKE_FLAGS)"
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure --timeout 900 -E 'nginx|manpages|packages'
 
 bench: deps-if-missing build nginx-module
 	tests/bench/run.sh $(BUILD)
@@ -74,5 +82,9 @@ rpm: deps-if-missing
 test-packages: deps-if-missing
 	packaging/test-packages.sh
 
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "uninstall: nothing installed from $(BUILD)" >&2; exit 1; }
+	xargs -r -d '\n' rm -f -- < $(BUILD)/install_manifest.txt
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
