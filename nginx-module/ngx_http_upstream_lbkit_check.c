@@ -701,6 +701,19 @@ ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle)
                 continue;
             }
 
+            /* the check's initial health (initial=down: no requests until
+               rise checks pass), unless the pool already has check state
+               for the server (another worker, or kept across reload) */
+            if (lbk_pool_attach_check(lscf->pool, id, lscf->check.check)
+                != LBK_OK)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                              "lbkit: upstream \"%V\" server \"%V\": %s",
+                              &lscf->upstream->host, &lscf->peers[id].name,
+                              lbk_error_last());
+                return NGX_ERROR;
+            }
+
             if (ngx_http_upstream_lbkit_check_init_peer(cycle, lscf, id)
                 != NGX_OK)
             {

@@ -533,6 +533,19 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
                                      uint32_t id, const lbk_check *check,
                                      const lbk_check_result *result);
 
+/**
+ * Starts active checking of peer @p id with @p check: sets the peer's
+ * health to the check's initial health (lbk_health_init; with initial
+ * LBK_HEALTH_DOWN the peer takes no requests until `rise` checks pass),
+ * unless the peer already has check state (reported on, or kept across a
+ * reload by lbk_pool_peer_state_copy()), which is left as it is.  Call it
+ * once per checked peer after adding it (and after any state copy), before
+ * the pool takes traffic.  Returns LBK_ENOTFOUND for an unknown id,
+ * LBK_EINVAL for a NULL check.  Thread and process safe.
+ */
+LBK_EXTERN int lbk_pool_attach_check(lbk_pool *pool, uint32_t id,
+                                     const lbk_check *check);
+
 /* ------------------------------------------------------------------ */
 /* HAProxy agent-check replies                                         */
 /* ------------------------------------------------------------------ */

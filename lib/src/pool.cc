@@ -1119,4 +1119,30 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
   return 0;
 }
 
+LBK_EXTERN int lbk_pool_attach_check(lbk_pool *pool, uint32_t id,
+                                     const lbk_check *check) {
+  if (int rc = check_peer(pool, id)) return rc;
+  if (check == nullptr) return set_error(LBK_EINVAL, "check is NULL");
+  PoolHeader &h = *pool->header;
+  PeerSlot &s = pool->slots[id];
+  uint64_t now = pool_now(pool);
+  WordLock lock(s.state_lock);
+  // An all-zero health state has never been initialised (nor reported on).
+  static const lbk_health_state never_checked{};
+  if (std::memcmp(&s.health_state, &never_checked, sizeof never_checked) != 0)
+    return 0;
+  lbk_health_init(&s.health_state, check, now);
+  uint32_t health = static_cast<uint32_t>(lbk_health_get(&s.health_state));
+  uint32_t old_health = s.health.exchange(health);
+  if (health == LBK_HEALTH_DOWN)
+    set_reason(s, "not checked yet: starts down (check initial health) "
+               "until rise checks pass");
+  if (health != old_health) {
+    s.last_change_us.store(now);
+    bump(h.generation);
+    bump(h.health_epoch);
+  }
+  return 0;
+}
+
 }  // extern "C"

@@ -163,4 +163,76 @@ TEST(PoolHealth, AgentWordsSetDrainWeightAndMaxconn) {
   (void)b;
 }
 
+lbk_check *check_starting(int initial_health, uint32_t rise) {
+  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+  o.kind = LBK_CHECK_TCP;
+  o.rise = rise;
+  o.fall = 1;
+  o.initial_health = initial_health;
+  lbk_check *check = nullptr;
+  EXPECT_EQ(lbk_check_create(&check, &o), 0) << lbk_error_last();
+  return check;
+}
+
+int health_of(PoolFixture &f, uint32_t id, int *usable = nullptr) {
+  lbk_peer_info info;
+  info.version = LBK_PEER_INFO_VERSION;
+  EXPECT_EQ(lbk_pool_peer_info(&info, f.pool, id), 0);
+  if (usable) *usable = info.usable;
+  return info.health;
+}
+
+TEST(PoolHealth, AttachCheckStartsAPeerInTheInitialHealth) {
+  PoolFixture f("round_robin");
+  lbk_check *starts_down = check_starting(LBK_HEALTH_DOWN, 2);
+  lbk_check *starts_up = check_starting(LBK_HEALTH_UP, 2);
+  uint32_t a = f.add("a");
+  uint32_t b = f.add("b");
+  int usable = -1;
+  EXPECT_EQ(health_of(f, a, &usable), LBK_HEALTH_UNKNOWN);
+  EXPECT_EQ(usable, 1);
+  ASSERT_EQ(lbk_pool_attach_check(f.pool, a, starts_down), 0);
+  ASSERT_EQ(lbk_pool_attach_check(f.pool, b, starts_up), 0);
+  EXPECT_EQ(health_of(f, a, &usable), LBK_HEALTH_DOWN);
+  EXPECT_EQ(usable, 0);
+  EXPECT_EQ(health_of(f, b, &usable), LBK_HEALTH_UP);
+  EXPECT_EQ(usable, 1);
+  EXPECT_EQ(f.sequence(4), "bbbb");
+  // rise = 2 passes bring it in.
+  lbk_check_result pass = verdict(LBK_CHECK_PASS);
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, a, starts_down, &pass), 0);
+  EXPECT_EQ(health_of(f, a), LBK_HEALTH_DOWN);
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, a, starts_down, &pass), 0);
+  EXPECT_EQ(health_of(f, a), LBK_HEALTH_UP);
+  EXPECT_EQ(f.sequence(4), "abab");
+  // Attaching again (a reload) keeps the state the reports built.
+  ASSERT_EQ(lbk_pool_attach_check(f.pool, a, starts_down), 0);
+  EXPECT_EQ(health_of(f, a), LBK_HEALTH_UP);
+  EXPECT_EQ(lbk_pool_attach_check(f.pool, a, nullptr), LBK_EINVAL);
+  EXPECT_EQ(lbk_pool_attach_check(f.pool, 99, starts_down), LBK_ENOTFOUND);
+  lbk_check_free(starts_down);
+  lbk_check_free(starts_up);
+}
+
+TEST(PoolHealth, AttachCheckKeepsStateCopiedAcrossAReload) {
+  lbk_check *starts_down = check_starting(LBK_HEALTH_DOWN, 2);
+  PoolFixture old_pool("round_robin");
+  uint32_t old_a = old_pool.add("a");
+  ASSERT_EQ(lbk_pool_attach_check(old_pool.pool, old_a, starts_down), 0);
+  lbk_check_result pass = verdict(LBK_CHECK_PASS);
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(lbk_pool_report_check(nullptr, old_pool.pool, old_a,
+                                    starts_down, &pass), 0);
+  ASSERT_EQ(health_of(old_pool, old_a), LBK_HEALTH_UP);
+  PoolFixture new_pool("round_robin");
+  uint32_t a = new_pool.add("a");
+  uint32_t fresh = new_pool.add("fresh");
+  ASSERT_EQ(lbk_pool_peer_state_copy(new_pool.pool, a, old_pool.pool, old_a), 0);
+  ASSERT_EQ(lbk_pool_attach_check(new_pool.pool, a, starts_down), 0);
+  ASSERT_EQ(lbk_pool_attach_check(new_pool.pool, fresh, starts_down), 0);
+  EXPECT_EQ(health_of(new_pool, a), LBK_HEALTH_UP);
+  EXPECT_EQ(health_of(new_pool, fresh), LBK_HEALTH_DOWN);
+  lbk_check_free(starts_down);
+}
+
 }  // namespace
