@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "lbkit.h"
 #include "pool_test_support.h"
@@ -75,6 +76,31 @@ TEST(PeakEwma, ASlowPeerGetsASmallShare) {
   // replacement it still won the 1/121 of picks that drew it twice); it is
   // taken at most once, before its first sample, as an average peer.
   EXPECT_LE(on_slow, 1);
+}
+
+// Distinct draws keep a once-slow peer out; the estimate read decayed
+// with the time since its last sample brings it back for another try.
+TEST(PeakEwma, ASlowPeerIsRetriedOnceItsEstimateDecays) {
+  PoolFixture f("peak_ewma");  // tau = 10 s
+  std::map<uint32_t, uint64_t> latency;
+  for (int i = 0; i < 4; ++i) latency[f.add("p" + std::to_string(i))] = 1000;
+  uint32_t slow = f.add("slow");
+  latency[slow] = 20000;
+  std::vector<uint64_t> slow_picked_at_us;
+  const int picks = 100000;  // 1 ms apart: 100 s
+  for (int i = 0; i < picks; ++i) {
+    uint32_t id;
+    ASSERT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, nullptr, 0), 0);
+    if (id == slow) slow_picked_at_us.push_back(f.clock.now_us);
+    f.clock.now_us += 1000;
+    release_ok(f, id, latency[id]);
+  }
+  // 20 ms decays below the others' 1 ms after tau x ln(20) = 30 s: a try
+  // about every 30 s after the first (unmeasured) pick.
+  ASSERT_GE(slow_picked_at_us.size(), 3u);
+  EXPECT_LE(slow_picked_at_us.size(), 6u);
+  for (size_t k = 1; k < slow_picked_at_us.size(); ++k)
+    EXPECT_GE(slow_picked_at_us[k] - slow_picked_at_us[k - 1], 25000000u) << k;
 }
 
 TEST(PeakEwma, NewPeerIsNeitherStarvedNorFlooded) {

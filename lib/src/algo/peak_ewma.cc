@@ -5,6 +5,11 @@
 //     w  = exp(-(t - t0) / tau)             tau = ewma_decay_us, default 10 s
 //     E' = s                     if s > E   (peak: a slow sample counts now)
 //     E' = E * w + s * (1 - w)   otherwise  (decays toward recent samples)
+// At a pick the estimate is read decayed toward 0 for the time since its
+// last sample, E x exp(-(now - t0) / tau) (Finagle and Linkerd read it so):
+// a peer measured slow once and then never chosen (distinct draws make it
+// lose every comparison) is retried once its estimate has decayed below
+// the others', e.g. after tau x ln(150) = 50 s for 150 ms against 1 ms.
 // A pick draws random_draws (default 2) distinct usable members by weight
 // (without replacement, see draw_usable_distinct, so the costliest member
 // loses every pick while another is usable) and takes the lowest
@@ -20,6 +25,7 @@
 //
 // On change: add, remove and weight changes rebuild the alias table; the
 // estimates live in the pool block and survive every change except removal.
+#include <cmath>
 #include <cstring>
 
 #include "algo/methods.h"
@@ -33,6 +39,16 @@ double load_double(const std::atomic<uint64_t> &bits) {
   double d;
   std::memcpy(&d, &b, sizeof d);
   return d;
+}
+
+// The peer's estimate decayed for the time since its last sample.
+double decayed_latency(PickContext &ctx, const PeerSlot &s) {
+  double latency = load_double(s.ewma_bits);
+  uint64_t then = s.ewma_time_us.load(std::memory_order_relaxed);
+  uint64_t now = ctx.now();
+  if (now <= then) return latency;
+  return latency * std::exp(-static_cast<double>(now - then) /
+                            static_cast<double>(ctx.params().ewma_decay_us));
 }
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
@@ -49,7 +65,7 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
     const PeerSlot &s = ctx.slot(id);
     uint32_t active = s.active.load(std::memory_order_relaxed);
     double latency = s.has_ewma.load(std::memory_order_acquire)
-                         ? load_double(s.ewma_bits)
+                         ? decayed_latency(ctx, s)
                          : default_cost;
     double cost = latency * (static_cast<double>(active) + 1.0);
     if (best == LBK_PEER_NONE || cost < best_cost ||
