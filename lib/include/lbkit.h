@@ -534,11 +534,13 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
                                      const lbk_check_result *result);
 
 /**
- * Starts active checking of peer @p id with @p check: sets the peer's
- * health to the check's initial health (lbk_health_init; with initial
- * LBK_HEALTH_DOWN the peer takes no requests until `rise` checks pass),
- * unless the peer already has check state (reported on, or kept across a
- * reload by lbk_pool_peer_state_copy()), which is left as it is.  Call it
+ * Starts active checking of peer @p id with @p check: initialises the
+ * peer's health state in the check's initial health (lbk_health_init).
+ * With initial LBK_HEALTH_DOWN the peer's health becomes down, so it takes
+ * no requests until `rise` checks pass; with up (or unknown) its health
+ * stays LBK_HEALTH_UNKNOWN (never checked, usable) until the first report.
+ * A peer that already has check state (reported on, or kept across a
+ * reload by lbk_pool_peer_state_copy()) is left as it is.  Call it
  * once per checked peer after adding it (and after any state copy), before
  * the pool takes traffic.  Returns LBK_ENOTFOUND for an unknown id,
  * LBK_EINVAL for a NULL check.  Thread and process safe.

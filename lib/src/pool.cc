@@ -1132,11 +1132,13 @@ LBK_EXTERN int lbk_pool_attach_check(lbk_pool *pool, uint32_t id,
   if (std::memcmp(&s.health_state, &never_checked, sizeof never_checked) != 0)
     return 0;
   lbk_health_init(&s.health_state, check, now);
-  uint32_t health = static_cast<uint32_t>(lbk_health_get(&s.health_state));
+  // Initial up (or unknown) leaves the peer shown as never checked
+  // (LBK_HEALTH_UNKNOWN, usable) until its first report.
+  if (lbk_health_get(&s.health_state) != LBK_HEALTH_DOWN) return 0;
+  uint32_t health = LBK_HEALTH_DOWN;
   uint32_t old_health = s.health.exchange(health);
-  if (health == LBK_HEALTH_DOWN)
-    set_reason(s, "not checked yet: starts down (check initial health) "
-               "until rise checks pass");
+  set_reason(s, "not checked yet: starts down (check initial health) until "
+             "rise checks pass");
   if (health != old_health) {
     s.last_change_us.store(now);
     bump(h.generation);

@@ -195,7 +195,8 @@ TEST(PoolHealth, AttachCheckStartsAPeerInTheInitialHealth) {
   ASSERT_EQ(lbk_pool_attach_check(f.pool, b, starts_up), 0);
   EXPECT_EQ(health_of(f, a, &usable), LBK_HEALTH_DOWN);
   EXPECT_EQ(usable, 0);
-  EXPECT_EQ(health_of(f, b, &usable), LBK_HEALTH_UP);
+  // initial=up: shown as never checked (and usable) until its first report
+  EXPECT_EQ(health_of(f, b, &usable), LBK_HEALTH_UNKNOWN);
   EXPECT_EQ(usable, 1);
   EXPECT_EQ(f.sequence(4), "bbbb");
   // rise = 2 passes bring it in.
