@@ -404,8 +404,9 @@ int resolve_options(lbk_pool_options *o, const lbk_pool_options *in) {
   const char *method = o->method ? o->method : "round_robin";
   if (method_from_name(method) < 0)
     return set_error(LBK_EMETHOD, "unknown balancing method '%s' (known: "
-                     "round_robin, least_conn, random, p2c, peak_ewma, "
-                     "fastest, first, hash, maglev, source)", method);
+                     "round_robin, least_conn, random, random(N), p2c, "
+                     "peak_ewma, fastest, first, hash, maglev, source)",
+                     method);
   if (method_ops(static_cast<uint32_t>(method_from_name(method)),
                  o->hash_kind) == nullptr)
     return set_error(LBK_EMETHOD, "balancing method '%s' is not available in "
@@ -423,7 +424,9 @@ void format_header(PoolHeader *h, const lbk_pool_options &o, size_t size) {
       method_from_name(o.method ? o.method : "round_robin"));
   h->hash_kind = o.hash_kind;
   h->balance_factor = o.balance_factor;
-  h->random_draws = o.random_draws ? o.random_draws : 2;
+  uint32_t named_draws = method_draws_from_name(o.method);
+  h->random_draws = o.random_draws ? o.random_draws
+                                   : named_draws ? named_draws : 2;
   h->ewma_decay_us = o.ewma_decay_us ? o.ewma_decay_us : DEFAULT_EWMA_DECAY_US;
   h->fastest_band_pct = o.fastest_band_pct ? o.fastest_band_pct : 10;
   h->outlier_consecutive = o.outlier_consecutive;

@@ -34,6 +34,32 @@ TEST(Pool, MethodNamesAndAliases) {
   EXPECT_EQ(lbk_method_canonical(nullptr), nullptr);
 }
 
+TEST(Pool, HaproxyRandomNIsP2cWithNDraws) {
+  EXPECT_STREQ(lbk_method_canonical("random(3)"), "p2c");
+  EXPECT_STREQ(lbk_method_canonical("random(1)"), "p2c");
+  for (const char *bad : {"random(0)", "random(65)", "random()", "random(2",
+                          "random(2)x", "random(-1)"})
+    EXPECT_EQ(lbk_method_canonical(bad), nullptr) << bad;
+
+  // Three draws over three peers always find the one idle peer; two draws
+  // would miss it in a third of the picks.
+  PoolFixture f("random(3)", 8);
+  f.add("a");
+  f.add("b");
+  f.add("c");
+  uint32_t held1, held2, id;
+  ASSERT_EQ(lbk_pool_pick(&held1, f.pool, nullptr, 0, nullptr, 0), 0);
+  ASSERT_EQ(lbk_pool_pick(&held2, f.pool, nullptr, 0, nullptr, 0), 0);
+  ASSERT_NE(held1, held2);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, nullptr, 0), 0);
+    ASSERT_NE(id, held1);
+    ASSERT_NE(id, held2);
+    lbk_outcome o = LBK_OUTCOME_INIT;
+    lbk_pool_release(f.pool, id, &o);
+  }
+}
+
 TEST(Pool, ErrorsHaveDistinctCodesAndMessages) {
   lbk_pool *pool = nullptr;
   lbk_pool_options o = LBK_POOL_OPTIONS_INIT;

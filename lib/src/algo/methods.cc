@@ -26,10 +26,21 @@ const MethodName method_names[] = {
 
 }  // namespace
 
+uint32_t method_draws_from_name(const char *name) {
+  // HAProxy's "random(N)": N weighted draws, the least loaded wins.
+  if (name == nullptr || std::strncmp(name, "random(", 7) != 0) return 0;
+  uint32_t n = 0;
+  const char *p = name + 7;
+  for (; *p >= '0' && *p <= '9' && n <= 64; ++p) n = n * 10 + uint32_t(*p - '0');
+  if (p == name + 7 || p[0] != ')' || p[1] != '\0' || n < 1 || n > 64) return 0;
+  return n;
+}
+
 int method_from_name(const char *name) {
   if (name == nullptr) return -1;
   for (const MethodName &m : method_names)
     if (std::strcmp(m.name, name) == 0) return static_cast<int>(m.method);
+  if (method_draws_from_name(name) != 0) return METHOD_P2C;
   return -1;
 }
 

@@ -20,6 +20,9 @@ enum MethodId : uint32_t {
 };
 
 // The method for a canonical name or alias (case-sensitive), or -1.
+// N of HAProxy's "random(N)" (1..64), 0 for any other name.  "random(N)"
+// is p2c with N draws (random_draws, unless the options set it).
+uint32_t method_draws_from_name(const char *name);
 int method_from_name(const char *name);
 // The canonical name of a method id ("round_robin", ...).
 const char *method_canonical_name(uint32_t method);
