@@ -17,21 +17,8 @@ namespace lbk {
 namespace {
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
-  uint32_t draws = ctx.params().random_draws;
-  uint32_t best = LBK_PEER_NONE;
-  uint32_t best_active = 0;
-  uint32_t drawn[MAX_CHOICES];
-  for (uint32_t d = 0; d < draws && d < MAX_CHOICES; ++d) {
-    uint32_t id = draw_usable_distinct(ctx, tier, drawn, d);
-    if (id == LBK_PEER_NONE) break;
-    drawn[d] = id;
-    uint32_t active = ctx.slot(id).active.load(std::memory_order_relaxed);
-    if (best == LBK_PEER_NONE || active < best_active) {
-      best = id;
-      best_active = active;
-    }
-  }
-  return best;
+  return pick_cheapest_of_draws(
+      ctx, tier, [](uint32_t, uint32_t active) { return double(active); });
 }
 
 }  // namespace

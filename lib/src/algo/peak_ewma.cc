@@ -52,30 +52,15 @@ double decayed_latency(PickContext &ctx, const PeerSlot &s) {
 }
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
-  uint32_t draws = ctx.params().random_draws;
   double default_cost = load_double(ctx.pool()->header->latency_mean_bits);
-  uint32_t best = LBK_PEER_NONE;
-  double best_cost = 0;
-  uint32_t best_active = 0;
-  uint32_t drawn[MAX_CHOICES];
-  for (uint32_t d = 0; d < draws && d < MAX_CHOICES; ++d) {
-    uint32_t id = draw_usable_distinct(ctx, tier, drawn, d);
-    if (id == LBK_PEER_NONE) break;
-    drawn[d] = id;
-    const PeerSlot &s = ctx.slot(id);
-    uint32_t active = s.active.load(std::memory_order_relaxed);
-    double latency = s.has_ewma.load(std::memory_order_acquire)
-                         ? decayed_latency(ctx, s)
-                         : default_cost;
-    double cost = latency * (static_cast<double>(active) + 1.0);
-    if (best == LBK_PEER_NONE || cost < best_cost ||
-        (cost == best_cost && active < best_active)) {
-      best = id;
-      best_cost = cost;
-      best_active = active;
-    }
-  }
-  return best;
+  return pick_cheapest_of_draws(
+      ctx, tier, [&](uint32_t id, uint32_t active) {
+        const PeerSlot &s = ctx.slot(id);
+        double latency = s.has_ewma.load(std::memory_order_acquire)
+                             ? decayed_latency(ctx, s)
+                             : default_cost;
+        return latency * (static_cast<double>(active) + 1.0);
+      });
 }
 
 }  // namespace

@@ -49,4 +49,32 @@ uint32_t draw_usable_distinct(PickContext &ctx, const Tier &tier,
 // The most draws a pick of p2c or peak_ewma makes (random_draws <= 64).
 constexpr size_t MAX_CHOICES = 64;
 
+// The pick of p2c and peak_ewma: draws random_draws distinct usable members
+// by weight and returns the one with the lowest @p cost(id, active); ties go
+// to fewer active requests, then to the earlier draw.  LBK_PEER_NONE when no
+// member is usable.
+template <class CostFn>
+uint32_t pick_cheapest_of_draws(PickContext &ctx, const Tier &tier,
+                                CostFn cost) {
+  uint32_t draws = ctx.params().random_draws;
+  uint32_t best = LBK_PEER_NONE;
+  double best_cost = 0;
+  uint32_t best_active = 0;
+  uint32_t drawn[MAX_CHOICES];
+  for (uint32_t d = 0; d < draws && d < MAX_CHOICES; ++d) {
+    uint32_t id = draw_usable_distinct(ctx, tier, drawn, d);
+    if (id == LBK_PEER_NONE) break;
+    drawn[d] = id;
+    uint32_t active = ctx.slot(id).active.load(std::memory_order_relaxed);
+    double c = cost(id, active);
+    if (best == LBK_PEER_NONE || c < best_cost ||
+        (c == best_cost && active < best_active)) {
+      best = id;
+      best_cost = c;
+      best_active = active;
+    }
+  }
+  return best;
+}
+
 }  // namespace lbk
