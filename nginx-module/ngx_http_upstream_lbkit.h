@@ -206,6 +206,10 @@ void ngx_http_upstream_lbkit_log_state(ngx_log_t *log,
 /* Wall-clock milliseconds since the epoch (for check records). */
 uint64_t ngx_http_upstream_lbkit_now_ms(void);
 
+/* CLOCK_MONOTONIC in microseconds: the pools' clock (liblbkit's default),
+ * used for request latency, check deadlines and the status page. */
+uint64_t ngx_http_upstream_lbkit_now_us(void);
+
 
 /* --- implemented in ngx_http_upstream_lbkit_check.c -------------------- */
 

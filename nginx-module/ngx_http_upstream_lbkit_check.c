@@ -160,7 +160,6 @@ static void ngx_http_upstream_lbkit_check_ssl_start(
     ngx_http_upstream_lbkit_check_ctx_t *ctx);
 static void ngx_http_upstream_lbkit_check_ssl_done(ngx_connection_t *c);
 #endif
-static uint64_t ngx_http_upstream_lbkit_check_mono_us(void);
 static uint64_t ngx_http_upstream_lbkit_check_random64(void);
 static ngx_flag_t ngx_http_upstream_lbkit_check_is_exiting(void);
 static void ngx_http_upstream_lbkit_check_note_lateness(uint64_t due_us,
@@ -858,7 +857,7 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     cln->data = ctx->reply;
 
     lbk_health_init(&ctx->mirror, lscf->check.check,
-                    ngx_http_upstream_lbkit_check_mono_us());
+                    ngx_http_upstream_lbkit_now_us());
 
     /*
      * The socket's log is a copy of the cycle's whose level hides the
@@ -934,7 +933,7 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
     lbk_peer_info  info;
 
     ngx_http_upstream_lbkit_check_note_lateness(ctx->tick_due_us,
-                                     ngx_http_upstream_lbkit_check_mono_us());
+                                     ngx_http_upstream_lbkit_now_us());
 
     if (ngx_http_upstream_lbkit_check_is_exiting()) {
         ngx_http_upstream_lbkit_check_release(ctx);
@@ -967,7 +966,7 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
             lbk_health_init(&ctx->mirror,
                             info.health == LBK_HEALTH_DOWN
                             ? ctx->extra->check_down : ctx->lscf->check.check,
-                            ngx_http_upstream_lbkit_check_mono_us());
+                            ngx_http_upstream_lbkit_now_us());
         }
 
         if (info.admin_state == LBK_ADMIN_MAINT) {
@@ -1072,7 +1071,7 @@ ngx_http_upstream_lbkit_check_schedule(ngx_http_upstream_lbkit_check_ctx_t *ctx,
         delay = 1;
     }
 
-    ctx->tick_due_us = ngx_http_upstream_lbkit_check_mono_us()
+    ctx->tick_due_us = ngx_http_upstream_lbkit_now_us()
                        + (uint64_t) delay * 1000;
     ngx_add_timer(&ctx->tick, delay);
 }
@@ -1112,7 +1111,7 @@ ngx_http_upstream_lbkit_check_start(ngx_http_upstream_lbkit_check_ctx_t *ctx)
     ctx->pc.log = &ctx->conn_log;
     ctx->pc.log_error = NGX_ERROR_INFO;
 
-    ctx->start_us = ngx_http_upstream_lbkit_check_mono_us();
+    ctx->start_us = ngx_http_upstream_lbkit_now_us();
 
     rc = ngx_event_connect_peer(&ctx->pc);
     err = ngx_socket_errno;
@@ -1376,7 +1375,7 @@ ngx_http_upstream_lbkit_check_deadline_handler(ngx_event_t *ev)
 
     c = ctx->pc.connection;
     timeout = ctx->lscf->check.opts.timeout_ms;
-    now_us = ngx_http_upstream_lbkit_check_mono_us();
+    now_us = ngx_http_upstream_lbkit_now_us();
 
     ngx_http_upstream_lbkit_check_note_lateness(ctx->deadline_due_us, now_us);
 
@@ -1676,7 +1675,7 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
     lbk_health_event                       event;
     ngx_http_upstream_lbkit_check_peer_t  *shared;
 
-    now_us = ngx_http_upstream_lbkit_check_mono_us();
+    now_us = ngx_http_upstream_lbkit_now_us();
     result->duration_us = now_us - ctx->start_us;
 
     ngx_http_upstream_lbkit_check_close(ctx);
@@ -1742,17 +1741,6 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
-
-static uint64_t
-ngx_http_upstream_lbkit_check_mono_us(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 
 static uint64_t
 ngx_http_upstream_lbkit_check_random64(void)

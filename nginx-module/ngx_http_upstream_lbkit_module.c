@@ -1047,7 +1047,7 @@ ngx_http_upstream_lbkit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 /* Balancer (per request)                                                 */
 /* ---------------------------------------------------------------------- */
 
-static uint64_t
+uint64_t
 ngx_http_upstream_lbkit_now_us(void)
 {
     struct timespec  ts;

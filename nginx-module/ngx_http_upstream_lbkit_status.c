@@ -284,7 +284,6 @@ ngx_http_upstream_lbkit_status_snapshot(ngx_http_request_t *r,
     uint32_t                                id;
     uint64_t                                now_us;
     ngx_uint_t                              i;
-    struct timespec                         ts;
     ngx_http_upstream_lbkit_srv_conf_t    **lscfp, *lscf;
     ngx_http_upstream_lbkit_main_conf_t    *lmcf;
     ngx_http_upstream_lbkit_status_peer_t  *sp;
@@ -294,9 +293,7 @@ ngx_http_upstream_lbkit_status_snapshot(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    /* the pool's clock (lbk default): CLOCK_MONOTONIC in microseconds */
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-    now_us = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+    now_us = ngx_http_upstream_lbkit_now_us();     /* the pools' clock */
 
     lscfp = lmcf->upstreams.elts;
 
