@@ -28,7 +28,6 @@ for tool in dpkg-buildpackage dh lintian dpkg-parsechangelog; do
 done
 
 version=$(dpkg-parsechangelog -l "$here/debian/changelog" -S Version)
-src=$out/src/lbkit-$version
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 src=$out/src/lbkit-$version
@@ -36,12 +35,7 @@ rm -rf "$out/src" "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo
 mkdir -p "$src"
 
 # Copy the sources: never build directories or earlier package output.
-if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  (cd "$top" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-     [ -e "$f" ] && printf '%s\0' "$f"; done | tar --null -T - -cf -) | tar -xf - -C "$src"
-else
-  (cd "$top" && tar --exclude='./build*' --exclude='./packaging/out' -cf - .) | tar -xf - -C "$src"
-fi
+"$here/copy-source.sh" "$top" "$src"
 rm -rf "$src/debian"
 cp -a "$here/debian" "$src/debian"
 

@@ -36,12 +36,7 @@ version=$(rpmspec -q --srpm --qf '%{version}\n' "$spec" 2>/dev/null || sed -n 's
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/lbkit-$version"
-if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  (cd "$top" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-     [ -e "$f" ] && printf '%s\0' "$f"; done | tar --null -T - -cf -) | tar -xf - -C "$stage/lbkit-$version"
-else
-  (cd "$top" && tar --exclude='./build*' --exclude='./packaging/out' -cf - .) | tar -xf - -C "$stage/lbkit-$version"
-fi
+"$here/copy-source.sh" "$top" "$stage/lbkit-$version"
 tar -czf "$out/SOURCES/lbkit-$version.tar.gz" -C "$stage" "lbkit-$version"
 cp "$spec" "$out/SPECS/"
 
