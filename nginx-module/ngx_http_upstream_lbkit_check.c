@@ -140,6 +140,8 @@ static void ngx_http_upstream_lbkit_check_send(
 static void ngx_http_upstream_lbkit_check_recv(
     ngx_http_upstream_lbkit_check_ctx_t *ctx);
 static void ngx_http_upstream_lbkit_check_deadline_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_upstream_lbkit_check_connecting(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx);
 static ngx_int_t ngx_http_upstream_lbkit_check_test_connect(
     ngx_http_upstream_lbkit_check_ctx_t *ctx);
 static void ngx_http_upstream_lbkit_check_fail(
@@ -1179,17 +1181,32 @@ ngx_http_upstream_lbkit_check_connected(ngx_http_upstream_lbkit_check_ctx_t *ctx
 }
 
 
+/* Handles an event while the non-blocking connect is pending: returns 1
+   when the event was the connect's (completed, failed or still pending), 0
+   once connected, when the caller's own handling applies. */
+static ngx_int_t
+ngx_http_upstream_lbkit_check_connecting(
+    ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    if (ctx->connected) {
+        return 0;
+    }
+
+    if (ngx_http_upstream_lbkit_check_test_connect(ctx) == NGX_OK) {
+        ngx_http_upstream_lbkit_check_connected(ctx);
+    }
+
+    return 1;
+}
+
+
 static void
 ngx_http_upstream_lbkit_check_write_handler(ngx_event_t *wev)
 {
     ngx_connection_t                     *c = wev->data;
     ngx_http_upstream_lbkit_check_ctx_t  *ctx = c->data;
 
-    if (!ctx->connected) {
-        if (ngx_http_upstream_lbkit_check_test_connect(ctx) != NGX_OK) {
-            return;
-        }
-        ngx_http_upstream_lbkit_check_connected(ctx);
+    if (ngx_http_upstream_lbkit_check_connecting(ctx)) {
         return;
     }
 
@@ -1211,11 +1228,7 @@ ngx_http_upstream_lbkit_check_read_handler(ngx_event_t *rev)
     ngx_connection_t                     *c = rev->data;
     ngx_http_upstream_lbkit_check_ctx_t  *ctx = c->data;
 
-    if (!ctx->connected) {
-        if (ngx_http_upstream_lbkit_check_test_connect(ctx) != NGX_OK) {
-            return;
-        }
-        ngx_http_upstream_lbkit_check_connected(ctx);
+    if (ngx_http_upstream_lbkit_check_connecting(ctx)) {
         return;
     }
 
