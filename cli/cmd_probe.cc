@@ -17,9 +17,10 @@
 //                 over the rounds that passed (values null when count is 0)}]}
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <vector>
 
 #include "commands.h"
 #include "node_options.h"
@@ -30,8 +31,6 @@ namespace lbctl {
 
 namespace {
 
-using nlohmann::json;
-
 struct ProbeArgs {
   NodeOptions nodes;
   unsigned count = 1;
@@ -39,12 +38,36 @@ struct ProbeArgs {
   std::string format;
 };
 
-json ms_or_null(double ms) { return ms < 0 ? json(nullptr) : json(ms); }
+// The JSON document is written with output.h's json_append_* (no document
+// tree: 10,000 nodes never exist as JSON values in memory), one node at a
+// time.  Members are in name order, as nlohmann::json's dump() gave them.
 
-json stats_json(const Samples &s) {
-  return {{"count", s.values.size()}, {"min", ms_or_null(s.min())},
-          {"p50", ms_or_null(s.percentile(50))}, {"p95", ms_or_null(s.percentile(95))},
-          {"max", ms_or_null(s.max())}};
+void append_ms(std::string &out, double ms) {
+  if (ms < 0) out += "null";
+  else json_append_double(out, ms);
+}
+
+void append_stats(std::string &out, const char *name, const Samples &s) {
+  out += '"';
+  out += name;
+  out += "\":{\"count\":";
+  json_append_int(out, static_cast<long long>(s.values.size()));
+  if (s.values.empty()) {
+    out += ",\"max\":null,\"min\":null,\"p50\":null,\"p95\":null}";
+    return;
+  }
+  // One sorted copy for all four (Samples::percentile sorts on each call).
+  std::vector<double> sorted = s.values;
+  std::sort(sorted.begin(), sorted.end());
+  out += ",\"max\":";
+  append_ms(out, sorted.back());
+  out += ",\"min\":";
+  append_ms(out, sorted.front());
+  out += ",\"p50\":";
+  append_ms(out, nearest_rank(sorted, 50));
+  out += ",\"p95\":";
+  append_ms(out, nearest_rank(sorted, 95));
+  out += '}';
 }
 
 bool is_jsonrpc(const ProbeSession &session, const NodeRun &n) {
@@ -54,55 +77,94 @@ bool is_jsonrpc(const ProbeSession &session, const NodeRun &n) {
 // The node's verdict as shown: rise/fall health and the lag judgement.
 bool node_healthy(const NodeRun &n) { return n.healthy && n.outcome != "lag"; }
 
-json node_json(const ProbeSession &session, const NodeRun &n) {
+void append_node(std::string &out, const ProbeSession &session, const NodeRun &n) {
   const lbk::probe::Timings &t = n.last.timings;
   const bool ok = node_healthy(n);
-  json j;
-  j["pool"] = session.config().pools[n.pool_index].name;
-  j["name"] = n.server.name;
-  j["url"] = n.server.url;
-  j["address"] = n.last.address;
-  j["healthy"] = ok;
-  j["verdict"] = ok ? "healthy" : "unhealthy";
-  j["outcome"] = n.outcome;
-  j["error"] = n.error.empty() ? json(nullptr) : json(n.error);
-  j["http_status"] = n.last.verdict.http_status ? json(n.last.verdict.http_status) : json(nullptr);
-  j["dns_ms"] = ms_or_null(t.dns_ms);
-  j["connect_ms"] = ms_or_null(t.connect_ms);
-  j["tls_ms"] = ms_or_null(t.tls_ms);
-  j["first_byte_ms"] = ms_or_null(t.first_byte_ms);
-  j["total_ms"] = ms_or_null(t.total_ms);
-  if (is_jsonrpc(session, n))
-    j["jsonrpc"] = {{"head", n.last.verdict.has_value ? json(n.last.verdict.value) : json(nullptr)},
-                    {"lag", n.lag},
-                    {"version", n.version.empty() ? json(nullptr) : json(n.version)}};
-  else
-    j["jsonrpc"] = nullptr;
-  j["checks"] = n.checks;
-  j["checks_failed"] = n.failed;
-  j["stats"] = {{"dns_ms", stats_json(n.dns)},
-                {"connect_ms", stats_json(n.connect)},
-                {"tls_ms", stats_json(n.tls)},
-                {"first_byte_ms", stats_json(n.first_byte)},
-                {"total_ms", stats_json(n.total)}};
-  return j;
+  out += "{\"address\":";
+  json_append_string(out, n.last.address);
+  out += ",\"checks\":";
+  json_append_int(out, static_cast<long long>(n.checks));
+  out += ",\"checks_failed\":";
+  json_append_int(out, static_cast<long long>(n.failed));
+  out += ",\"connect_ms\":";
+  append_ms(out, t.connect_ms);
+  out += ",\"dns_ms\":";
+  append_ms(out, t.dns_ms);
+  out += ",\"error\":";
+  if (n.error.empty()) out += "null";
+  else json_append_string(out, n.error);
+  out += ",\"first_byte_ms\":";
+  append_ms(out, t.first_byte_ms);
+  out += ",\"healthy\":";
+  out += ok ? "true" : "false";
+  out += ",\"http_status\":";
+  if (n.last.verdict.http_status) json_append_int(out, n.last.verdict.http_status);
+  else out += "null";
+  out += ",\"jsonrpc\":";
+  if (is_jsonrpc(session, n)) {
+    out += "{\"head\":";
+    if (n.last.verdict.has_value) json_append_int(out, n.last.verdict.value);
+    else out += "null";
+    out += ",\"lag\":";
+    json_append_int(out, n.lag);
+    out += ",\"version\":";
+    if (n.version.empty()) out += "null";
+    else json_append_string(out, n.version);
+    out += '}';
+  } else {
+    out += "null";
+  }
+  out += ",\"name\":";
+  json_append_string(out, n.server.name);
+  out += ",\"outcome\":";
+  json_append_string(out, n.outcome);
+  out += ",\"pool\":";
+  json_append_string(out, session.config().pools[n.pool_index].name);
+  out += ",\"stats\":{";
+  append_stats(out, "connect_ms", n.connect);
+  out += ',';
+  append_stats(out, "dns_ms", n.dns);
+  out += ',';
+  append_stats(out, "first_byte_ms", n.first_byte);
+  out += ',';
+  append_stats(out, "tls_ms", n.tls);
+  out += ',';
+  append_stats(out, "total_ms", n.total);
+  out += "},\"tls_ms\":";
+  append_ms(out, t.tls_ms);
+  out += ",\"total_ms\":";
+  append_ms(out, t.total_ms);
+  out += ",\"url\":";
+  json_append_string(out, n.server.url);
+  out += ",\"verdict\":";
+  out += ok ? "\"healthy\"" : "\"unhealthy\"";
+  out += '}';
 }
 
-// Streams the document node by node: 10,000 nodes never exist as one JSON
-// tree in memory.
+// Streams the document in pieces of about 64 KiB.
 void write_json(const ProbeSession &session, FILE *out) {
   size_t healthy = 0;
   for (const NodeRun &n : session.nodes()) healthy += node_healthy(n);
-  std::fprintf(out, "{\n  \"schema\": \"lbctl-probe/1\",\n  \"rounds\": %llu,\n  \"total\": %zu,\n"
-               "  \"healthy\": %zu,\n  \"nodes\": [",
-               static_cast<unsigned long long>(session.rounds()), session.nodes().size(), healthy);
+  std::string text;
+  text.reserve(80 * 1024);
+  char head[256];
+  std::snprintf(head, sizeof head,
+                "{\n  \"schema\": \"lbctl-probe/1\",\n  \"rounds\": %llu,\n  \"total\": %zu,\n"
+                "  \"healthy\": %zu,\n  \"nodes\": [",
+                static_cast<unsigned long long>(session.rounds()), session.nodes().size(), healthy);
+  text += head;
   bool first = true;
   for (const NodeRun &n : session.nodes()) {
-    const std::string text = node_json(session, n).dump();
-    std::fprintf(out, "%s\n    %s", first ? "" : ",", text.c_str());
+    text += first ? "\n    " : ",\n    ";
     first = false;
+    append_node(text, session, n);
+    if (text.size() >= 64 * 1024) {
+      std::fwrite(text.data(), 1, text.size(), out);
+      text.clear();
+    }
   }
-  std::fprintf(out, "\n  ]\n}\n");
+  text += "\n  ]\n}\n";
+  std::fwrite(text.data(), 1, text.size(), out);
 }
 
 std::string render_table(const ProbeSession &session, bool color) {

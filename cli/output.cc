@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -97,6 +100,125 @@ std::string prom_label(const std::string &value) {
     else out += ch;
   }
   return out;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence at @p s (of @p n bytes), 0 if invalid
+// (overlong forms, surrogates and code points above U+10FFFF included).
+size_t utf8_sequence_length(const unsigned char *s, size_t n) {
+  const unsigned char c = s[0];
+  size_t len;
+  uint32_t cp;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+  else return 0;
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; ++i) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+      (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    return 0;
+  return len;
+}
+
+}  // namespace
+
+void json_append_string(std::string &out, const std::string &text) {
+  static const char kHex[] = "0123456789abcdef";
+  out += '"';
+  const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+  const size_t n = text.size();
+  size_t plain_from = 0;  // start of the run of bytes copied as they are
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t len = c >= 0x80 ? utf8_sequence_length(s + i, n - i) : 0;
+    if (len > 1) {
+      i += len;
+      continue;
+    }
+    out.append(text, plain_from, i - plain_from);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c >= 0x80) {
+          out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not UTF-8
+        } else {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        }
+    }
+    plain_from = ++i;
+  }
+  out.append(text, plain_from, n - plain_from);
+  out += '"';
+}
+
+void json_append_double(std::string &out, double value) {
+  if (!std::isfinite(value)) {
+    out += "null";
+    return;
+  }
+  if (value == 0) {
+    out += std::signbit(value) ? "-0.0" : "0.0";
+    return;
+  }
+  // Shortest round-trip digits in scientific form: [-]d[.ddd]e(+|-)XX.
+  char sci[32];
+  const auto res = std::to_chars(sci, sci + sizeof sci - 1, value, std::chars_format::scientific);
+  *res.ptr = '\0';
+  const char *p = sci;
+  if (*p == '-') out += '-', ++p;
+  std::string digits;
+  for (; p < res.ptr && *p != 'e'; ++p)
+    if (*p != '.') digits += *p;
+  const int exponent = std::atoi(p + 1);  // value = 0.d1d2... x 10^(exponent + 1)
+  const int n = static_cast<int>(digits.size());
+  const int point = exponent + 1;         // digits before the decimal point
+  if (point > n && point <= 15) {         // 12300 -> "12300.0"
+    out += digits;
+    out.append(static_cast<size_t>(point - n), '0');
+    out += ".0";
+  } else if (point > 0 && point <= 15) {  // 1.25, 12.0
+    out.append(digits, 0, static_cast<size_t>(point));
+    out += '.';
+    if (point == n) out += '0';
+    else out.append(digits, static_cast<size_t>(point), std::string::npos);
+  } else if (point > -4 && point <= 0) {  // 0.00125
+    out += "0.";
+    out.append(static_cast<size_t>(-point), '0');
+    out += digits;
+  } else {  // 1.25e-05, 1e+16: at least two exponent digits
+    out += digits[0];
+    if (n > 1) {
+      out += '.';
+      out.append(digits, 1, std::string::npos);
+    }
+    char exp[16];
+    std::snprintf(exp, sizeof exp, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    out += exp;
+  }
+}
+
+void json_append_int(std::string &out, long long value) {
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, res.ptr);
 }
 
 Progress::Progress() : enabled_(is_terminal(stderr)) {}

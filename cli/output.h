@@ -45,6 +45,17 @@ std::string format_ms(double ms, int decimals = 1);
 // A Prometheus label value with \, " and newline escaped.
 std::string prom_label(const std::string &value);
 
+// JSON text appended to @p out without building a document tree (for
+// output of thousands of nodes), in the compact form nlohmann::json's
+// dump() gives: strings with ", \ and control characters escaped, UTF-8
+// kept as is (a byte that is not valid UTF-8 becomes U+FFFD, where dump()
+// would throw); doubles in their shortest round-trip digits, fixed
+// notation for exponents -5..15 ("2.0", "0.0001"), else "1e-05"/"1e+16";
+// not finite -> null.
+void json_append_string(std::string &out, const std::string &text);
+void json_append_double(std::string &out, double value);
+void json_append_int(std::string &out, long long value);
+
 // A one-line progress indicator on stderr ("\r...", cleared by finish()).
 class Progress {
  public:

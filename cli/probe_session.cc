@@ -20,14 +20,17 @@
 
 namespace lbctl {
 
+double nearest_rank(const std::vector<double> &sorted, double p) {
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  if (rank == 0) rank = 1;
+  return sorted[std::min(rank, sorted.size()) - 1];
+}
+
 double Samples::percentile(double p) const {
   if (values.empty()) return -1;
   std::vector<double> sorted = values;
   std::sort(sorted.begin(), sorted.end());
-  // Nearest rank: the smallest value with at least p% of samples <= it.
-  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  if (rank == 0) rank = 1;
-  return sorted[std::min(rank, sorted.size()) - 1];
+  return nearest_rank(sorted, p);
 }
 
 const char *outcome_name(int outcome) {

@@ -46,6 +46,10 @@ struct Samples {
   double max() const { return percentile(100); }
 };
 
+// Nearest-rank percentile (p in 0..100) of @p sorted (ascending, not empty):
+// the smallest value with at least p% of the values <= it.
+double nearest_rank(const std::vector<double> &sorted, double p);
+
 struct NodeRun {
   size_t pool_index = 0;
   ServerConfig server;

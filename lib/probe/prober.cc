@@ -4,7 +4,8 @@
 // timed on its own (steady clock), under one timer for the whole probe.
 // Finished probes are handed to a "pump" event that runs callbacks and
 // starts queued probes, so callbacks always run from the loop and may
-// start new probes freely.
+// start new probes freely.  Plain HTTP drives its socket directly (send,
+// recv, one event); TLS goes through a libevent OpenSSL bufferevent.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,6 +26,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <unordered_map>
 
 #include "lbkit/probe.h"
@@ -61,6 +63,14 @@ lbk_check_result failed_result(int outcome, const std::string &detail) {
   return r;
 }
 
+// The outcome of a non-blocking connect() on @p fd: 0 or an errno value.
+int pending_socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  return err;
+}
+
 enum class Phase { kQueued, kDns, kConnect, kTls, kReply, kDone };
 
 const char *phase_name(Phase p) {
@@ -90,7 +100,9 @@ struct Probe {
 
   Phase phase = Phase::kQueued;
   event *timeout_ev = nullptr;
-  event *connect_ev = nullptr;
+  event *connect_ev = nullptr;   // TLS and tcp checks: connect() in progress
+  event *io_ev = nullptr;        // plain HTTP: the socket's one event
+  size_t request_sent = 0;       // plain HTTP: request bytes written
   evdns_getaddrinfo_request *dns_req = nullptr;
   int fd = -1;                   // owned until handed to bev
   bufferevent *bev = nullptr;
@@ -114,6 +126,7 @@ struct Probe {
     }
     if (timeout_ev) event_free(timeout_ev), timeout_ev = nullptr;
     if (connect_ev) event_free(connect_ev), connect_ev = nullptr;
+    if (io_ev) event_free(io_ev), io_ev = nullptr;
     if (bev) {
       bufferevent_free(bev);  // closes fd and frees ssl
       bev = nullptr;
@@ -137,6 +150,9 @@ struct Prober::Impl {
   std::deque<std::unique_ptr<Probe>> queued;
   std::unordered_map<Probe *, std::unique_ptr<Probe>> active;
   std::vector<std::unique_ptr<Probe>> finished;  // callbacks not yet run
+  std::map<uint32_t, const timeval *> common_timeouts;  // by timeout_ms
+  std::deque<timeval> heap_timeouts;                     // beyond libevent's 256
+  std::vector<char> read_buffer = std::vector<char>(64 * 1024);  // plain replies, one probe at a time
 
   Impl(event_base *b, Options o) : base(b), opts(std::move(o)) {
     pump_ev = event_new(base, -1, 0, &Impl::pump_cb, this);
@@ -163,6 +179,23 @@ struct Prober::Impl {
   }
 
   void wake() { event_active(pump_ev, EV_TIMEOUT, 1); }
+
+  // The timeval to arm a probe's timer with.  Timers of one duration share
+  // a libevent "common timeout" queue (constant-time add and delete instead
+  // of the heap's log n); libevent allows 256 such durations, beyond that
+  // the timer goes on the heap.
+  const timeval *timeout_timeval(uint32_t ms) {
+    auto it = common_timeouts.find(ms);
+    if (it != common_timeouts.end()) return it->second;
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    const timeval *common = event_base_init_common_timeout(base, &tv);
+    if (!common) {
+      heap_timeouts.push_back(tv);  // std::deque: stable addresses
+      common = &heap_timeouts.back();
+    }
+    common_timeouts.emplace(ms, common);
+    return common;
+  }
 
   static void pump_cb(evutil_socket_t, short, void *arg) {
     auto *self = static_cast<Impl *>(arg);
@@ -212,9 +245,7 @@ struct Prober::Impl {
   void launch(Probe *p) {
     p->t_start = SteadyClock::now();
     p->timeout_ev = evtimer_new(base, &Impl::timeout_cb, p);
-    timeval tv{static_cast<time_t>(p->target.timeout_ms / 1000),
-               static_cast<suseconds_t>((p->target.timeout_ms % 1000) * 1000)};
-    evtimer_add(p->timeout_ev, &tv);
+    evtimer_add(p->timeout_ev, timeout_timeval(p->target.timeout_ms));
 
     std::string error;
     if (!parse_url(&p->url, p->target.url, &error)) {
@@ -355,15 +386,17 @@ struct Prober::Impl {
         return;
       }
       socklen_t len = ss.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-      if (connect(fd, reinterpret_cast<const sockaddr *>(&ss), len) == 0) {
+      const int rc = connect(fd, reinterpret_cast<const sockaddr *>(&ss), len);
+      if (rc == 0 || errno == EINPROGRESS) {
         p->fd = fd;
-        connected(p);
-        return;
-      }
-      if (errno == EINPROGRESS) {
-        p->fd = fd;
-        p->connect_ev = event_new(base, fd, EV_WRITE, &Impl::connect_cb, p);
-        event_add(p->connect_ev, nullptr);
+        if (!p->use_tls && lbk_check_kind(p->check) != LBK_CHECK_TCP) {
+          begin_plain(p, rc == 0);
+        } else if (rc == 0) {
+          connected(p);
+        } else {
+          p->connect_ev = event_new(base, fd, EV_WRITE, &Impl::connect_cb, p);
+          event_add(p->connect_ev, nullptr);
+        }
         return;
       }
       p->last_connect_error = "connect to " + p->result.address + ": " + std::strerror(errno);
@@ -374,106 +407,196 @@ struct Prober::Impl {
                                                                   : p->last_connect_error);
   }
 
+  // The connection to the current address failed with @p err: closes it and
+  // tries the next address.
+  void connect_failed(Probe *p, int err) {
+    p->last_connect_error = "connect to " + p->result.address + ": " + std::strerror(err);
+    if (p->io_ev) event_free(p->io_ev), p->io_ev = nullptr;
+    close(p->fd);
+    p->fd = -1;
+    p->request_sent = 0;
+    p->address_index++;
+    connect_next(p);
+  }
+
+  // TLS and tcp checks: the connect() in progress has ended.
   static void connect_cb(evutil_socket_t fd, short, void *arg) {
     auto *p = static_cast<Probe *>(arg);
     Impl *self = static_cast<Impl *>(p->owner);
     event_free(p->connect_ev);
     p->connect_ev = nullptr;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err != 0) {
-      p->last_connect_error = "connect to " + p->result.address + ": " + std::strerror(err);
-      close(p->fd);
-      p->fd = -1;
-      p->address_index++;
-      self->connect_next(p);
+    if (int err = pending_socket_error(fd)) {
+      self->connect_failed(p, err);
       return;
     }
     self->connected(p);
   }
 
+  // TLS and tcp checks: TCP is up.  A tcp check passes here; TLS starts its
+  // handshake on a bufferevent.
   void connected(Probe *p) {
     p->t_connect = SteadyClock::now();
     p->connected = true;
-    int one = 1;
-    setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (p->use_tls) {
-      std::string error;
-      const std::string &name = p->target.sni.empty() ? p->url.host : p->target.sni;
-      bool name_is_ip = p->target.sni.empty() ? p->url.host_is_ip : false;
-      p->ssl = tls.new_ssl(name, name_is_ip, p->target.tls_verify, p->target.ca_file, &error);
-      if (!p->ssl) {
-        fail(p, LBK_CHECK_FAIL_TLS, error);
-        return;
-      }
-      p->phase = Phase::kTls;
-      p->bev = bufferevent_openssl_socket_new(base, p->fd, p->ssl, BUFFEREVENT_SSL_CONNECTING,
-                                              BEV_OPT_CLOSE_ON_FREE);
-      if (!p->bev) {
-        fail(p, LBK_CHECK_FAIL_TLS, "cannot start TLS");
-        return;
-      }
-      // A close without close_notify ends a close-delimited reply; the
-      // reply reader still judges whether the reply was complete.
-      bufferevent_openssl_set_allow_dirty_shutdown(p->bev, 1);
-    } else {
-      p->bev = bufferevent_socket_new(base, p->fd, BEV_OPT_CLOSE_ON_FREE);
-      if (!p->bev) {
-        fail(p, LBK_CHECK_FAIL_CONNECT, "cannot create a buffer event");
-        return;
-      }
-    }
-    // Read at most 64 KiB ahead of the judge: the per-probe memory bound.
-    bufferevent_setwatermark(p->bev, EV_READ, 0, 64 * 1024);
-    bufferevent_setcb(p->bev, &Impl::read_cb, nullptr, &Impl::event_cb, p);
-    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
-    if (!p->use_tls) transport_ready(p);
-  }
-
-  // Connected (and TLS established if any): send the request.
-  void transport_ready(Probe *p) {
     if (lbk_check_kind(p->check) == LBK_CHECK_TCP) {  // connecting was the test
       finish_with_reply(p);
       return;
     }
+    int one = 1;
+    setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::string error;
+    const std::string &name = p->target.sni.empty() ? p->url.host : p->target.sni;
+    bool name_is_ip = p->target.sni.empty() ? p->url.host_is_ip : false;
+    p->ssl = tls.new_ssl(name, name_is_ip, p->target.tls_verify, p->target.ca_file, &error);
+    if (!p->ssl) {
+      fail(p, LBK_CHECK_FAIL_TLS, error);
+      return;
+    }
+    p->phase = Phase::kTls;
+    p->bev = bufferevent_openssl_socket_new(base, p->fd, p->ssl, BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (!p->bev) {
+      fail(p, LBK_CHECK_FAIL_TLS, "cannot start TLS");
+      return;
+    }
+    // A close without close_notify ends a close-delimited reply; the
+    // reply reader still judges whether the reply was complete.
+    bufferevent_openssl_set_allow_dirty_shutdown(p->bev, 1);
+    // Read at most 64 KiB ahead of the judge: the per-probe memory bound.
+    bufferevent_setwatermark(p->bev, EV_READ, 0, 64 * 1024);
+    bufferevent_setcb(p->bev, &Impl::tls_read_cb, nullptr, &Impl::tls_event_cb, p);
+    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+  }
+
+  // ---- plain HTTP: the socket driven directly ----------------------------
+  //
+  // Without TLS no bufferevent is needed: the request goes out with send()
+  // as soon as the connection is up -- tried right after connect(), since on
+  // loopback and fast links the handshake is often done by then (EAGAIN
+  // means it is not; the connect error, if any, comes back from send()) --
+  // and the reply is read into one buffer shared by every probe and fed to
+  // the judge.  One edge-triggered event per socket, added once: per probe
+  // that is socket, connect, send, epoll add, recv, epoll del and close.
+
+  // Requests up to this size fit one TCP segment at any MSS (RFC 1122's
+  // 536 bytes), so Nagle's algorithm cannot hold part of them back.
+  static constexpr size_t kOneSegmentBytes = 536;
+
+  void begin_plain(Probe *p, bool connected_now) {
+    if (p->request.size() > kOneSegmentBytes) {
+      int one = 1;
+      setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (connected_now) plain_connected(p);
+    if (!send_request(p)) return;
+    // Level-triggered EV_WRITE would fire for as long as the socket is
+    // writable; edge-triggered, the event needs no change once the request
+    // is out.  Reads then drain the socket (read_plain).
+    short what = EV_READ | EV_ET | EV_PERSIST;
+    if (p->phase == Phase::kConnect || p->request_sent < p->request.size()) what |= EV_WRITE;
+    p->io_ev = event_new(base, p->fd, what, &Impl::plain_cb, p);
+    if (!p->io_ev || event_add(p->io_ev, nullptr) != 0) fail(p, LBK_CHECK_FAIL_CONNECT, "cannot watch the socket");
+  }
+
+  void plain_connected(Probe *p) {
+    p->t_connect = SteadyClock::now();
+    p->connected = true;
     p->phase = Phase::kReply;
-    p->t_request_sent = SteadyClock::now();
-    if (!p->request.empty()) bufferevent_write(p->bev, p->request.data(), p->request.size());
+    p->t_request_sent = p->t_connect;
+  }
+
+  // Writes what is left of the request.  A byte accepted means connected;
+  // EAGAIN waits for EV_WRITE.  Returns false when the probe moved on (it
+  // failed, or its connection failed and the next address is being tried).
+  bool send_request(Probe *p) {
+    while (p->request_sent < p->request.size()) {
+      const ssize_t n = send(p->fd, p->request.data() + p->request_sent,
+                             p->request.size() - p->request_sent, MSG_NOSIGNAL);
+      if (n >= 0) {
+        if (p->phase == Phase::kConnect) plain_connected(p);
+        p->request_sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      if (p->phase == Phase::kConnect) connect_failed(p, errno);
+      else reply_error(p, errno);
+      return false;
+    }
+    return true;
+  }
+
+  static void plain_cb(evutil_socket_t fd, short what, void *arg) {
+    auto *p = static_cast<Probe *>(arg);
+    Impl *self = static_cast<Impl *>(p->owner);
+    if (what & EV_WRITE) {
+      if (p->phase == Phase::kConnect && p->request.empty()) {  // nothing to send (agent)
+        if (int err = pending_socket_error(fd)) {
+          self->connect_failed(p, err);
+          return;
+        }
+        self->plain_connected(p);
+      } else if (p->phase == Phase::kConnect || p->phase == Phase::kReply) {
+        if (!self->send_request(p)) return;
+      }
+    }
+    if ((what & EV_READ) && p->phase == Phase::kReply) self->read_plain(p);
+  }
+
+  // Edge-triggered: reads until the socket is drained, the verdict is in or
+  // the peer closed.  Bounded: max_response_bytes ends a flood.
+  void read_plain(Probe *p) {
+    for (;;) {
+      const ssize_t n = recv(p->fd, read_buffer.data(), read_buffer.size(), 0);
+      if (n > 0) {
+        if (take_reply_bytes(p, read_buffer.data(), static_cast<size_t>(n))) return;
+        continue;
+      }
+      if (n == 0) {
+        reply_eof(p);
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) reply_error(p, errno);
+      return;
+    }
   }
 
   // ---- reply -------------------------------------------------------------
 
-  static void read_cb(bufferevent *bev, void *arg) {
-    auto *p = static_cast<Probe *>(arg);
-    Impl *self = static_cast<Impl *>(p->owner);
-    evbuffer *in = bufferevent_get_input(bev);
-    size_t n = evbuffer_get_length(in);
-    if (n == 0 || p->phase != Phase::kReply) return;
+  // Takes @p n reply bytes (in order); true once the probe has finished.
+  bool take_reply_bytes(Probe *p, const void *data, size_t n) {
     if (!p->got_first_byte) {
       p->got_first_byte = true;
       p->t_first_byte = SteadyClock::now();
     }
     p->bytes_received += n;
-    if (p->bytes_received > self->opts.max_response_bytes) {
-      self->fail(p, LBK_CHECK_FAIL_LIMIT,
-                 "reply larger than " + std::to_string(self->opts.max_response_bytes) + " bytes");
-      return;
+    if (p->bytes_received > opts.max_response_bytes) {
+      fail(p, LBK_CHECK_FAIL_LIMIT,
+           "reply larger than " + std::to_string(opts.max_response_bytes) + " bytes");
+      return true;
     }
-    evbuffer_iovec vec[16];
-    while (evbuffer_get_length(in) > 0) {
-      int count = evbuffer_peek(in, -1, nullptr, vec, 16);
-      if (count > 16) count = 16;
-      size_t fed = 0;
-      for (int i = 0; i < count; ++i) {
-        int rc = lbk_check_reply_feed(p->reply, vec[i].iov_base, vec[i].iov_len);
-        fed += vec[i].iov_len;
-        if (rc == 0) {
-          self->finish_with_reply(p);
-          return;
-        }
-      }
-      evbuffer_drain(in, fed);
+    if (lbk_check_reply_feed(p->reply, data, n) == 0) {
+      finish_with_reply(p);
+      return true;
+    }
+    return false;
+  }
+
+  // The peer closed: the judge decides whether the reply was complete.
+  void reply_eof(Probe *p) {
+    lbk_check_reply_eof(p->reply);
+    finish_with_reply(p);
+  }
+
+  // The connection broke while waiting for (more of) the reply.
+  void reply_error(Probe *p, int socket_errno) {
+    std::string why = socket_errno ? std::strerror(socket_errno) : "connection error";
+    if (p->bytes_received == 0) {
+      fail(p, LBK_CHECK_FAIL_CONNECT, why + " before any reply byte (" + p->result.address + ")");
+    } else {
+      fail(p, LBK_CHECK_FAIL_PROTOCOL,
+           why + " after " + std::to_string(p->bytes_received) + " reply bytes (" +
+               p->result.address + ")");
     }
   }
 
@@ -485,14 +608,35 @@ struct Prober::Impl {
     finish(p, r);
   }
 
-  static void event_cb(bufferevent *bev, short what, void *arg) {
+  // ---- TLS: a bufferevent over OpenSSL -----------------------------------
+
+  static void tls_read_cb(bufferevent *bev, void *arg) {
+    auto *p = static_cast<Probe *>(arg);
+    Impl *self = static_cast<Impl *>(p->owner);
+    evbuffer *in = bufferevent_get_input(bev);
+    if (p->phase != Phase::kReply) return;
+    evbuffer_iovec vec[16];
+    while (evbuffer_get_length(in) > 0) {
+      int count = evbuffer_peek(in, -1, nullptr, vec, 16);
+      if (count > 16) count = 16;
+      for (int i = 0; i < count; ++i)
+        if (self->take_reply_bytes(p, vec[i].iov_base, vec[i].iov_len)) return;  // bev freed
+      size_t fed = 0;
+      for (int i = 0; i < count; ++i) fed += vec[i].iov_len;
+      evbuffer_drain(in, fed);
+    }
+  }
+
+  static void tls_event_cb(bufferevent *bev, short what, void *arg) {
     auto *p = static_cast<Probe *>(arg);
     Impl *self = static_cast<Impl *>(p->owner);
     if (what & BEV_EVENT_CONNECTED) {
       if (p->phase == Phase::kTls) {
         p->t_tls = SteadyClock::now();
         p->tls_done = true;
-        self->transport_ready(p);
+        p->phase = Phase::kReply;
+        p->t_request_sent = SteadyClock::now();
+        if (!p->request.empty()) bufferevent_write(p->bev, p->request.data(), p->request.size());
       }
       return;
     }
@@ -509,26 +653,16 @@ struct Prober::Impl {
     }
     if (p->phase != Phase::kReply) return;
     if (what & BEV_EVENT_EOF) {
-      read_cb(bev, p);  // anything still buffered first
-      if (p->phase != Phase::kReply) return;
-      lbk_check_reply_eof(p->reply);
-      self->finish_with_reply(p);
+      tls_read_cb(bev, p);  // anything still buffered first
+      if (p->phase == Phase::kReply) self->reply_eof(p);
       return;
     }
     if (what & BEV_EVENT_ERROR) {
-      read_cb(bev, p);
+      tls_read_cb(bev, p);
       if (p->phase != Phase::kReply) return;
-      while (p->use_tls && bufferevent_get_openssl_error(bev) != 0) {
+      while (bufferevent_get_openssl_error(bev) != 0) {
       }
-      std::string why = socket_errno ? std::strerror(socket_errno) : "connection error";
-      if (p->bytes_received == 0) {
-        self->fail(p, LBK_CHECK_FAIL_CONNECT,
-                   why + " before any reply byte (" + p->result.address + ")");
-      } else {
-        self->fail(p, LBK_CHECK_FAIL_PROTOCOL,
-                   why + " after " + std::to_string(p->bytes_received) + " reply bytes (" +
-                       p->result.address + ")");
-      }
+      self->reply_error(p, socket_errno);
     }
   }
 
