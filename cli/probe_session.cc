@@ -156,6 +156,9 @@ bool ProbeSession::init(const Config &config, std::string &error) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
+  size_t node_count = 0;
+  for (const PoolConfig &pc : config_.pools) node_count += pc.servers.size();
+  nodes_.reserve(node_count);
   for (size_t pi = 0; pi < config_.pools.size(); ++pi) {
     const PoolConfig &pc = config_.pools[pi];
     PoolRun run;

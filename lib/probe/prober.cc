@@ -274,18 +274,21 @@ struct Prober::Impl {
     }
     if (kind != LBK_CHECK_TCP) {
       std::string host = p->url.host_header();
-      p->request.resize(1024);
-      size_t len = p->request.size();
-      int rc = lbk_check_request(&p->request[0], &len, p->check, host.c_str());
-      if (rc == LBK_ERANGE) {
+      // Rendered on the stack first, so the probe keeps only the bytes used.
+      char rendered[1024];
+      size_t len = sizeof rendered;
+      int rc = lbk_check_request(rendered, &len, p->check, host.c_str());
+      if (rc == 0) {
+        p->request.assign(rendered, len);
+      } else if (rc == LBK_ERANGE) {
         p->request.resize(len);
         rc = lbk_check_request(&p->request[0], &len, p->check, host.c_str());
+        p->request.resize(len);
       }
       if (rc != 0) {
         fail(p, LBK_CHECK_FAIL_CONNECT, std::string("cannot render the check request: ") + lbk_error_last());
         return;
       }
-      p->request.resize(len);
     }
 
     if (p->url.host_is_ip) {
