@@ -343,8 +343,7 @@ bool admit(lbk_pool *pool, uint32_t id) {
                                              std::memory_order_acq_rel));
   }
   s.requests.fetch_add(1, std::memory_order_relaxed);
-  if (pool->header->balance_factor != 0)
-    pool->header->total_active.fetch_add(1, std::memory_order_relaxed);
+  pool->header->total_active.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -772,7 +771,7 @@ LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) {
   if (int rc = check_peer(pool, id)) return rc;
   PeerSlot &s = pool->slots[id];
   s.in_use.store(0, std::memory_order_release);
-  if (h.balance_factor != 0) {
+  {
     // The removed peer's in-flight requests leave the pool's total now;
     // their releases are ignored.
     uint32_t active = s.active.exchange(0);
@@ -937,7 +936,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     if (active == 0) break;  // a release for a removed-and-reused slot
   } while (!s.active.compare_exchange_weak(active, active - 1,
                                            std::memory_order_acq_rel));
-  if (active != 0 && pool->header->balance_factor != 0)
+  if (active != 0)
     pool->header->total_active.fetch_sub(1, std::memory_order_relaxed);
   if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
   uint64_t now = pool_now(pool);

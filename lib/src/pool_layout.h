@@ -69,7 +69,7 @@ struct alignas(64) PoolHeader {
   std::atomic<uint64_t> probe_epoch;
 
   alignas(64) std::atomic<uint64_t> rr_counter;  // shared pick sequence
-  alignas(64) std::atomic<uint64_t> total_active;  // for bounded load
+  alignas(64) std::atomic<uint64_t> total_active;  // in flight: bounded load, peak_ewma
   // Pool-wide mean request latency (double bits); the cost of peers with
   // no latency history in peak_ewma.
   alignas(64) std::atomic<uint64_t> latency_mean_bits;

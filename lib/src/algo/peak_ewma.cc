@@ -5,15 +5,32 @@
 //     w  = exp(-(t - t0) / tau)             tau = ewma_decay_us, default 10 s
 //     E' = s                     if s > E   (peak: a slow sample counts now)
 //     E' = E * w + s * (1 - w)   otherwise  (decays toward recent samples)
-// At a pick the estimate is read decayed toward 0 for the time since its
-// last sample, E x exp(-(now - t0) / tau) (Finagle and Linkerd read it so):
-// a peer measured slow once and then never chosen (distinct draws make it
-// lose every comparison) is retried once its estimate has decayed below
-// the others', e.g. after tau x ln(150) = 50 s for 150 ms against 1 ms.
+// At a pick the estimate of a peer with nothing in flight is read decayed
+// toward 0 for the time since its last sample, E x exp(-(now - t0) / tau)
+// (Finagle and Linkerd read it so): a peer measured slow once and then never
+// chosen (distinct draws make it lose every comparison) is retried once its
+// estimate has decayed below the others', e.g. after tau x ln(150) = 50 s
+// for 150 ms against 1 ms.  A peer with requests in flight is read
+// undecayed: it is being tried, and its answer, not the clock, should move
+// the estimate.  Otherwise after a pause, when every estimate reads decayed
+// and the first answers re-raise only the busy fast peers', a slow peer
+// looked cheap and took a request per pick until its first retry answered.
 // A pick draws random_draws (default 2) distinct usable members by weight
 // (without replacement, see draw_usable_distinct, so the costliest member
 // loses every pick while another is usable) and takes the lowest
-// cost = E x (active + 1); ties go to fewer active, then to the earlier draw.
+//     cost = E x (active + U)      U = max(1, in-flight of the pool / members)
+// ties go to fewer active, then to the earlier draw.  While the pool holds at
+// most one request per member, U = 1 and this is Finagle's E x (active + 1).
+// Under heavier load U is the mean in-flight per member: E was measured at
+// about that load, so it is the in-flight above it that predicts a wait.
+// Finagle's "+1" instead lets load alone outweigh any latency gap: with 32
+// requests over three 1 ms peers (~11 each) and one 10 ms peer, the idle slow
+// peer costs less (10 < 1 x 12) and always holds a request, a visible p99
+// (make bench).  With U, a peer k times slower than the others is used only
+// while their in-flight exceeds (k - 1) x U, so a peer more than about
+// 1 + n/(n-1) times slower (2.3 for n = 4) gets nothing from load alone; the
+// decaying estimate still retries it, and the others' estimates rise (peak)
+// if the load really slows them, which shifts load back.
 //
 // Peers with no latency history (new, or never answered) are costed at the
 // pool-wide mean latency (a running mean of every sample, weight 1/16 per
@@ -25,6 +42,7 @@
 //
 // On change: add, remove and weight changes rebuild the alias table; the
 // estimates live in the pool block and survive every change except removal.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -53,13 +71,17 @@ double decayed_latency(PickContext &ctx, const PeerSlot &s) {
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
   double default_cost = load_double(ctx.pool()->header->latency_mean_bits);
+  double in_flight = static_cast<double>(
+      ctx.pool()->header->total_active.load(std::memory_order_relaxed));
+  double load_unit = std::max(1.0, in_flight / static_cast<double>(tier.ids.size()));
   return pick_cheapest_of_draws(
       ctx, tier, [&](uint32_t id, uint32_t active) {
         const PeerSlot &s = ctx.slot(id);
-        double latency = s.has_ewma.load(std::memory_order_acquire)
-                             ? decayed_latency(ctx, s)
-                             : default_cost;
-        return latency * (static_cast<double>(active) + 1.0);
+        double latency = !s.has_ewma.load(std::memory_order_acquire)
+                             ? default_cost
+                         : active == 0 ? decayed_latency(ctx, s)
+                                       : load_double(s.ewma_bits);
+        return latency * (static_cast<double>(active) + load_unit);
       });
 }
 
