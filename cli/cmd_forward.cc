@@ -19,7 +19,6 @@
 // Exit codes: 0 a reply was received (whatever its HTTP status), 2 usage,
 // 3 no healthy node, 4 every attempt failed.
 #include <CLI/CLI.hpp>
-#include <curl/curl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +32,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "curl_api.h"
 #include "node_options.h"
 #include "probe_session.h"
 #include "score.h"
@@ -42,6 +42,9 @@ namespace lbctl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// libcurl, loaded by the command's callback before anything else runs.
+const CurlApi &libcurl() { return *curl_api(nullptr); }
 
 struct ForwardArgs {
   NodeOptions nodes;
@@ -153,12 +156,12 @@ class Forwarder {
       : args_(args), candidates_(candidates), method_(method), body_(body),
         max_time_ms_(max_time_ms), connect_timeout_ms_(connect_timeout_ms),
         idempotent_(idempotent(method)) {
-    multi_ = curl_multi_init();
+    multi_ = libcurl().multi_init();
     attempts_.reserve(candidates.size());
   }
   ~Forwarder() {
     for (Attempt &a : attempts_) close(a);
-    curl_multi_cleanup(multi_);
+    libcurl().multi_cleanup(multi_);
   }
 
   // Runs the strategy; returns the winning attempt or nullptr.
@@ -172,26 +175,26 @@ class Forwarder {
     unsigned retries_left = args_.retries;
     while (true) {
       int running = 0;
-      curl_multi_perform(multi_, &running);
+      libcurl().multi_perform(multi_, &running);
       int queued = 0;
-      while (CURLMsg *msg = curl_multi_info_read(multi_, &queued)) {
+      while (CURLMsg *msg = libcurl().multi_info_read(multi_, &queued)) {
         if (msg->msg != CURLMSG_DONE) continue;
         Attempt *a = find(msg->easy_handle);
         if (!a) continue;
         const CURLcode rc = msg->data.result;
         if (rc == CURLE_OK) {
           a->active = false;
-          curl_multi_remove_handle(multi_, a->easy);
+          libcurl().multi_remove_handle(multi_, a->easy);
           if (args_.verbose) {
             long status = 0;
-            curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+            libcurl().easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
             std::fprintf(stderr, "lbctl: reply from %s in %.1f ms (HTTP %ld)\n", a->node->name.c_str(),
                          ms_since(a->started), status);
           }
           cancel_others(a);
           return a;
         }
-        const std::string why = a->error[0] ? a->error : curl_easy_strerror(rc);
+        const std::string why = a->error[0] ? a->error : libcurl().easy_strerror(rc);
         std::fprintf(stderr, "lbctl: %s (%s): %s\n", a->node->name.c_str(), a->url.c_str(), why.c_str());
         close(*a);
         ++failures_;
@@ -210,7 +213,7 @@ class Forwarder {
       if (active == 0) return nullptr;
       int wait_ms = 1000;
       if (!hedged) wait_ms = std::max(0, static_cast<int>(hedge_delay_ms - ms_since(begin))) + 1;
-      curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
+      libcurl().multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
     }
   }
 
@@ -223,35 +226,35 @@ class Forwarder {
     a.rank = next_;
     a.node = &candidates_[next_++];
     a.url = request_url(a.node->url, args_.path);
-    a.easy = curl_easy_init();
+    a.easy = libcurl().easy_init();
     CURL *e = a.easy;
-    curl_easy_setopt(e, CURLOPT_URL, a.url.c_str());
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &a);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &a);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a.error);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(max_time_ms_));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout_ms_));
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "lbctl");
-    if (!args_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, args_.ca_file.c_str());
+    libcurl().easy_setopt(e, CURLOPT_URL, a.url.c_str());
+    libcurl().easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    libcurl().easy_setopt(e, CURLOPT_WRITEDATA, &a);
+    libcurl().easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    libcurl().easy_setopt(e, CURLOPT_HEADERDATA, &a);
+    libcurl().easy_setopt(e, CURLOPT_ERRORBUFFER, a.error);
+    libcurl().easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    libcurl().easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(max_time_ms_));
+    libcurl().easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout_ms_));
+    libcurl().easy_setopt(e, CURLOPT_USERAGENT, "lbctl");
+    if (!args_.ca_file.empty()) libcurl().easy_setopt(e, CURLOPT_CAINFO, args_.ca_file.c_str());
     if (args_.nodes.insecure) {
-      curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+      libcurl().easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+      libcurl().easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (method_ == "HEAD") {
-      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+      libcurl().easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (method_ != "GET" || args_.data_given) {
-      if (method_ != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_.c_str());
+      if (method_ != "POST") libcurl().easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_.c_str());
       if (args_.data_given || method_ == "POST") {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_.size()));
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body_.c_str());
+        libcurl().easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_.size()));
+        libcurl().easy_setopt(e, CURLOPT_POSTFIELDS, body_.c_str());
       }
     }
     bool has_content_type = false;
     for (const std::string &h : args_.headers) {
-      a.header_list = curl_slist_append(a.header_list, h.c_str());
+      a.header_list = libcurl().slist_append(a.header_list, h.c_str());
       std::string lower = h.substr(0, h.find(':'));
       std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
       has_content_type |= lower == "content-type";
@@ -260,11 +263,11 @@ class Forwarder {
     const size_t first = body_.find_first_not_of(" \t\r\n");
     if (args_.data_given && !has_content_type && first != std::string::npos &&
         (body_[first] == '{' || body_[first] == '['))
-      a.header_list = curl_slist_append(a.header_list, "Content-Type: application/json");
-    if (a.header_list) curl_easy_setopt(e, CURLOPT_HTTPHEADER, a.header_list);
+      a.header_list = libcurl().slist_append(a.header_list, "Content-Type: application/json");
+    if (a.header_list) libcurl().easy_setopt(e, CURLOPT_HTTPHEADER, a.header_list);
     a.started = Clock::now();
     a.active = true;
-    curl_multi_add_handle(multi_, e);
+    libcurl().multi_add_handle(multi_, e);
     if (args_.verbose) {
       const NodeState &n = *a.node;
       std::fprintf(stderr,
@@ -283,11 +286,11 @@ class Forwarder {
 
   void close(Attempt &a) {
     if (!a.easy) return;
-    if (a.active) curl_multi_remove_handle(multi_, a.easy);
+    if (a.active) libcurl().multi_remove_handle(multi_, a.easy);
     a.active = false;
-    curl_easy_cleanup(a.easy);
+    libcurl().easy_cleanup(a.easy);
     a.easy = nullptr;
-    curl_slist_free_all(a.header_list);
+    libcurl().slist_free_all(a.header_list);
     a.header_list = nullptr;
   }
 
@@ -436,9 +439,15 @@ void register_forward(CLI::App &app, int &exit_code) {
       "Exit codes: 0 a reply was received, 2 usage or config error, 3 no healthy node,\n"
       "4 every attempt failed.");
   cmd->callback([args, &exit_code]() {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    std::string error;
+    if (!curl_api(&error)) {
+      std::fprintf(stderr, "lbctl forward: cannot load libcurl: %s\n", error.c_str());
+      exit_code = kExitRuntime;
+      return;
+    }
+    libcurl().global_init(CURL_GLOBAL_DEFAULT);
     exit_code = forward(*args);
-    curl_global_cleanup();
+    libcurl().global_cleanup();
   });
 }
 

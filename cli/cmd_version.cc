@@ -1,12 +1,12 @@
 // cli/cmd_version.cc - `lbctl version`: the versions lbctl was built with.
 #include <CLI/CLI.hpp>
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <openssl/opensslv.h>
 
 #include <cstdio>
 
 #include "commands.h"
+#include "curl_api.h"
 #include "lbkit.h"
 
 namespace lbctl {
@@ -16,7 +16,10 @@ void register_version(CLI::App &app, int &exit_code) {
   cmd->callback([&exit_code]() {
     std::printf("lbctl %s\n", lbk_version());
     std::printf("liblbkit %s\n", lbk_version());
-    std::printf("libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
+    std::string error;
+    const CurlApi *curl = curl_api(&error);
+    if (curl) std::printf("libcurl %s\n", curl->version_info(CURLVERSION_NOW)->version);
+    else std::printf("libcurl not loaded (%s)\n", error.c_str());
     std::printf("libevent %s\n", event_get_version());
     std::printf("%s\n", OPENSSL_VERSION_TEXT);
     exit_code = kExitOk;
