@@ -150,6 +150,8 @@ struct Prober::Impl {
   std::deque<std::unique_ptr<Probe>> queued;
   std::unordered_map<Probe *, std::unique_ptr<Probe>> active;
   std::vector<std::unique_ptr<Probe>> finished;  // callbacks not yet run
+  bool launching = false;                  // pump_cb is starting queued probes
+  std::vector<Probe *> sent_unwatched;     // request out during launching, no event yet
   std::map<uint32_t, const timeval *> common_timeouts;  // by timeout_ms
   std::deque<timeval> heap_timeouts;                     // beyond libevent's 256
   std::vector<char> read_buffer = std::vector<char>(64 * 1024);  // plain replies, one probe at a time
@@ -203,6 +205,7 @@ struct Prober::Impl {
     ready.swap(self->finished);
     for (auto &p : ready)
       if (p->done) p->done(p->result);
+    self->launching = true;
     while (self->active.size() < std::max(1u, self->opts.max_concurrency) && !self->queued.empty()) {
       std::unique_ptr<Probe> p = std::move(self->queued.front());
       self->queued.pop_front();
@@ -210,6 +213,14 @@ struct Prober::Impl {
       self->active.emplace(raw, std::move(p));
       self->launch(raw);
     }
+    self->launching = false;
+    // Launching a large batch takes a while, so many replies are in by now:
+    // read them without ever registering their sockets; only the sockets
+    // still waiting get an event.
+    std::vector<Probe *> sent;
+    sent.swap(self->sent_unwatched);
+    for (Probe *p : sent)
+      if (p->phase == Phase::kReply && !p->io_ev && self->read_plain(p)) self->watch_plain(p);
   }
 
   // Ends @p p with @p verdict: records timings, frees its I/O and hands it to
@@ -478,7 +489,9 @@ struct Prober::Impl {
   // means it is not; the connect error, if any, comes back from send()) --
   // and the reply is read into one buffer shared by every probe and fed to
   // the judge.  One edge-triggered event per socket, added once: per probe
-  // that is socket, connect, send, epoll add, recv, epoll del and close.
+  // that is socket, connect, send, epoll add, recv, epoll del and close --
+  // or, when the reply is already in after a batch of launches (pump_cb),
+  // just socket, connect, send, recv and close.
 
   // Requests up to this size fit one TCP segment at any MSS (RFC 1122's
   // 536 bytes), so Nagle's algorithm cannot hold part of them back.
@@ -491,9 +504,18 @@ struct Prober::Impl {
     }
     if (connected_now) plain_connected(p);
     if (!send_request(p)) return;
-    // Level-triggered EV_WRITE would fire for as long as the socket is
-    // writable; edge-triggered, the event needs no change once the request
-    // is out.  Reads then drain the socket (read_plain).
+    if (launching && p->phase == Phase::kReply && p->request_sent == p->request.size()) {
+      sent_unwatched.push_back(p);  // pump_cb tries a read first
+      return;
+    }
+    watch_plain(p);
+  }
+
+  // Level-triggered EV_WRITE would fire for as long as the socket is
+  // writable; edge-triggered, the event needs no change once the request is
+  // out.  Reads then drain the socket (read_plain).  Registering an
+  // edge-triggered event reports what is already pending.
+  void watch_plain(Probe *p) {
     short what = EV_READ | EV_ET | EV_PERSIST;
     if (p->phase == Phase::kConnect || p->request_sent < p->request.size()) what |= EV_WRITE;
     p->io_ev = event_new(base, p->fd, what, &Impl::plain_cb, p);
@@ -546,21 +568,23 @@ struct Prober::Impl {
   }
 
   // Edge-triggered: reads until the socket is drained, the verdict is in or
-  // the peer closed.  Bounded: max_response_bytes ends a flood.
-  void read_plain(Probe *p) {
+  // the peer closed.  Bounded: max_response_bytes ends a flood.  True when
+  // the probe goes on waiting for more of the reply.
+  bool read_plain(Probe *p) {
     for (;;) {
       const ssize_t n = recv(p->fd, read_buffer.data(), read_buffer.size(), 0);
       if (n > 0) {
-        if (take_reply_bytes(p, read_buffer.data(), static_cast<size_t>(n))) return;
+        if (take_reply_bytes(p, read_buffer.data(), static_cast<size_t>(n))) return false;
         continue;
       }
       if (n == 0) {
         reply_eof(p);
-        return;
+        return false;
       }
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) reply_error(p, errno);
-      return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      reply_error(p, errno);
+      return false;
     }
   }
 
