@@ -707,6 +707,38 @@ LBK_EXTERN const char *lbk_pool_method(const lbk_pool *pool) {
   return pool ? pool->method_name : nullptr;
 }
 
+namespace {
+
+// Brings the handle's name index up to date with the block (under the
+// config lock).
+void sync_index(lbk_pool *pool) {
+  const PoolHeader &h = *pool->header;
+  uint64_t gen = h.topology_generation.load(std::memory_order_acquire);
+  if (pool->index_generation == gen) return;
+  pool->index_ids.clear();
+  pool->index_free.clear();
+  uint32_t limit = h.id_limit.load(std::memory_order_relaxed);
+  for (uint32_t id = 0; id < limit; ++id) {
+    const PeerSlot &s = pool->slots[id];
+    if (s.in_use.load(std::memory_order_relaxed))
+      pool->index_ids.emplace(s.name, id);
+    else
+      pool->index_free.insert(id);
+  }
+  pool->index_generation = gen;
+}
+
+// Marks the topology changed by this handle, whose index already shows the
+// change (under the config lock, so nobody moved it in between).
+void bump_topology(lbk_pool *pool) {
+  PoolHeader &h = *pool->header;
+  bump(h.generation);
+  bump(h.topology_generation);
+  pool->index_generation = h.topology_generation.load(std::memory_order_acquire);
+}
+
+}  // namespace
+
 LBK_EXTERN int lbk_pool_add(uint32_t *out_id, lbk_pool *pool,
                             const lbk_peer_config *peer) {
   if (int rc = check_pool(pool)) return rc;
@@ -725,17 +757,14 @@ LBK_EXTERN int lbk_pool_add(uint32_t *out_id, lbk_pool *pool,
                      peer->name, peer->weight, LBK_WEIGHT_MAX);
   PoolHeader &h = *pool->header;
   WordLock lock(h.config_lock);
+  sync_index(pool);
   uint32_t limit = h.id_limit.load(std::memory_order_relaxed);
-  uint32_t free_id = LBK_PEER_NONE;
-  for (uint32_t id = 0; id < limit; ++id) {
-    const PeerSlot &s = pool->slots[id];
-    if (!s.in_use.load(std::memory_order_relaxed)) {
-      if (free_id == LBK_PEER_NONE) free_id = id;
-    } else if (std::strcmp(s.name, peer->name) == 0) {
-      return set_error(LBK_EDUPNAME, "peer '%s' already exists (id %u)",
-                       peer->name, id);
-    }
-  }
+  auto same_name = pool->index_ids.find(peer->name);
+  if (same_name != pool->index_ids.end())
+    return set_error(LBK_EDUPNAME, "peer '%s' already exists (id %u)",
+                     peer->name, same_name->second);
+  uint32_t free_id = pool->index_free.empty() ? LBK_PEER_NONE
+                                              : *pool->index_free.begin();
   if (free_id == LBK_PEER_NONE) {
     if (limit >= h.max_peers)
       return set_error(LBK_ETOOMANY, "cannot add peer '%s': the pool is full "
@@ -758,8 +787,9 @@ LBK_EXTERN int lbk_pool_add(uint32_t *out_id, lbk_pool *pool,
   s.in_use.store(1, std::memory_order_release);
   h.peer_count.fetch_add(1, std::memory_order_acq_rel);
   if (free_id >= limit) h.id_limit.store(free_id + 1, std::memory_order_release);
-  bump(h.generation);
-  bump(h.topology_generation);
+  pool->index_free.erase(free_id);
+  pool->index_ids.emplace(s.name, free_id);
+  bump_topology(pool);
   if (out_id) *out_id = free_id;
   return 0;
 }
@@ -769,7 +799,10 @@ LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) {
   PoolHeader &h = *pool->header;
   WordLock lock(h.config_lock);
   if (int rc = check_peer(pool, id)) return rc;
+  sync_index(pool);
   PeerSlot &s = pool->slots[id];
+  pool->index_ids.erase(s.name);
+  pool->index_free.insert(id);
   s.in_use.store(0, std::memory_order_release);
   {
     // The removed peer's in-flight requests leave the pool's total now;
@@ -778,8 +811,7 @@ LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) {
     h.total_active.fetch_sub(std::min<uint64_t>(active, h.total_active.load()));
   }
   h.peer_count.fetch_sub(1, std::memory_order_acq_rel);
-  bump(h.generation);
-  bump(h.topology_generation);
+  bump_topology(pool);
   return 0;
 }
 

@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lbkit.h"
@@ -99,6 +101,15 @@ struct lbk_pool {
   std::atomic<uint64_t> panic_epoch{UINT64_MAX};
   std::atomic<uint64_t> panic_evaluated_us{0};
   std::atomic<uint32_t> panic{0};
+
+  // Names and free ids of the block for lbk_pool_add and lbk_pool_remove,
+  // so adding n peers is O(n log n), not O(n^2).  Used only under the
+  // block's config_lock; valid while the block's topology_generation equals
+  // `index_generation` (0: never built), rebuilt from the slots otherwise
+  // (another process, or a weight change, moved it).
+  uint64_t index_generation = 0;
+  std::unordered_map<std::string, uint32_t> index_ids;
+  std::set<uint32_t> index_free;  // ids below id_limit not in use
 };
 
 namespace lbk {

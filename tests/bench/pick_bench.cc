@@ -180,6 +180,27 @@ void BM_NginxReference(benchmark::State &state, int peers) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// Building a pool: ns per lbk_pool_add (name check and free id included)
+// when @p peers are added to an empty pool.
+void BM_AddPeers(benchmark::State &state, int peers) {
+  std::vector<std::string> names;
+  for (int i = 0; i < peers; ++i) names.push_back("http://10.0.0.1:" + std::to_string(10000 + i) + "/");
+  for (auto _ : state) {
+    lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
+    o.max_peers = static_cast<uint32_t>(peers);
+    lbk_pool *pool = nullptr;
+    if (lbk_pool_create(&pool, &o) != 0) break;
+    for (const std::string &name : names) {
+      lbk_peer_config pc = LBK_PEER_CONFIG_INIT;
+      pc.name = name.c_str();
+      uint32_t id;
+      if (lbk_pool_add(&id, pool, &pc) != 0) state.SkipWithError(lbk_error_last());
+    }
+    lbk_pool_free(pool);
+  }
+  state.SetItemsProcessed(state.iterations() * peers);
+}
+
 // Collects ns per item for the summary table while printing as usual.
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
@@ -211,6 +232,9 @@ int main(int argc, char **argv) {
                                    BM_PickRelease, std::string(m), peers);
     }
   }
+  for (int peers : {1024, 10000})
+    benchmark::RegisterBenchmark(("add_peers/" + std::to_string(peers)).c_str(), BM_AddPeers, peers)
+        ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);
   SummaryReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
@@ -236,6 +260,12 @@ int main(int argc, char **argv) {
                                                                    : "  goal MISSED")
                                 : "");
     }
+  }
+  for (int peers : {1024, 10000}) {
+    auto it = reporter.ns_per_item.find("add_peers/" + std::to_string(peers));
+    if (it != reporter.ns_per_item.end())
+      std::printf("adding %d peers to an empty pool: %.0f ns per peer\n", peers,
+                  it->second / peers);
   }
   return 0;
 }

@@ -163,6 +163,39 @@ TEST(Pool, PlacedBlockAttachesAndRejectsOtherLayouts) {
   std::free(mem);
 }
 
+// Each handle keeps its own index of names and free ids; a change made
+// through another handle on the same block must be seen by the next add.
+TEST(Pool, HandlesOnOneBlockSeeEachOthersNames) {
+  lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
+  o.max_peers = 8;
+  size_t size = lbk_pool_size(8);
+  void *mem = std::aligned_alloc(64, size);
+  std::memset(mem, 0, size);
+  lbk_pool *p1 = nullptr, *p2 = nullptr;
+  ASSERT_EQ(lbk_pool_place(&p1, mem, size, &o, LBK_PLACE_INIT), 0);
+  ASSERT_EQ(lbk_pool_place(&p2, mem, size, nullptr, LBK_PLACE_ATTACH), 0);
+  lbk_peer_config pc = LBK_PEER_CONFIG_INIT;
+  uint32_t a, b, c, again;
+  pc.name = "a";
+  ASSERT_EQ(lbk_pool_add(&a, p1, &pc), 0);
+  pc.name = "b";
+  ASSERT_EQ(lbk_pool_add(&b, p2, &pc), 0);  // p2 indexes after p1's add
+  EXPECT_NE(a, b);
+  EXPECT_EQ(lbk_pool_add(&again, p1, &pc), LBK_EDUPNAME);  // p1 sees p2's
+  ASSERT_EQ(lbk_pool_remove(p2, a), 0);
+  pc.name = "a";
+  ASSERT_EQ(lbk_pool_add(&again, p1, &pc), 0);  // p1 sees p2's removal
+  EXPECT_EQ(again, a);                          // and reuses the lowest id
+  pc.name = "c";
+  ASSERT_EQ(lbk_pool_add(&c, p2, &pc), 0);
+  EXPECT_NE(c, a);
+  EXPECT_NE(c, b);
+  EXPECT_EQ(lbk_pool_count(p1), 3u);
+  lbk_pool_free(p2);
+  lbk_pool_free(p1);
+  std::free(mem);
+}
+
 TEST(Pool, SkipsTriedPeers) {
   PoolFixture f("round_robin");
   f.add("a");
