@@ -157,6 +157,19 @@ typedef struct {
     lbk_pool                   *pool;
     ngx_http_upstream_lbkit_check_peer_t  *check_peers;  /* shared memory */
 
+    /*
+     * The in-flight ledger (shared memory): ledger_entries entries of
+     * ledger_entry_size bytes, each an ngx_atomic_t owner pid (0 = free)
+     * then npeers uint32_t counts of the requests that owner has in flight
+     * per peer.  A worker claims one at start; a worker starting later
+     * releases in the pool what a dead owner's entry still counts.
+     */
+    u_char                     *ledger;
+    ngx_uint_t                  ledger_entries;
+    size_t                      ledger_entry_size;
+    uint32_t                   *ledger_mine;  /* this worker's counts, or
+                                                 NULL (no entry free) */
+
 #if (NGX_HTTP_SSL)
     /* per worker, by id: the last TLS session to each peer (proxy_ssl) */
     ngx_ssl_session_t         **ssl_sessions;

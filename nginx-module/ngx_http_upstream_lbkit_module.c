@@ -47,6 +47,7 @@ static char *ngx_http_upstream_lbkit_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_upstream_lbkit_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upstream_lbkit_init_process(ngx_cycle_t *cycle);
+static void ngx_http_upstream_lbkit_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -121,7 +122,7 @@ ngx_module_t  ngx_http_upstream_lbkit_module = {
     ngx_http_upstream_lbkit_init_process,      /* init process */
     NULL,                                      /* init thread */
     NULL,                                      /* exit thread */
-    NULL,                                      /* exit process */
+    ngx_http_upstream_lbkit_exit_process,      /* exit process */
     NULL,                                      /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -428,10 +429,201 @@ ngx_http_upstream_lbkit_postconfiguration(ngx_conf_t *cf)
 }
 
 
+/* ---------------------------------------------------------------------- */
+/* In-flight ledger: requests of a worker that died                        */
+/* ---------------------------------------------------------------------- */
+
+/* Entries per upstream: one per worker, and one spare. */
+static ngx_uint_t
+ngx_http_upstream_lbkit_ledger_entries(ngx_cycle_t *cycle)
+{
+    ngx_core_conf_t  *ccf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf == NULL || ccf->worker_processes == NGX_CONF_UNSET
+        || ccf->worker_processes < 1)
+    {
+        return (ngx_uint_t) ngx_ncpu + 1;
+    }
+
+    return (ngx_uint_t) ccf->worker_processes + 1;
+}
+
+
+static ngx_atomic_t *
+ngx_http_upstream_lbkit_ledger_owner(ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_uint_t i)
+{
+    return (ngx_atomic_t *) (lscf->ledger + i * lscf->ledger_entry_size);
+}
+
+
+static uint32_t *
+ngx_http_upstream_lbkit_ledger_counts(ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_uint_t i)
+{
+    return (uint32_t *) (lscf->ledger + i * lscf->ledger_entry_size
+                         + sizeof(ngx_atomic_t));
+}
+
+
+/* Releases in the pool every request entry @i still counts; returns how
+   many.  The caller owns the entry (its pid is in it). */
+static ngx_uint_t
+ngx_http_upstream_lbkit_ledger_release(ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_uint_t i)
+{
+    uint32_t     *counts, id;
+    ngx_uint_t    released;
+    lbk_outcome   cancelled = LBK_OUTCOME_INIT;
+
+    cancelled.result = LBK_OUTCOME_CANCELLED;  /* active only, no outcome */
+    counts = ngx_http_upstream_lbkit_ledger_counts(lscf, i);
+    released = 0;
+
+    for (id = 0; id < lscf->npeers; id++) {
+        for ( /* void */ ; counts[id] > 0; counts[id]--) {
+            (void) lbk_pool_release(lscf->pool, id, &cancelled);
+            released++;
+        }
+    }
+
+    return released;
+}
+
+
+/*
+ * In a starting worker: releases what the entries of workers that no longer
+ * exist still count (a SIGKILL or a crash skips every request's release;
+ * the master starts a new worker in its place), then claims an entry.
+ */
+static void
+ngx_http_upstream_lbkit_ledger_claim(ngx_cycle_t *cycle,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf)
+{
+    ngx_uint_t     i, released;
+    ngx_pid_t      owner;
+    ngx_atomic_t  *pid, *mine;
+
+    mine = NULL;
+
+    for (i = 0; i < lscf->ledger_entries; i++) {
+        pid = ngx_http_upstream_lbkit_ledger_owner(lscf, i);
+        owner = (ngx_pid_t) *pid;
+
+        if (owner == 0 || owner == ngx_pid
+            || kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH)
+        {
+            continue;   /* free, or its owner lives */
+        }
+
+        if (!ngx_atomic_cmp_set(pid, (ngx_atomic_uint_t) owner,
+                                (ngx_atomic_uint_t) ngx_pid))
+        {
+            continue;   /* another starting worker took it */
+        }
+
+        released = ngx_http_upstream_lbkit_ledger_release(lscf, i);
+
+        if (released > 0) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "lbkit: upstream \"%V\": released %ui requests in "
+                          "flight in exited worker %P",
+                          &lscf->upstream->host, released, owner);
+        }
+
+        if (mine == NULL) {
+            mine = pid;
+
+        } else {
+            ngx_memory_barrier();
+            *pid = 0;
+        }
+    }
+
+    for (i = 0; mine == NULL && i < lscf->ledger_entries; i++) {
+        pid = ngx_http_upstream_lbkit_ledger_owner(lscf, i);
+
+        if (ngx_atomic_cmp_set(pid, 0, (ngx_atomic_uint_t) ngx_pid)) {
+            mine = pid;
+        }
+    }
+
+    if (mine == NULL) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "lbkit: upstream \"%V\": no free in-flight ledger "
+                      "entry; should this worker die, its requests in flight "
+                      "stay counted", &lscf->upstream->host);
+        lscf->ledger_mine = NULL;
+        return;
+    }
+
+    lscf->ledger_mine = (uint32_t *) ((u_char *) mine + sizeof(ngx_atomic_t));
+}
+
+
 static ngx_int_t
 ngx_http_upstream_lbkit_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                            i;
+    ngx_http_upstream_lbkit_srv_conf_t  **lscfp;
+    ngx_http_upstream_lbkit_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_upstream_lbkit_module);
+
+    if (lmcf != NULL && ngx_process == NGX_PROCESS_WORKER) {
+        lscfp = lmcf->upstreams.elts;
+
+        for (i = 0; i < lmcf->upstreams.nelts; i++) {
+            if (lscfp[i]->ledger != NULL) {
+                ngx_http_upstream_lbkit_ledger_claim(cycle, lscfp[i]);
+            }
+        }
+    }
+
     return ngx_http_upstream_lbkit_check_init_process(cycle);
+}
+
+
+/* A worker that exits normally has finished its requests; what is left
+   (a shutdown timeout closed some) is released, and the entry freed. */
+static void
+ngx_http_upstream_lbkit_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                            i, e;
+    ngx_atomic_t                         *pid;
+    ngx_http_upstream_lbkit_srv_conf_t  **lscfp, *lscf;
+    ngx_http_upstream_lbkit_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_upstream_lbkit_module);
+    if (lmcf == NULL) {
+        return;
+    }
+
+    lscfp = lmcf->upstreams.elts;
+
+    for (i = 0; i < lmcf->upstreams.nelts; i++) {
+        lscf = lscfp[i];
+
+        if (lscf->ledger_mine == NULL) {
+            continue;
+        }
+
+        for (e = 0; e < lscf->ledger_entries; e++) {
+            pid = ngx_http_upstream_lbkit_ledger_owner(lscf, e);
+
+            if ((ngx_pid_t) *pid == ngx_pid) {
+                (void) ngx_http_upstream_lbkit_ledger_release(lscf, e);
+                ngx_memory_barrier();
+                *pid = 0;
+            }
+        }
+
+        lscf->ledger_mine = NULL;
+    }
 }
 
 
@@ -499,9 +691,16 @@ ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
     size_t       size;
     ngx_uint_t   name_index;
 
+    lscf->ledger_entries = ngx_http_upstream_lbkit_ledger_entries(cf->cycle);
+    lscf->ledger_entry_size = ngx_align(sizeof(ngx_atomic_t)
+                                        + lscf->npeers * sizeof(uint32_t),
+                                        NGX_HTTP_LBKIT_ALIGN);
+
     lmcf->zone_size += ngx_http_upstream_lbkit_slab_cost(lscf->pool_size)
                        + ngx_http_upstream_lbkit_slab_cost(lscf->npeers
-                             * sizeof(ngx_http_upstream_lbkit_check_peer_t));
+                             * sizeof(ngx_http_upstream_lbkit_check_peer_t))
+                       + ngx_http_upstream_lbkit_slab_cost(
+                             lscf->ledger_entries * lscf->ledger_entry_size);
 
     /*
      * The slab allocator's own overhead: one page descriptor (well under
@@ -823,8 +1022,11 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
                                 lscf->pool_size + NGX_HTTP_LBKIT_ALIGN);
     lscf->check_peers = ngx_slab_calloc_locked(shpool, lscf->npeers
                             * sizeof(ngx_http_upstream_lbkit_check_peer_t));
+    lscf->ledger = ngx_slab_calloc_locked(shpool, lscf->ledger_entries
+                                          * lscf->ledger_entry_size);
+    lscf->ledger_mine = NULL;
 
-    if (mem == NULL || lscf->check_peers == NULL) {
+    if (mem == NULL || lscf->check_peers == NULL || lscf->ledger == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "lbkit: shared zone too small for upstream \"%V\"",
                       &lscf->upstream->host);
@@ -1164,6 +1366,10 @@ ngx_http_upstream_get_lbkit_peer(ngx_peer_connection_t *pc, void *data)
 
     lp->current = id;
     lp->started_us = ngx_http_upstream_lbkit_now_us();
+
+    if (lscf->ledger_mine) {
+        lscf->ledger_mine[id]++;
+    }
     lp->tried[id / 64] |= (uint64_t) 1 << (id % 64);
 
     pc->sockaddr = peer->sockaddr;
@@ -1208,6 +1414,10 @@ ngx_http_upstream_free_lbkit_peer(ngx_peer_connection_t *pc, void *data,
     outcome.latency_us = ngx_http_upstream_lbkit_now_us() - lp->started_us;
     outcome.status = (u && u->headers_in.status_n > 0)
                      ? (int) u->headers_in.status_n : 0;
+
+    if (lscf->ledger_mine && lscf->ledger_mine[id] > 0) {
+        lscf->ledger_mine[id]--;
+    }
 
     (void) lbk_pool_release(lscf->pool, id, &outcome);
 
