@@ -56,9 +56,14 @@ void append_stats(std::string &out, const char *name, const Samples &s) {
     out += ",\"max\":null,\"min\":null,\"p50\":null,\"p95\":null}";
     return;
   }
-  // One sorted copy for all four (Samples::percentile sorts on each call).
-  std::vector<double> sorted = s.values;
-  std::sort(sorted.begin(), sorted.end());
+  // One sorted copy for all four (Samples::percentile sorts on each call);
+  // none for the usual single round.
+  std::vector<double> copy;
+  if (s.values.size() > 1) {
+    copy = s.values;
+    std::sort(copy.begin(), copy.end());
+  }
+  const std::vector<double> &sorted = s.values.size() > 1 ? copy : s.values;
   out += ",\"max\":";
   append_ms(out, sorted.back());
   out += ",\"min\":";

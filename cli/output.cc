@@ -184,30 +184,30 @@ void json_append_double(std::string &out, double value) {
   *res.ptr = '\0';
   const char *p = sci;
   if (*p == '-') out += '-', ++p;
-  std::string digits;
+  char digits[24];
+  int n = 0;
   for (; p < res.ptr && *p != 'e'; ++p)
-    if (*p != '.') digits += *p;
+    if (*p != '.') digits[n++] = *p;
   const int exponent = std::atoi(p + 1);  // value = 0.d1d2... x 10^(exponent + 1)
-  const int n = static_cast<int>(digits.size());
   const int point = exponent + 1;         // digits before the decimal point
   if (point > n && point <= 15) {         // 12300 -> "12300.0"
-    out += digits;
+    out.append(digits, static_cast<size_t>(n));
     out.append(static_cast<size_t>(point - n), '0');
     out += ".0";
   } else if (point > 0 && point <= 15) {  // 1.25, 12.0
-    out.append(digits, 0, static_cast<size_t>(point));
+    out.append(digits, static_cast<size_t>(point));
     out += '.';
     if (point == n) out += '0';
-    else out.append(digits, static_cast<size_t>(point), std::string::npos);
+    else out.append(digits + point, static_cast<size_t>(n - point));
   } else if (point > -4 && point <= 0) {  // 0.00125
     out += "0.";
     out.append(static_cast<size_t>(-point), '0');
-    out += digits;
+    out.append(digits, static_cast<size_t>(n));
   } else {  // 1.25e-05, 1e+16: at least two exponent digits
     out += digits[0];
     if (n > 1) {
       out += '.';
-      out.append(digits, 1, std::string::npos);
+      out.append(digits + 1, static_cast<size_t>(n - 1));
     }
     char exp[16];
     std::snprintf(exp, sizeof exp, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
