@@ -238,6 +238,10 @@ struct Prober::Impl {
     t.total_ms = ms_between(p->t_start, p->t_end);
     p->result.verdict = verdict;
     p->result.verdict.duration_us = static_cast<uint64_t>(t.total_ms * 1000.0);
+    if (opts.reset_on_close && p->fd >= 0 && !p->bev) {  // see Options::reset_on_close
+      linger abort_on_close{1, 0};
+      setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    }
     p->release();
     auto it = active.find(p);
     if (it != active.end()) {

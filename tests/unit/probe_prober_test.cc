@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -14,10 +15,12 @@
 #include <event2/event.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lbkit.h"
@@ -570,6 +573,92 @@ TEST_F(ProberTest, ThousandConcurrentProbesComplete) {
   }
   EXPECT_EQ(passed, 900);
   EXPECT_EQ(refused, 100);
+}
+
+// A one-connection HTTP server on 127.0.0.1 (a thread): replies 200 with a
+// Content-Length and keeps the connection open, then reports how the prober
+// ended it: "reset" (ECONNRESET), "fin" (end of stream) or what went wrong.
+// Every wait is bounded (poll, 5 s).
+class EndWatcher {
+ public:
+  EndWatcher() {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(listen_fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
+        listen(listen_fd_, 4) != 0 ||
+        getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&a), &len) != 0)
+      return;
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { ending_ = serve(); });
+  }
+  ~EndWatcher() {
+    if (thread_.joinable()) thread_.join();
+    if (listen_fd_ >= 0) close(listen_fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+  // How the connection ended (waits for the server thread).
+  std::string ending() {
+    if (thread_.joinable()) thread_.join();
+    return ending_;
+  }
+
+ private:
+  static bool readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return poll(&p, 1, 5000) == 1;
+  }
+  std::string serve() {
+    if (!readable(listen_fd_)) return "no connection";
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return "accept failed";
+    std::string request;
+    char buf[4096];
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = readable(fd) ? recv(fd, buf, sizeof buf, 0) : -1;
+      if (n <= 0) {
+        close(fd);
+        return "no request";
+      }
+      request.append(buf, static_cast<size_t>(n));
+    }
+    const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    send(fd, reply, sizeof reply - 1, MSG_NOSIGNAL);
+    std::string result = "still open";
+    if (readable(fd)) {
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      result = n == 0 ? "fin" : (n < 0 && errno == ECONNRESET ? "reset" : "other");
+    }
+    close(fd);
+    return result;
+  }
+
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::string ending_;
+};
+
+TEST(ProberClose, ResetAfterTheVerdictByDefault) {
+  EndWatcher server;
+  Target t;
+  t.url = server.url();
+  Result r = lbk::probe::probe_all({t}).at(0);
+  EXPECT_OUTCOME(r, LBK_CHECK_PASS);
+  EXPECT_EQ(server.ending(), "reset");
+}
+
+TEST(ProberClose, OrderlyCloseWhenAsked) {
+  EndWatcher server;
+  Target t;
+  t.url = server.url();
+  Options o;
+  o.reset_on_close = false;
+  Result r = lbk::probe::probe_all({t}, o).at(0);
+  EXPECT_OUTCOME(r, LBK_CHECK_PASS);
+  EXPECT_EQ(server.ending(), "fin");
 }
 
 TEST_F(ProberTest, MaxConcurrencyQueuesTheRest) {

@@ -60,6 +60,12 @@ struct Options {
   // DNS server "ip[:port]" to ask instead of /etc/resolv.conf (and then
   // /etc/hosts is not read); "" = the system's configuration.
   std::string dns_nameserver;
+  // Plain (non-TLS) probes end their connection with a TCP reset once the
+  // verdict is in, as HAProxy's health checks do: nothing more is wanted
+  // from it, and neither side keeps it in TIME_WAIT (probing thousands of
+  // nodes every few seconds would leave tens of thousands).  false: an
+  // orderly close (FIN).
+  bool reset_on_close = true;
 };
 
 class Prober {
