@@ -493,6 +493,9 @@ void reset_slot(PeerSlot &s) {
   std::memset(s.last_reason, 0, sizeof s.last_reason);
 }
 
+// The most of the old estimate one sample keeps (see peak_ewma.cc).
+constexpr double EWMA_MAX_KEEP = 1.0 - 1.0 / 64;
+
 // Feeds one latency sample into the peer's peak-EWMA (see peak_ewma.cc for
 // the formula) and into the pool-wide mean used for peers with no history.
 void record_latency(lbk_pool *pool, PeerSlot &s, uint64_t latency_us,
@@ -508,7 +511,8 @@ void record_latency(lbk_pool *pool, PeerSlot &s, uint64_t latency_us,
       double old = bits_to_double(s.ewma_bits.load(std::memory_order_relaxed));
       uint64_t then = s.ewma_time_us.load(std::memory_order_relaxed);
       double dt = now > then ? static_cast<double>(now - then) : 0.0;
-      double w = std::exp(-dt / static_cast<double>(pool->params.ewma_decay_us));
+      double w = std::min(EWMA_MAX_KEEP,
+                          std::exp(-dt / static_cast<double>(pool->params.ewma_decay_us)));
       next = sample > old ? sample : old * w + sample * (1.0 - w);
     }
     s.ewma_bits.store(double_to_bits(next), std::memory_order_relaxed);

@@ -46,6 +46,24 @@ TEST(PeakEwma, ArithmeticMatchesHandComputedValues) {
   EXPECT_EQ(ewma_of(f, a), 35714u);
 }
 
+// A busy peer's estimate forgets a one-off slow answer by count: each
+// sample keeps at most 63/64 of the old estimate.  By time alone (tau 10 s)
+// 300 answers 1 ms apart would keep 97 % of the spike.
+TEST(PeakEwma, ABusyPeerForgetsASpikeWithinAFewHundredAnswers) {
+  PoolFixture f("peak_ewma");  // tau = 10 s
+  uint32_t a = f.add("a");
+  release_ok(f, a, 1000);
+  f.clock.now_us += 1000;
+  release_ok(f, a, 20000);  // the spike counts at once (peak)
+  EXPECT_EQ(ewma_of(f, a), 20000u);
+  for (int i = 0; i < 300; ++i) {
+    f.clock.now_us += 1000;
+    release_ok(f, a, 1000);
+  }
+  // 1000 + 19000 x (63/64)^300 = 1000 + 19000 x 0.0089 = 1169
+  EXPECT_NEAR(static_cast<double>(ewma_of(f, a)), 1169.0, 5.0);
+}
+
 TEST(PeakEwma, DecayFollowsTheConfiguredTau) {
   lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
   o.ewma_decay_us = 1000000;  // tau = 1 s

@@ -2,9 +2,17 @@
 //
 // Latency estimate per peer, updated on every successful release with a
 // sample s (microseconds) at time t, previous estimate E set at time t0:
-//     w  = exp(-(t - t0) / tau)             tau = ewma_decay_us, default 10 s
+//     w  = min(63/64, exp(-(t - t0) / tau))  tau = ewma_decay_us, default 10 s
 //     E' = s                     if s > E   (peak: a slow sample counts now)
 //     E' = E * w + s * (1 - w)   otherwise  (decays toward recent samples)
+// Finagle's w is the time term alone.  The 63/64 cap matters only for a
+// peer answering more often than every tau/64 (156 ms by default): there a
+// time constant of 10 s spans thousands of samples, and E became the
+// largest latency of the last seconds, a noise peak rather than the peer's
+// speed (on a busy host 1 ms backends read 9 ms, a 10 ms one 15 ms, too
+// close to keep it out; make bench).  With the cap a busy peer forgets a
+// spike within a few hundred answers; a peer that gets no answers still
+// forgets it by time only.
 // At a pick the estimate of a peer with nothing in flight is read decayed
 // toward 0 for the time since its last sample, E x exp(-(now - t0) / tau)
 // (Finagle and Linkerd read it so): a peer measured slow once and then never
