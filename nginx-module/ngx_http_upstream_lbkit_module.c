@@ -512,8 +512,11 @@ ngx_http_upstream_lbkit_ledger_claim(ngx_cycle_t *cycle,
         pid = ngx_http_upstream_lbkit_ledger_owner(lscf, i);
         owner = (ngx_pid_t) *pid;
 
-        if (owner == 0 || owner == ngx_pid
-            || kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH)
+        /* our own pid here is a dead worker's that the kernel reused for
+           us: this worker has claimed nothing yet */
+        if (owner == 0
+            || (owner != ngx_pid
+                && (kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH)))
         {
             continue;   /* free, or its owner lives */
         }
