@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "commands.h"
@@ -17,27 +18,49 @@ int main(int argc, char **argv) {
       "3 none healthy, 4 runtime failure.  `lbctl SUBCOMMAND --help` for details.");
 
   int exit_code = lbctl::kExitOk;
-  lbctl::register_probe(app, exit_code);
-  lbctl::register_rank(app, exit_code);
-  lbctl::register_forward(app, exit_code);
-  lbctl::register_watch(app, exit_code);
-  lbctl::register_check_config(app, exit_code);
-  lbctl::register_version(app, exit_code);
+  // Every subcommand by name.  Building a subcommand's options costs time
+  // at every start (CLI11 checks each new option against the others), so
+  // when argv[1] names one, only that one is built; `lbctl --help` and an
+  // unknown name build them all.
+  using Register = void (*)(CLI::App &, int &);
+  static const struct {
+    const char *name;
+    Register add;
+  } kSubcommands[] = {
+      {"probe", lbctl::register_probe},
+      {"rank", lbctl::register_rank},
+      {"forward", lbctl::register_forward},
+      {"watch", lbctl::register_watch},
+      {"check-config", lbctl::register_check_config},
+      {"version", lbctl::register_version},
   // The HAProxy subcommands (issue 6) live in their own files; CMake defines
   // these only when the file is in the tree.
 #ifdef LBCTL_HAVE_AGENT
-  lbctl::register_agent(app, exit_code);
+      {"agent", lbctl::register_agent},
 #endif
 #ifdef LBCTL_HAVE_HAPROXY_SYNC
-  lbctl::register_haproxy_sync(app, exit_code);
+      {"haproxy-sync", lbctl::register_haproxy_sync},
 #endif
 #ifdef LBCTL_HAVE_IMPORT
-  lbctl::register_import(app, exit_code);
+      {"import", lbctl::register_import},
 #endif
+  };
+  bool built_one = false;
+  if (argc > 1 && argv[1][0] != '-') {
+    for (const auto &sub : kSubcommands) {
+      if (std::strcmp(argv[1], sub.name) == 0) {
+        sub.add(app, exit_code);
+        built_one = true;
+      }
+    }
+  }
+  if (!built_one) {
+    for (const auto &sub : kSubcommands) sub.add(app, exit_code);
+  }
 
   // CLI11 reports a mistyped subcommand only as "a subcommand is required";
   // name it instead.
-  if (argc > 1 && argv[1][0] != '-') {
+  if (argc > 1 && argv[1][0] != '-' && !built_one) {
     bool known = false;
     for (const CLI::App *sub : app.get_subcommands([](CLI::App *) { return true; }))
       known |= sub->check_name(argv[1]);
