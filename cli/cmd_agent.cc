@@ -20,11 +20,10 @@
 //   "#lbkit: ..."                       unknown server, no verdict yet, no line
 //                                       received, or a stale state file: a
 //                                       comment alone changes nothing in 2.6
-// Verdicts come from the agent's own probes (every node once per interval,
-// however many HAProxy instances poll: the smallest interval of the
-// configured pools is used for all) or, with --state, from the canary's
-// state file (re-read when it changes; older than 3 intervals or 10 s is
-// stale).  Unknown names are logged on stderr (once a minute per name).
+// Verdicts come from the agent's own probes (every node at its pool's
+// interval, fastinter or downinter, however many HAProxy instances poll) or, with --state, from
+// the canary's state file (re-read when it changes; older than 3 intervals
+// or 10 s is stale).  Unknown names are logged on stderr (once a minute per name).
 // Because the agent answers "ready", it owns the administrative state of the
 // servers it answers for: to hold one in maintenance, first
 // `disable agent BACKEND/SERVER`.
@@ -140,9 +139,6 @@ class Agent {
                    opts_.connection_timeout.c_str());
       return kExitUsage;
     }
-    interval_ms_ = UINT32_MAX;
-    for (const PoolConfig &p : config_.pools) interval_ms_ = std::min(interval_ms_, p.check.interval_ms);
-    if (config_.pools.empty()) interval_ms_ = 5000;
     std::string error;
     if (opts_.state_path.empty() && !session_.init(config_, error)) {
       std::fprintf(stderr, "lbctl agent: %s\n", error.c_str());
@@ -184,6 +180,7 @@ class Agent {
     event_add(sigterm_, nullptr);
     if (opts_.state_path.empty()) {
       runner_.reset(new RoundRunner(base_, session_.probe_options()));
+      schedule_.reset(new RoundSchedule(session_.nodes().size()));
       round_timer_ = evtimer_new(base_, &Agent::on_round_timer, this);
       start_round();
     } else {
@@ -204,16 +201,13 @@ class Agent {
 
   // ---- probing --------------------------------------------------------
   void start_round() {
-    round_started_ = std::chrono::steady_clock::now();
-    runner_->start(session_.targets(false), [this](std::vector<lbk::probe::Result> results) {
-      session_.absorb(results, false);
-      state_ = session_.snapshot(interval_ms_);
+    in_round_ = schedule_->begin(std::chrono::steady_clock::now());
+    runner_->start(session_.targets(false, in_round_), [this](std::vector<lbk::probe::Result> results) {
+      session_.absorb(results, false, in_round_);
+      const timeval tv = schedule_->finish(std::chrono::steady_clock::now(),
+                                           [this](size_t i) { return session_.next_check_ms(i); });
+      state_ = session_.snapshot(schedule_->period_ms());
       have_state_ = true;
-      // Next round one interval after this one started (at once if late).
-      const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - round_started_);
-      const int64_t wait_us = std::max<int64_t>(0, int64_t(interval_ms_) * 1000 - elapsed.count());
-      timeval tv{static_cast<time_t>(wait_us / 1000000), static_cast<suseconds_t>(wait_us % 1000000)};
       evtimer_add(round_timer_, &tv);
     });
   }
@@ -397,13 +391,13 @@ class Agent {
   AgentOptions opts_;
   Config config_;
   uint32_t conn_timeout_ms_ = 2000;
-  uint32_t interval_ms_ = 5000;
+  std::unique_ptr<RoundSchedule> schedule_;
+  std::vector<bool> in_round_;
   event_base *base_ = nullptr;
   evconnlistener *listener_ = nullptr;
   event *round_timer_ = nullptr, *sigint_ = nullptr, *sigterm_ = nullptr;
   ProbeSession session_;
   std::unique_ptr<RoundRunner> runner_;
-  std::chrono::steady_clock::time_point round_started_;
   State state_;
   bool have_state_ = false;
   bool state_missing_logged_ = false;

@@ -1,7 +1,10 @@
-// cli/cmd_watch.cc - `lbctl watch`: the canary.  Probes every node each
-// interval on one libevent loop, keeps rise/fall health, and writes the
-// pool state file atomically after every round (state_file.h) for rank,
-// forward, agent and haproxy-sync to read.  SIGINT/SIGTERM stop it cleanly
+// cli/cmd_watch.cc - `lbctl watch`: the canary.  Probes each node at its
+// pool's interval, fastinter while its health changes, downinter while it
+// is down (--interval: one interval for all) on one libevent loop, keeps
+// rise/fall health, and writes the pool state file atomically after every
+// round (state_file.h) for rank, forward, agent and haproxy-sync to read.
+// A round probes the nodes that are due; one due while a round runs waits
+// for it to end.  SIGINT/SIGTERM stop it cleanly
 // (in-flight probes are cancelled; the last complete state stays on disk).
 //
 // Exit codes: 0 stopped by a signal (or, with --once, all healthy), 1/3 with
@@ -10,11 +13,13 @@
 #include <CLI/CLI.hpp>
 #include <event2/event.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "commands.h"
 #include "node_options.h"
@@ -38,9 +43,10 @@ struct Watch {
   event_base *base = nullptr;
   std::unique_ptr<RoundRunner> runner;
   event *timer = nullptr;
-  uint32_t interval_ms = 5000;
+  std::unique_ptr<RoundSchedule> schedule;
+  uint32_t forced_ms = 0;                   // --interval, else 0
+  std::vector<bool> in_round;               // nodes of the running round
   std::string state_path;
-  std::chrono::steady_clock::time_point round_started;
   std::map<std::string, std::string> last_health;  // url -> up/down
   int exit_code = kExitOk;
   bool stopping = false;
@@ -61,8 +67,11 @@ void on_signal(evutil_socket_t sig, short, void *arg) {
 
 void finish_round(Watch &w, std::vector<lbk::probe::Result> results) {
   const bool with_versions = w.session.rounds() == 0;
-  w.session.absorb(results, with_versions);
-  const State state = w.session.snapshot(w.interval_ms);
+  w.session.absorb(results, with_versions, w.in_round);
+  const timeval next_round = w.schedule->finish(std::chrono::steady_clock::now(), [&w](size_t i) {
+    return w.forced_ms ? w.forced_ms : w.session.next_check_ms(i);
+  });
+  const State state = w.session.snapshot(w.schedule->period_ms());
   size_t healthy = 0, total = 0;
   for (const PoolState &p : state.pools)
     for (const NodeState &n : p.nodes) {
@@ -90,20 +99,14 @@ void finish_round(Watch &w, std::vector<lbk::probe::Result> results) {
     event_base_loopbreak(w.base);
     return;
   }
-  // The next round starts one interval after this one started.
-  const double took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                                   w.round_started).count();
-  const double wait_ms = std::max(0.0, w.interval_ms - took_ms);
-  const timeval tv{static_cast<time_t>(wait_ms / 1000),
-                   static_cast<suseconds_t>(static_cast<long>(wait_ms) % 1000 * 1000)};
-  evtimer_add(w.timer, &tv);
+  evtimer_add(w.timer, &next_round);
 }
 
 void start_round(Watch &w) {
   if (w.stopping) return;
-  w.round_started = std::chrono::steady_clock::now();
+  w.in_round = w.schedule->begin(std::chrono::steady_clock::now());
   const bool with_versions = w.session.rounds() == 0;
-  w.runner->start(w.session.targets(with_versions),
+  w.runner->start(w.session.targets(with_versions, w.in_round),
                   [&w](std::vector<lbk::probe::Result> r) { finish_round(w, std::move(r)); });
 }
 
@@ -118,15 +121,12 @@ int watch(const WatchArgs &args) {
     return kExitUsage;
   }
   if (!args.interval.empty()) {
-    if (!parse_duration_ms(args.interval, w.interval_ms) || w.interval_ms == 0) {
+    if (!parse_duration_ms(args.interval, w.forced_ms) || w.forced_ms == 0) {
       std::fprintf(stderr, "lbctl watch: --interval: bad duration '%s'\n", args.interval.c_str());
       return kExitUsage;
     }
-  } else if (!args.nodes.config_path.empty()) {
-    // The smallest interval of the configured pools.
-    w.interval_ms = UINT32_MAX;
-    for (const PoolConfig &p : config.pools) w.interval_ms = std::min(w.interval_ms, p.check.interval_ms);
-    if (w.interval_ms == 0) w.interval_ms = 5000;
+  } else if (args.nodes.config_path.empty()) {
+    w.forced_ms = 5000;  // nodes from the command line
   }
   std::string error;
   if (!w.session.init(config, error)) {
@@ -139,14 +139,22 @@ int watch(const WatchArgs &args) {
     return kExitRuntime;
   }
   w.runner.reset(new RoundRunner(w.base, w.session.probe_options()));
+  w.schedule.reset(new RoundSchedule(w.session.nodes().size()));
   w.timer = evtimer_new(w.base, on_timer, &w);
   event *sigint = evsignal_new(w.base, SIGINT, on_signal, &w);
   event *sigterm = evsignal_new(w.base, SIGTERM, on_signal, &w);
   event_add(sigint, nullptr);
   event_add(sigterm, nullptr);
-  if (!args.quiet && !args.once)
-    std::fprintf(stderr, "lbctl watch: %zu node%s every %u ms, state in %s\n", w.session.nodes().size(),
-                 w.session.nodes().size() == 1 ? "" : "s", w.interval_ms, w.state_path.c_str());
+  if (!args.quiet && !args.once) {
+    if (w.forced_ms)
+      std::fprintf(stderr, "lbctl watch: %zu node%s every %u ms, state in %s\n",
+                   w.session.nodes().size(), w.session.nodes().size() == 1 ? "" : "s", w.forced_ms,
+                   w.state_path.c_str());
+    else
+      std::fprintf(stderr, "lbctl watch: %zu node%s at their pools' intervals, state in %s\n",
+                   w.session.nodes().size(), w.session.nodes().size() == 1 ? "" : "s",
+                   w.state_path.c_str());
+  }
   start_round(w);
   event_base_dispatch(w.base);
   w.runner.reset();  // cancels probes in flight
@@ -166,7 +174,8 @@ void register_watch(CLI::App &app, int &exit_code) {
   add_node_options(cmd, args->nodes);
   cmd->add_option("--state", args->state_path, "State file to write (default: state_file of [lbctl])");
   cmd->add_option("-i,--interval", args->interval,
-                  "Probe interval (default: the smallest pool interval, or 5s)");
+                  "Probe every node at this interval (default: its pool's interval, fastinter and "
+                  "downinter; 5s for nodes given as URLs)");
   cmd->add_flag("--once", args->once, "One round, write the state, exit with the health exit code");
   cmd->add_flag("-q,--quiet", args->quiet, "Do not log health changes on stderr");
   cmd->footer(

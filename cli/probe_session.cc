@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <functional>
 #include <cerrno>
 #include <cstdio>
 #include <chrono>
@@ -87,6 +88,10 @@ bool compile_check(const CheckConfig &c, const std::string &url, lbk_check **out
   o.inter_ms = c.interval_ms;
   o.fastinter_ms = c.fastinter_ms;
   o.downinter_ms = c.downinter_ms;
+  // No spread: the nodes of a pool stay in step and are probed in one round
+  // (a round rewrites the state file; spread schedules would make one
+  // round, and one rewrite, per node).
+  o.jitter_pct = 0;
   o.timeout_ms = c.timeout_ms;
   const std::string path = c.path.empty() ? url_path(url) : c.path;
   o.method = or_null(c.method);
@@ -216,24 +221,55 @@ lbk::probe::Options ProbeSession::probe_options() const {
 }
 
 std::vector<lbk::probe::Target> ProbeSession::targets(bool with_versions) const {
-  std::vector<lbk::probe::Target> out;
-  out.reserve(nodes_.size());
-  for (const NodeRun &n : nodes_)
-    out.push_back(make_target(n, config_.pools[n.pool_index].check, n.check));
-  if (with_versions)
-    for (const NodeRun &n : nodes_)
-      if (n.version_check)
-        out.push_back(make_target(n, config_.pools[n.pool_index].check, n.version_check));
-  return out;
+  return targets(with_versions, std::vector<bool>(nodes_.size(), true));
 }
 
 void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool with_versions) {
+  absorb(results, with_versions, std::vector<bool>(nodes_.size(), true));
+}
+
+uint32_t ProbeSession::next_check_ms(size_t i) const {
+  const NodeRun &n = nodes_[i];
+  uint64_t delay_us = 0;
+  // splitmix64 over a counter: the random bits for the check's jitter.
+  uint64_t z = (jitter_seed_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  if (lbk_pool_peer_next_check_delay(&delay_us, pools_[n.pool_index].pool, n.peer_id, n.check, z) != 0 ||
+      delay_us == 0)
+    return config_.pools[n.pool_index].check.interval_ms;
+  return static_cast<uint32_t>(std::min<uint64_t>(delay_us / 1000, UINT32_MAX));
+}
+
+std::vector<lbk::probe::Target> ProbeSession::targets(bool with_versions,
+                                                      const std::vector<bool> &node_due) const {
+  std::vector<lbk::probe::Target> out;
+  out.reserve(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (node_due[i])
+      out.push_back(make_target(nodes_[i], config_.pools[nodes_[i].pool_index].check, nodes_[i].check));
+  if (with_versions)
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].version_check && node_due[i])
+        out.push_back(
+            make_target(nodes_[i], config_.pools[nodes_[i].pool_index].check, nodes_[i].version_check));
+  return out;
+}
+
+void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool with_versions,
+                          const std::vector<bool> &node_due) {
   ++rounds_;
   const int64_t now_ms = unix_now_ms();
-  if (results.size() < nodes_.size()) return;
+  // The nodes of this round, in the order of their results.
+  std::vector<size_t> in_round;
+  in_round.reserve(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (node_due[i]) in_round.push_back(i);
+  if (results.size() < in_round.size()) return;
   // Report the highest JSON-RPC heads first, so the pool knows the best
-  // healthy head before it judges a lagging node.
-  std::vector<size_t> order(nodes_.size());
+  // healthy head before it judges a lagging node.  order[] indexes results.
+  std::vector<size_t> order(in_round.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const lbk_check_result &ra = results[a].verdict, &rb = results[b].verdict;
@@ -242,9 +278,9 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     if (va != vb) return va;
     return va && ra.value > rb.value;
   });
-  for (size_t i : order) {
-    NodeRun &n = nodes_[i];
-    const lbk::probe::Result &r = results[i];
+  for (size_t k : order) {
+    NodeRun &n = nodes_[in_round[k]];
+    const lbk::probe::Result &r = results[k];
     n.last = r;
     n.has_result = true;
     ++n.checks;
@@ -254,7 +290,8 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     lbk_pool_report_check(&ev, pools_[n.pool_index].pool, n.peer_id, n.check, &r.verdict);
     if (ev.changed) n.last_change_unix_ms = now_ms;
   }
-  for (NodeRun &n : nodes_) {
+  for (size_t i : in_round) {
+    NodeRun &n = nodes_[i];
     const PoolConfig &pc = config_.pools[n.pool_index];
     lbk_peer_info info{};
     info.version = LBK_PEER_INFO_VERSION;
@@ -289,8 +326,9 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     }
   }
   if (with_versions) {
-    size_t k = nodes_.size();
-    for (NodeRun &n : nodes_) {
+    size_t k = in_round.size();
+    for (size_t i : in_round) {
+      NodeRun &n = nodes_[i];
       if (!n.version_check) continue;
       if (k >= results.size()) break;
       const lbk_check_result &v = results[k++].verdict;
@@ -419,6 +457,38 @@ std::vector<lbk::probe::Result> run_round(const std::vector<lbk::probe::Target> 
   progress.finish();
   event_base_free(base);
   return results;
+}
+
+RoundSchedule::RoundSchedule(size_t nodes)
+    : interval_ms_(nodes, 0), due_at_(nodes, Clock::time_point::min()), in_round_(nodes, false) {}
+
+const std::vector<bool> &RoundSchedule::begin(Clock::time_point now) {
+  started_ = now;
+  for (size_t i = 0; i < due_at_.size(); ++i) in_round_[i] = due_at_[i] <= now + std::chrono::milliseconds(1);
+  return in_round_;
+}
+
+timeval RoundSchedule::finish(Clock::time_point now, const std::function<uint32_t(size_t)> &interval_ms) {
+  auto next = Clock::time_point::max();
+  for (size_t i = 0; i < due_at_.size(); ++i) {
+    if (in_round_[i]) {
+      interval_ms_[i] = std::max<uint32_t>(1, interval_ms(i));
+      due_at_[i] = started_ + std::chrono::milliseconds(interval_ms_[i]);
+    }
+    next = std::min(next, due_at_[i]);
+  }
+  const int64_t wait_us =
+      next == Clock::time_point::max()
+          ? 1000000
+          : std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(next - now).count());
+  return timeval{static_cast<time_t>(wait_us / 1000000), static_cast<suseconds_t>(wait_us % 1000000)};
+}
+
+uint32_t RoundSchedule::period_ms() const {
+  uint32_t shortest = 0;
+  for (uint32_t ms : interval_ms_)
+    if (ms && (shortest == 0 || ms < shortest)) shortest = ms;
+  return shortest;
 }
 
 void probe_rounds(ProbeSession &session, unsigned rounds, uint32_t interval_ms) {

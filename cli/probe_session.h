@@ -6,6 +6,8 @@
 // every node once, concurrently, through lbk::probe::Prober.
 #pragma once
 
+#include <sys/time.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -84,6 +86,16 @@ class ProbeSession {
   std::vector<lbk::probe::Target> targets(bool with_versions) const;
   // Feeds one round's results (as many as targets(with_versions) gave).
   void absorb(const std::vector<lbk::probe::Result> &results, bool with_versions);
+  // The same for a round of some nodes only (@p node_due[i]: node i is in
+  // it).
+  std::vector<lbk::probe::Target> targets(bool with_versions,
+                                          const std::vector<bool> &node_due) const;
+  void absorb(const std::vector<lbk::probe::Result> &results, bool with_versions,
+              const std::vector<bool> &node_due);
+  // Milliseconds until node @p i's next check, by its health as the pool
+  // judges it: its pool's interval while steady, fastinter while changing
+  // (and before the first verdict), downinter while down.
+  uint32_t next_check_ms(size_t i) const;
 
   const std::vector<NodeRun> &nodes() const { return nodes_; }
   const Config &config() const { return config_; }
@@ -105,6 +117,7 @@ class ProbeSession {
   std::vector<PoolRun> pools_;
   std::vector<NodeRun> nodes_;
   uint64_t rounds_ = 0;
+  mutable uint64_t jitter_seed_ = 0;
 };
 
 // Runs targets on @p base through a Prober and calls @p done with the
@@ -124,6 +137,30 @@ class RoundRunner {
   size_t remaining_ = 0;
   uint64_t generation_ = 0;  // ignores callbacks of an abandoned round
   std::function<void(std::vector<lbk::probe::Result>)> done_;
+};
+
+// When the canary (watch) and the agent probe which nodes: a round probes
+// the nodes that are due; a node is due again its next-check interval
+// (HAProxy's inter, fastinter or downinter) after its round started, at
+// once if the round took longer.
+class RoundSchedule {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit RoundSchedule(size_t nodes);
+  // Starts a round at @p now: the nodes due (within a millisecond).
+  const std::vector<bool> &begin(Clock::time_point now);
+  // Ends the round begun last; @p interval_ms(i) is the interval of node i
+  // of the round from its start.  Returns the time until the next is due.
+  timeval finish(Clock::time_point now, const std::function<uint32_t(size_t)> &interval_ms);
+  // The shortest interval in use: the state is rewritten at least this
+  // often (0 before the first round ends).
+  uint32_t period_ms() const;
+
+ private:
+  std::vector<uint32_t> interval_ms_;
+  std::vector<Clock::time_point> due_at_;
+  std::vector<bool> in_round_;
+  Clock::time_point started_;
 };
 
 // Blocking: one round on a private loop; shows a progress line on stderr

@@ -613,6 +613,25 @@ LBK_EXTERN uint32_t lbk_crc32(const void *data, size_t len);
 LBK_EXTERN int lbk_pool_peer_state_copy(lbk_pool *dst, uint32_t dst_id,
                                         const lbk_pool *src, uint32_t src_id);
 
+/* ------------------------------------------------------------------ */
+/* Scheduling checks of pool peers                                     */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Delay in microseconds until the next check of peer @p id, from the
+ * health state the pool keeps for it (lbk_pool_report_check() with
+ * @p check): lbk_health_next_delay(), i.e. inter while its health is
+ * steady, fastinter while it is changing, downinter while it is down,
+ * spread by the check's jitter using @p random.  A peer not judged yet gets
+ * fastinter (as a starting server in HAProxy).  Returns LBK_ENOTFOUND for
+ * an unknown id.
+ */
+LBK_EXTERN int lbk_pool_peer_next_check_delay(uint64_t *out_us,
+                                              const lbk_pool *pool,
+                                              uint32_t id,
+                                              const lbk_check *check,
+                                              uint64_t random);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1157,6 +1157,27 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
   return 0;
 }
 
+LBK_EXTERN int lbk_pool_peer_next_check_delay(uint64_t *out_us,
+                                              const lbk_pool *pool,
+                                              uint32_t id,
+                                              const lbk_check *check,
+                                              uint64_t random) {
+  if (int rc = check_peer(pool, id)) return rc;
+  if (out_us == nullptr || check == nullptr)
+    return set_error(LBK_EINVAL, "out_us or check is NULL");
+  PeerSlot &s = pool->slots[id];
+  lbk_health_state st;
+  {
+    WordLock lock(s.state_lock);
+    st = s.health_state;
+  }
+  static const lbk_health_state never_checked{};
+  if (std::memcmp(&st, &never_checked, sizeof never_checked) == 0)
+    lbk_health_init(&st, check, pool_now(pool));
+  *out_us = lbk_health_next_delay(&st, check, random);
+  return 0;
+}
+
 LBK_EXTERN int lbk_pool_attach_check(lbk_pool *pool, uint32_t id,
                                      const lbk_check *check) {
   if (int rc = check_peer(pool, id)) return rc;

@@ -143,6 +143,47 @@ class WatchTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("--state", r.stderr)
 
+    def watch_config_for(self, cfg, seconds):
+        """Runs `lbctl watch -c cfg` for @seconds after its first state file;
+        returns (requests each listener got meanwhile, the last state)."""
+        before = {n: self.backend.stats(n)["requests"] for n in ("a", "b")}
+        w = lbktest.Proc([LBCTL, "watch", "-q", "-c", cfg, "--state", self.state],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            lbktest.wait_until(lambda: os.path.exists(self.state), timeout=10, what="first state")
+            time.sleep(seconds)
+            doc = self.read_state()
+        finally:
+            w.stop()
+        return {n: self.backend.stats(n)["requests"] - before[n] for n in ("a", "b")}, doc
+
+    def test_each_pool_is_probed_at_its_own_interval(self):
+        cfg = os.path.join(self.tmp.name, "lbctl.ini")
+        with open(cfg, "w") as f:
+            f.write("[pool often]\ninterval = 100ms\nserver = %s\n"
+                    "[pool seldom]\ninterval = 1500ms\nserver = %s\n"
+                    % (self.backend.url("a"), self.backend.url("b")))
+        probes, doc = self.watch_config_for(cfg, 2.2)
+        # 100 ms: about 22 rounds in 2.2 s; 1.5 s: the first round and one
+        # more.  Before, every pool went at the smallest interval (both ~22).
+        self.assertGreaterEqual(probes["a"], 10, probes)
+        self.assertLessEqual(probes["b"], 3, probes)
+        self.assertGreaterEqual(probes["b"], 1, probes)
+        self.assertEqual(doc["interval_ms"], 100)  # the file is rewritten that often
+
+    def test_a_down_node_is_probed_at_downinter(self):
+        self.backend.control("b", {"status": 500})
+        cfg = os.path.join(self.tmp.name, "lbctl.ini")
+        with open(cfg, "w") as f:
+            f.write("[pool p]\ninterval = 100ms\ndowninter = 1s\nfall = 2\nrise = 2\n"
+                    "server = %s\nserver = %s\n" % (self.backend.url("a"), self.backend.url("b")))
+        probes, doc = self.watch_config_for(cfg, 2.2)
+        # b: two failing probes 100 ms apart take it down (fall 2), then one a
+        # second; a stays at 100 ms.
+        self.assertGreaterEqual(probes["a"], 10, probes)
+        self.assertLessEqual(probes["b"], 5, probes)
+        self.assertEqual(self.node(doc, "b")["health"], "down")
+
     def test_state_file_from_config(self):
         cfg = os.path.join(self.tmp.name, "lbctl.ini")
         with open(cfg, "w") as f:

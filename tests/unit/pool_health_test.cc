@@ -237,3 +237,43 @@ TEST(PoolHealth, AttachCheckKeepsStateCopiedAcrossAReload) {
 }
 
 }  // namespace
+
+namespace {
+
+// The next-check delay of a pool's peer follows its health as the pool
+// keeps it: fastinter before the first verdict and while changing, inter
+// while steady, downinter while down.
+TEST(PoolHealth, NextCheckDelayFollowsThePeersHealth) {
+  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+  o.kind = LBK_CHECK_TCP;
+  o.rise = 2;
+  o.fall = 2;
+  o.inter_ms = 1000;
+  o.fastinter_ms = 200;
+  o.downinter_ms = 5000;
+  o.jitter_pct = 0;
+  lbk_check *check = nullptr;
+  ASSERT_EQ(lbk_check_create(&check, &o), 0) << lbk_error_last();
+  PoolFixture f("round_robin");
+  uint32_t a = f.add("a");
+  auto delay_ms = [&] {
+    uint64_t us = 0;
+    EXPECT_EQ(lbk_pool_peer_next_check_delay(&us, f.pool, a, check, 0), 0);
+    return us / 1000;
+  };
+  EXPECT_EQ(delay_ms(), 200u);  // not judged yet
+  lbk_check_result pass = verdict(LBK_CHECK_PASS);
+  lbk_check_result fail = verdict(LBK_CHECK_FAIL_CONNECT);
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, a, check, &pass), 0);
+  EXPECT_EQ(delay_ms(), 1000u);  // up and steady
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, a, check, &fail), 0);
+  EXPECT_EQ(delay_ms(), 200u);  // failing, not down yet
+  ASSERT_EQ(lbk_pool_report_check(nullptr, f.pool, a, check, &fail), 0);
+  EXPECT_EQ(delay_ms(), 5000u);  // down
+  uint64_t us = 0;
+  EXPECT_EQ(lbk_pool_peer_next_check_delay(&us, f.pool, 42, check, 0), LBK_ENOTFOUND);
+  EXPECT_EQ(lbk_pool_peer_next_check_delay(nullptr, f.pool, a, check, 0), LBK_EINVAL);
+  lbk_check_free(check);
+}
+
+}  // namespace
