@@ -7,7 +7,7 @@
 # 1. Throughput: wrk through nginx to the same backends, runs alternating
 #    between nginx's built-in round robin, `lbkit round_robin` and
 #    `lbkit peak_ewma`, with 4 and with 1000 servers; requests/s and the
-#    ratio to built-in.
+#    ratio to built-in (median of the per-round ratios, with their range).
 # 2. Tail latency: four backends, one of them 10x slower; p50/p99 of nginx's
 #    round robin, least_conn, `random two least_conn` and lbkit's least_conn,
 #    p2c, peak_ewma, fastest, against a pool without the slow backend, and
@@ -172,24 +172,36 @@ declare -A port
 start_nginx tp
 for key in "${!port[@]}"; do wait_port "${port[$key]}"; done
 
+# Each round runs every variant once, in an order rotated from round to
+# round (no variant always goes first); a variant's ratio is the median of
+# its per-round ratios to the built-in of the same round, which cancels
+# drift in the machine's speed between rounds.
 for size in small large; do
-  for v in "${variants[@]}"; do : >"$work/rps.$size.$v"; done
+  for v in "${variants[@]}"; do : >"$work/rps.$size.$v"; : >"$work/ratio.$size.$v"; done
   for round in $(seq 1 "$rounds"); do
-    for v in "${variants[@]}"; do
+    declare -A this_round=()
+    for k in "${!variants[@]}"; do
+      v=${variants[$(( (k + round) % ${#variants[@]} ))]}
       read -r rps p50 p99 err < <(run_wrk "${port[$size.$v]}")
       echo "$rps" >>"$work/rps.$size.$v"
+      this_round[$v]=$rps
       [ "$err" -eq 0 ] || { echo "  $size $v round $round: $err errors" >&2; status=1; }
+    done
+    for v in "${variants[@]}"; do
+      awk -v a="${this_round[$v]}" -v b="${this_round[builtin]}" 'BEGIN { printf "%.4f\n", (b > 0) ? a / b : 0 }' \
+        >>"$work/ratio.$size.$v"
     done
   done
 done
 
-printf '%-8s %-12s %12s %10s\n' servers variant "requests/s" "vs builtin"
+printf '%-8s %-12s %12s %10s %16s\n' servers variant "requests/s" "vs builtin" "rounds min-max"
 for size in small large; do
   n=$([ "$size" = small ] && echo 4 || echo 1000)
-  base=$(median <"$work/rps.$size.builtin")
   for v in "${variants[@]}"; do
     m=$(median <"$work/rps.$size.$v")
-    printf '%-8s %-12s %12.0f %10.3f\n' "$n" "$v" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN { print (b > 0) ? a / b : 0 }')"
+    r=$(median <"$work/ratio.$size.$v")
+    printf '%-8s %-12s %12.0f %10.3f %16s\n' "$n" "$v" "$m" "$r" \
+      "$(sort -n "$work/ratio.$size.$v" | sed -n '1p;$p' | tr '\n' ' ' | awk '{ printf "%.3f-%.3f", $1, $2 }')"
   done
 done
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
