@@ -101,6 +101,14 @@ uint32_t compute_effective_weight(uint32_t weight, uint32_t pct) {
   return w == 0 ? 1 : static_cast<uint32_t>(w);
 }
 
+// Whether picks and releases keep the pool's in-flight total: only the
+// methods that read it (bounded load, peak_ewma), so that the others do not
+// share one contended counter between every process of the pool.  Method
+// and balance factor are fixed when the pool is created.
+bool tracks_in_flight(const PoolHeader &h) {
+  return h.balance_factor != 0 || h.method == METHOD_PEAK_EWMA;
+}
+
 void bump(std::atomic<uint64_t> &counter) {
   counter.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -343,7 +351,8 @@ bool admit(lbk_pool *pool, uint32_t id) {
                                              std::memory_order_acq_rel));
   }
   s.requests.fetch_add(1, std::memory_order_relaxed);
-  pool->header->total_active.fetch_add(1, std::memory_order_relaxed);
+  if (tracks_in_flight(*pool->header))
+    pool->header->total_active.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -812,7 +821,8 @@ LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) {
     // The removed peer's in-flight requests leave the pool's total now;
     // their releases are ignored.
     uint32_t active = s.active.exchange(0);
-    h.total_active.fetch_sub(std::min<uint64_t>(active, h.total_active.load()));
+    if (tracks_in_flight(h))
+      h.total_active.fetch_sub(std::min<uint64_t>(active, h.total_active.load()));
   }
   h.peer_count.fetch_sub(1, std::memory_order_acq_rel);
   bump_topology(pool);
@@ -972,7 +982,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     if (active == 0) break;  // a release for a removed-and-reused slot
   } while (!s.active.compare_exchange_weak(active, active - 1,
                                            std::memory_order_acq_rel));
-  if (active != 0)
+  if (active != 0 && tracks_in_flight(*pool->header))
     pool->header->total_active.fetch_sub(1, std::memory_order_relaxed);
   if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
   uint64_t now = pool_now(pool);
