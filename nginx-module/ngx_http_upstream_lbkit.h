@@ -169,6 +169,7 @@ typedef struct {
     size_t                      ledger_entry_size;
     uint32_t                   *ledger_mine;  /* this worker's counts, or
                                                  NULL (no entry free) */
+    ngx_uint_t                  ledger_my_entry; /* its index, when set */
 
 #if (NGX_HTTP_SSL)
     /* per worker, by id: the last TLS session to each peer (proxy_ssl) */

@@ -493,6 +493,22 @@ ngx_http_upstream_lbkit_ledger_release(ngx_http_upstream_lbkit_srv_conf_t *lscf,
 }
 
 
+/* Releases what entry @i still counts and frees the entry; returns how
+   many requests it released.  The caller owns the entry. */
+static ngx_uint_t
+ngx_http_upstream_lbkit_ledger_retire(ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_uint_t i)
+{
+    ngx_uint_t  released;
+
+    released = ngx_http_upstream_lbkit_ledger_release(lscf, i);
+    ngx_memory_barrier();
+    *ngx_http_upstream_lbkit_ledger_owner(lscf, i) = 0;
+
+    return released;
+}
+
+
 /*
  * In a starting worker: releases what the entries of workers that no longer
  * exist still count (a SIGKILL or a crash skips every request's release;
@@ -502,11 +518,11 @@ static void
 ngx_http_upstream_lbkit_ledger_claim(ngx_cycle_t *cycle,
     ngx_http_upstream_lbkit_srv_conf_t *lscf)
 {
-    ngx_uint_t     i, released;
+    ngx_uint_t     i, mine, released;
     ngx_pid_t      owner;
-    ngx_atomic_t  *pid, *mine;
+    ngx_atomic_t  *pid;
 
-    mine = NULL;
+    mine = lscf->ledger_entries;   /* none yet */
 
     for (i = 0; i < lscf->ledger_entries; i++) {
         pid = ngx_http_upstream_lbkit_ledger_owner(lscf, i);
@@ -527,7 +543,13 @@ ngx_http_upstream_lbkit_ledger_claim(ngx_cycle_t *cycle,
             continue;   /* another starting worker took it */
         }
 
-        released = ngx_http_upstream_lbkit_ledger_release(lscf, i);
+        if (mine == lscf->ledger_entries) {
+            released = ngx_http_upstream_lbkit_ledger_release(lscf, i);
+            mine = i;
+
+        } else {
+            released = ngx_http_upstream_lbkit_ledger_retire(lscf, i);
+        }
 
         if (released > 0) {
             ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
@@ -535,25 +557,18 @@ ngx_http_upstream_lbkit_ledger_claim(ngx_cycle_t *cycle,
                           "flight in exited worker %P",
                           &lscf->upstream->host, released, owner);
         }
+    }
 
-        if (mine == NULL) {
-            mine = pid;
-
-        } else {
-            ngx_memory_barrier();
-            *pid = 0;
+    for (i = 0; mine == lscf->ledger_entries && i < lscf->ledger_entries; i++)
+    {
+        if (ngx_atomic_cmp_set(ngx_http_upstream_lbkit_ledger_owner(lscf, i),
+                               0, (ngx_atomic_uint_t) ngx_pid))
+        {
+            mine = i;
         }
     }
 
-    for (i = 0; mine == NULL && i < lscf->ledger_entries; i++) {
-        pid = ngx_http_upstream_lbkit_ledger_owner(lscf, i);
-
-        if (ngx_atomic_cmp_set(pid, 0, (ngx_atomic_uint_t) ngx_pid)) {
-            mine = pid;
-        }
-    }
-
-    if (mine == NULL) {
+    if (mine == lscf->ledger_entries) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "lbkit: upstream \"%V\": no free in-flight ledger "
                       "entry; should this worker die, its requests in flight "
@@ -562,7 +577,8 @@ ngx_http_upstream_lbkit_ledger_claim(ngx_cycle_t *cycle,
         return;
     }
 
-    lscf->ledger_mine = (uint32_t *) ((u_char *) mine + sizeof(ngx_atomic_t));
+    lscf->ledger_my_entry = mine;
+    lscf->ledger_mine = ngx_http_upstream_lbkit_ledger_counts(lscf, mine);
 }
 
 
@@ -595,9 +611,8 @@ ngx_http_upstream_lbkit_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_upstream_lbkit_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                            i, e;
-    ngx_atomic_t                         *pid;
-    ngx_http_upstream_lbkit_srv_conf_t  **lscfp, *lscf;
+    ngx_uint_t                            i;
+    ngx_http_upstream_lbkit_srv_conf_t  **lscfp;
     ngx_http_upstream_lbkit_main_conf_t  *lmcf;
 
     lmcf = ngx_http_cycle_get_module_main_conf(cycle,
@@ -609,23 +624,11 @@ ngx_http_upstream_lbkit_exit_process(ngx_cycle_t *cycle)
     lscfp = lmcf->upstreams.elts;
 
     for (i = 0; i < lmcf->upstreams.nelts; i++) {
-        lscf = lscfp[i];
-
-        if (lscf->ledger_mine == NULL) {
-            continue;
+        if (lscfp[i]->ledger_mine != NULL) {
+            (void) ngx_http_upstream_lbkit_ledger_retire(lscfp[i],
+                                                  lscfp[i]->ledger_my_entry);
+            lscfp[i]->ledger_mine = NULL;
         }
-
-        for (e = 0; e < lscf->ledger_entries; e++) {
-            pid = ngx_http_upstream_lbkit_ledger_owner(lscf, e);
-
-            if ((ngx_pid_t) *pid == ngx_pid) {
-                (void) ngx_http_upstream_lbkit_ledger_release(lscf, e);
-                ngx_memory_barrier();
-                *pid = 0;
-            }
-        }
-
-        lscf->ledger_mine = NULL;
     }
 }
 
