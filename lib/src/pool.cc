@@ -622,6 +622,12 @@ void admin_service_changed(lbk_pool *pool) {
     bump(pool->header->topology_generation);
 }
 
+// An all-zero health state has never been initialised (nor reported on).
+bool never_checked(const lbk_health_state &st) {
+  static const lbk_health_state zero{};
+  return std::memcmp(&st, &zero, sizeof zero) == 0;
+}
+
 void set_reason(PeerSlot &s, const char *text) {
   copy_text(s.last_reason, sizeof s.last_reason, text);
 }
@@ -817,13 +823,11 @@ LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) {
   pool->index_ids.erase(s.name);
   pool->index_free.insert(id);
   s.in_use.store(0, std::memory_order_release);
-  {
-    // The removed peer's in-flight requests leave the pool's total now;
-    // their releases are ignored.
-    uint32_t active = s.active.exchange(0);
-    if (tracks_in_flight(h))
-      h.total_active.fetch_sub(std::min<uint64_t>(active, h.total_active.load()));
-  }
+  // The removed peer's in-flight requests leave the pool's total now; their
+  // releases are ignored.
+  uint32_t active = s.active.exchange(0);
+  if (tracks_in_flight(h))
+    h.total_active.fetch_sub(std::min<uint64_t>(active, h.total_active.load()));
   h.peer_count.fetch_sub(1, std::memory_order_acq_rel);
   bump_topology(pool);
   return 0;
@@ -1181,9 +1185,7 @@ LBK_EXTERN int lbk_pool_peer_next_check_delay(uint64_t *out_us,
     WordLock lock(s.state_lock);
     st = s.health_state;
   }
-  static const lbk_health_state never_checked{};
-  if (std::memcmp(&st, &never_checked, sizeof never_checked) == 0)
-    lbk_health_init(&st, check, pool_now(pool));
+  if (never_checked(st)) lbk_health_init(&st, check, pool_now(pool));
   *out_us = lbk_health_next_delay(&st, check, random);
   return 0;
 }
@@ -1196,10 +1198,7 @@ LBK_EXTERN int lbk_pool_attach_check(lbk_pool *pool, uint32_t id,
   PeerSlot &s = pool->slots[id];
   uint64_t now = pool_now(pool);
   WordLock lock(s.state_lock);
-  // An all-zero health state has never been initialised (nor reported on).
-  static const lbk_health_state never_checked{};
-  if (std::memcmp(&s.health_state, &never_checked, sizeof never_checked) != 0)
-    return 0;
+  if (!never_checked(s.health_state)) return 0;
   lbk_health_init(&s.health_state, check, now);
   // Initial up (or unknown) leaves the peer shown as never checked
   // (LBK_HEALTH_UNKNOWN, usable) until its first report.
