@@ -231,12 +231,9 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
 uint32_t ProbeSession::next_check_ms(size_t i) const {
   const NodeRun &n = nodes_[i];
   uint64_t delay_us = 0;
-  // splitmix64 over a counter: the random bits for the check's jitter.
-  uint64_t z = (jitter_seed_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  if (lbk_pool_peer_next_check_delay(&delay_us, pools_[n.pool_index].pool, n.peer_id, n.check, z) != 0 ||
+  // lbctl's checks have no jitter (compile_check), so the random bits are
+  // unused.
+  if (lbk_pool_peer_next_check_delay(&delay_us, pools_[n.pool_index].pool, n.peer_id, n.check, 0) != 0 ||
       delay_us == 0)
     return config_.pools[n.pool_index].check.interval_ms;
   return static_cast<uint32_t>(std::min<uint64_t>(delay_us / 1000, UINT32_MAX));

@@ -117,7 +117,6 @@ class ProbeSession {
   std::vector<PoolRun> pools_;
   std::vector<NodeRun> nodes_;
   uint64_t rounds_ = 0;
-  mutable uint64_t jitter_seed_ = 0;
 };
 
 // Runs targets on @p base through a Prober and calls @p done with the
