@@ -47,6 +47,12 @@ void append_ms(std::string &out, double ms) {
   else json_append_double(out, ms);
 }
 
+// A string member's value, null when empty.
+void append_text_or_null(std::string &out, const std::string &text) {
+  if (text.empty()) out += "null";
+  else json_append_string(out, text);
+}
+
 void append_stats(std::string &out, const char *name, const Samples &s) {
   out += '"';
   out += name;
@@ -96,8 +102,7 @@ void append_node(std::string &out, const ProbeSession &session, const NodeRun &n
   out += ",\"dns_ms\":";
   append_ms(out, t.dns_ms);
   out += ",\"error\":";
-  if (n.error.empty()) out += "null";
-  else json_append_string(out, n.error);
+  append_text_or_null(out, n.error);
   out += ",\"first_byte_ms\":";
   append_ms(out, t.first_byte_ms);
   out += ",\"healthy\":";
@@ -113,8 +118,7 @@ void append_node(std::string &out, const ProbeSession &session, const NodeRun &n
     out += ",\"lag\":";
     json_append_int(out, n.lag);
     out += ",\"version\":";
-    if (n.version.empty()) out += "null";
-    else json_append_string(out, n.version);
+    append_text_or_null(out, n.version);
     out += '}';
   } else {
     out += "null";
