@@ -217,14 +217,16 @@ bool PickContext::usable(uint32_t id) {
   return true;
 }
 
-uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start) {
+uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start,
+                   const uint32_t *skip, size_t n_skip) {
   size_t n = tier.ids.size();
   if (n == 0) return LBK_PEER_NONE;
   start %= n;
   for (size_t i = 0; i < n; ++i) {
     size_t pos = start + i;
     if (pos >= n) pos -= n;
-    if (ctx.usable(tier.ids[pos])) return tier.ids[pos];
+    uint32_t id = tier.ids[pos];
+    if (std::find(skip, skip + n_skip, id) == skip + n_skip && ctx.usable(id)) return id;
   }
   return LBK_PEER_NONE;
 }

@@ -163,9 +163,11 @@ class PickContext {
   int n_excluded_ = 0;
 };
 
-// First usable member of @p tier scanning from position @p start (wrapping);
-// LBK_PEER_NONE if none.  The bounded fallback every algorithm ends with.
-uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start);
+// First usable member of @p tier scanning from position @p start (wrapping)
+// that is none of the @p n_skip ids in @p skip; LBK_PEER_NONE if none.  The
+// bounded fallback every algorithm ends with.
+uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start,
+                   const uint32_t *skip = nullptr, size_t n_skip = 0);
 
 // build() for algorithms that need nothing beyond the tier's member list.
 std::unique_ptr<AlgoState> build_members_only(const Tier &tier,

@@ -68,15 +68,8 @@ uint32_t draw_usable_distinct(PickContext &ctx, const Tier &tier,
     uint32_t id = tier.ids[table.draw(bits)];
     if (!already_drawn(id, drawn, n_drawn) && ctx.usable(id)) return id;
   }
-  size_t n = tier.ids.size();
-  size_t start = static_cast<size_t>(random_below(bits, n));
-  for (size_t i = 0; i < n; ++i) {
-    size_t pos = start + i;
-    if (pos >= n) pos -= n;
-    uint32_t id = tier.ids[pos];
-    if (!already_drawn(id, drawn, n_drawn) && ctx.usable(id)) return id;
-  }
-  return LBK_PEER_NONE;
+  return scan_tier(ctx, tier, static_cast<size_t>(random_below(bits, tier.ids.size())),
+                   drawn, n_drawn);
 }
 
 }  // namespace lbk
