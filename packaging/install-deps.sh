@@ -24,7 +24,7 @@ PACKAGES=(
 missing() {
   local p
   for p in "${PACKAGES[@]}"; do
-    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
       printf '%s\n' "$p"
     fi
   done

@@ -40,7 +40,11 @@ fail() { say "FAIL: $*"; exit 1; }
 ok() { say "ok: $*"; }
 
 [ "$(id -u)" -eq 0 ] || { say "must run as root (dpkg -i / --purge)"; exit 2; }
-installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -qv '^unknown ok not-installed$'; }
+installed() {
+  local status
+  status=$(dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null) || return 1
+  [ "$status" != "unknown ok not-installed" ]
+}
 for p in "${PACKAGES[@]}"; do
   if installed "$p"; then
     say "$p is already installed (or not purged); purge it first so that this test" \
@@ -229,8 +233,11 @@ EOF
 # shellcheck disable=SC2046  # pkg-config's output is meant to be split
 cc -std=c99 -Wall -Werror -o "$tmp/c/use_lbkit" "$tmp/c/use_lbkit.c" $(pkg-config --cflags --libs lbkit) \
   || fail "cc with pkg-config --cflags --libs lbkit"
-ldd "$tmp/c/use_lbkit" | grep -Eq '=> (/usr)?/lib/[^ ]*/liblbkit\.so\.1 ' \
-  || fail "the program does not use the installed liblbkit.so.1"
+# ldd's output is kept whole before it is matched: with pipefail, `ldd | grep -q`
+# fails at random when grep exits on the first match and ldd gets SIGPIPE.
+linked=$(ldd "$tmp/c/use_lbkit") || fail "ldd $tmp/c/use_lbkit exited $?"
+grep -Eq '=> (/usr)?/lib/[^ ]*/liblbkit\.so\.1 ' <<< "$linked" \
+  || { printf '%s\n' "$linked" >&2; fail "the program does not use the installed liblbkit.so.1"; }
 out=$("$tmp/c/use_lbkit") || fail "the pkg-config program failed: $out"
 ok "pkg-config build links the installed liblbkit.so.1 and runs: $out"
 
