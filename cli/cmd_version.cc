@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "curl_api.h"
 #include "lbkit.h"
+#include "lbkit/lazy_library.h"
 
 namespace lbctl {
 
@@ -20,7 +21,8 @@ void register_version(CLI::App &app, int &exit_code) {
     const CurlApi *curl = curl_api(&error);
     if (curl) std::printf("libcurl %s\n", curl->version_info(CURLVERSION_NOW)->version);
     else std::printf("libcurl not loaded (%s)\n", error.c_str());
-    std::printf("libevent %s\n", event_get_version());
+    if (lbk::probe::libevent_loadable(&error)) std::printf("libevent %s\n", event_get_version());
+    else std::printf("libevent not loaded (%s)\n", error.c_str());
     std::printf("%s\n", OPENSSL_VERSION_TEXT);
     exit_code = kExitOk;
   });

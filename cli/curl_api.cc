@@ -3,6 +3,8 @@
 
 #include <dlfcn.h>
 
+#include "lbkit/lazy_library.h"
+
 namespace lbctl {
 
 namespace {
@@ -25,12 +27,8 @@ void bind(void *lib, Fn &fn, const char *name, Loaded &out) {
 
 Loaded load() {
   Loaded out;
-  void *lib = dlopen(kLibcurlSoname, RTLD_LAZY | RTLD_LOCAL);
-  if (!lib) {
-    const char *why = dlerror();
-    out.error = why ? why : std::string("cannot load ") + kLibcurlSoname;
-    return out;
-  }
+  void *lib = lbk::probe::lazy_library(kLibcurlSoname, &out.error);
+  if (!lib) return out;
   out.ok = true;
   CurlApi &a = out.api;
   bind(lib, a.global_init, "curl_global_init", out);

@@ -13,8 +13,9 @@
 
 namespace lbctl {
 
-// libcurl's SONAME (unchanged since libcurl 7.16, 2006).
-constexpr const char kLibcurlSoname[] = "libcurl.so.4";
+// libcurl's SONAME ("libcurl.so.4" since libcurl 7.16, 2006), read from
+// the library at configure time (cli/CMakeLists.txt).
+constexpr const char kLibcurlSoname[] = LBK_LIBCURL_SONAME;
 
 struct CurlApi {
   decltype(&::curl_global_init) global_init;

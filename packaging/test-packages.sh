@@ -12,7 +12,8 @@
 #     ports picked at run time, 127.0.0.1 only) that loads the module only
 #     through modules-enabled, proxies one request through an
 #     `lbkit round_robin` upstream and reports it on its `lbkit_status` page;
-#  4. /usr/bin/lbctl --version;
+#  4. /usr/bin/lbctl --version, version (libcurl, libevent) and check-config
+#     (inih), the libraries it loads on first use;
 #  5. a C program built with `pkg-config --cflags --libs lbkit` links the
 #     installed liblbkit.so.1 and runs; the same through find_package(lbkit)
 #     in a small CMake project;
@@ -187,6 +188,15 @@ expected_version=$(dpkg-query -W -f='${Version}' lbctl)
 out=$(/usr/bin/lbctl --version) || fail "/usr/bin/lbctl --version exited $?"
 [ "$out" = "lbctl $expected_version" ] || fail "/usr/bin/lbctl --version printed '$out', expected 'lbctl $expected_version'"
 ok "/usr/bin/lbctl --version: $out"
+# The libraries lbctl loads on first use (dlopen; the package depends on
+# them explicitly): libcurl and libevent for `version`, inih for a config.
+out=$(/usr/bin/lbctl version) || fail "/usr/bin/lbctl version exited $?"
+for lib in libcurl libevent; do
+  grep -Eq "^$lib [0-9]" <<< "$out" || fail "/usr/bin/lbctl version did not load $lib: $out"
+done
+printf '[pool api]\nserver = http://127.0.0.1:8545/\n' > "$tmp/lbctl.ini"
+/usr/bin/lbctl check-config -c "$tmp/lbctl.ini" >/dev/null || fail "/usr/bin/lbctl check-config exited $?"
+ok "/usr/bin/lbctl loads libcurl, libevent and inih when needed"
 
 # 5. building against the installed library
 mkdir -p "$tmp/c"

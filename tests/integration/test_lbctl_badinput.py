@@ -43,7 +43,8 @@ class UsageTest(unittest.TestCase):
         r = lbctl("version")
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r"(?m)^liblbkit \d+\.\d+\.\d+$")
-        self.assertRegex(r.stdout, r"(?m)^libcurl ")
+        self.assertRegex(r.stdout, r"(?m)^libcurl \d")
+        self.assertRegex(r.stdout, r"(?m)^libevent \d")
 
     def test_no_nodes_and_bad_urls(self):
         r = lbctl("probe")

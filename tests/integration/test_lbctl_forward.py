@@ -4,6 +4,7 @@ race refused for POST without --force and sent to K nodes with it; hedge
 cuts the tail when the best node turns slow."""
 import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -54,6 +55,32 @@ class ForwardTest(unittest.TestCase):
         self.assertEqual(r.stdout, "from-fast\n")
         self.assertIn("rank 1", r.stderr)
         self.assertIn(self.url("fast"), r.stderr)
+
+    def loaded_libraries(self, *args):
+        """The shared objects ld.so loads while lbctl runs @args (LD_DEBUG=files)."""
+        r = lbctl(*args, env={"LD_DEBUG": "files"})
+        return r, set(re.findall(r"\bfile=(\S+) \[", r.stderr))
+
+    def test_state_forward_loads_neither_libevent_nor_inih(self):
+        # lbctl loads libraries on first use (README, "lbctl forward" start-up):
+        # forward --state never probes and reads no configuration file.
+        path = self.fresh_state("fast")
+        r, loaded = self.loaded_libraries("forward", "--state", path)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertEqual(r.stdout, "from-fast\n")
+        self.assertIn("libcurl.so.4", loaded)
+        self.assertEqual([f for f in loaded if "libevent" in f or "libinih" in f], [])
+        # The prober does load libevent (and no libcurl); a config file, inih.
+        r, loaded = self.loaded_libraries("probe", self.url("fast"))
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertTrue(any(f.startswith("libevent_core") for f in loaded), loaded)
+        self.assertNotIn("libcurl.so.4", loaded)
+        ini = os.path.join(self.dir, "lazy.ini")
+        with open(ini, "w") as f:
+            f.write("[pool api]\nserver = %s\n" % self.url("fast"))
+        r, loaded = self.loaded_libraries("check-config", "-c", ini)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertTrue(any(f.startswith("libinih") for f in loaded), loaded)
 
     def test_include_headers_and_path(self):
         r = lbctl("forward", "-i", "-p", "/some/path?x=1", self.url("fast"))
