@@ -17,6 +17,7 @@
 //   "ready up 73% #lbkit: score ..."   healthy; weight = ranking score
 //   "drain #lbkit: ..."                 JSON-RPC head lags by more than max_lag
 //   "down #lbkit: ..."                  failing its checks (rise/fall)
+//   "maint #lbkit: ..."                 marked `disabled` in the configuration
 //   "#lbkit: ..."                       unknown server, no verdict yet, no line
 //                                       received, or a stale state file: a
 //                                       comment alone changes nothing in 2.6
@@ -25,7 +26,8 @@
 // the canary's state file (re-read when it changes; older than 3 intervals
 // or 10 s is stale).  Unknown names are logged on stderr (once a minute per name).
 // Because the agent answers "ready", it owns the administrative state of the
-// servers it answers for: to hold one in maintenance, first
+// servers it answers for: to hold one in maintenance, mark it `disabled` in
+// the configuration (the agent answers "maint"), or first
 // `disable agent BACKEND/SERVER`.
 // Prints "listening ADDR:PORT" on stdout once bound (port 0 = any free).
 // Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage or config error, 4 cannot
@@ -182,6 +184,10 @@ class Agent {
       runner_.reset(new RoundRunner(base_, session_.probe_options()));
       schedule_.reset(new RoundSchedule(session_.nodes().size()));
       round_timer_ = evtimer_new(base_, &Agent::on_round_timer, this);
+      // Until the first round ends every node reads "no verdict yet"
+      // (never checked), except disabled ones, known at once (maint).
+      state_ = session_.snapshot(0);
+      have_state_ = true;
       start_round();
     } else {
       reload_state_if_changed();

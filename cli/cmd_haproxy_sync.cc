@@ -216,7 +216,9 @@ class Syncer {
       }
       if (v.kind != HaproxyVerdict::kUp && v.kind != HaproxyVerdict::kUnknown)
         std::fprintf(stderr, "lbctl haproxy-sync: %s/%s: %s: %s\n", opts_.backend.c_str(),
-                     s->name.c_str(), v.kind == HaproxyVerdict::kDrain ? "drain" : "down",
+                     s->name.c_str(), v.kind == HaproxyVerdict::kDrain   ? "drain"
+                     : v.kind == HaproxyVerdict::kMaint ? "maint"
+                                                        : "down",
                      v.reason.c_str());
     }
     if (opts_.dry_run)

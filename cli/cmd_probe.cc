@@ -292,6 +292,17 @@ void register_probe(CLI::App &app, int &exit_code) {
       exit_code = kExitUsage;
       return;
     }
+    // Disabled servers are held out of service: not probed, not listed.
+    // (With none left, the pool is empty: exit 3, none healthy.)
+    std::string disabled;
+    for (PoolConfig &pool : config.pools) {
+      for (const ServerConfig &s : pool.servers)
+        if (s.disabled) disabled += (disabled.empty() ? "" : ", ") + pool.name + "/" + s.name;
+      pool.servers.erase(std::remove_if(pool.servers.begin(), pool.servers.end(),
+                                        [](const ServerConfig &s) { return s.disabled; }),
+                         pool.servers.end());
+    }
+    if (!disabled.empty()) std::fprintf(stderr, "lbctl probe: not probed (disabled): %s\n", disabled.c_str());
     ProbeSession session;
     std::string error;
     if (!session.init(config, error)) {

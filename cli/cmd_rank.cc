@@ -4,9 +4,9 @@
 // JSON output (schema "lbctl-rank/1"):
 //   {"schema": "lbctl-rank/1", "source": "probe"|"state",
 //    "pools": [{"name", "method", "nodes": [{"rank" (1 = best), "name", "url",
-//      "score", "healthy", "backup", "lag", "latency_ms", "best_latency_ms",
-//      "lag_factor", "latency_factor", "head" (int or null), "version",
-//      "outcome", "reason"}]}]}
+//      "score", "healthy", "backup", "disabled", "lag", "latency_ms",
+//      "best_latency_ms", "lag_factor", "latency_factor", "head" (int or
+//      null), "version", "outcome", "reason"}]}]}
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -50,6 +50,7 @@ std::string render_json(const State &state, bool from_state) {
                        {"score", parts.score},
                        {"healthy", n.healthy},
                        {"backup", n.backup},
+                       {"disabled", n.disabled},
                        {"lag", parts.lag},
                        {"latency_ms", nullable_ms(parts.latency_ms)},
                        {"best_latency_ms", nullable_ms(parts.best_latency_ms)},
@@ -83,11 +84,12 @@ std::string render_table(const State &state, bool color) {
       std::snprintf(score, sizeof score, "%.1f", parts.score);
       std::snprintf(lag_f, sizeof lag_f, "%.3f", parts.lag_factor);
       std::snprintf(lat_f, sizeof lat_f, "%.3f", parts.latency_factor);
-      std::string health = n.healthy ? "up" : "down";
+      std::string health = n.disabled ? "disabled" : n.healthy ? "up" : "down";
       if (n.backup) health += " (backup)";
       table.add_row({std::to_string(i + 1), n.name, score, health, std::to_string(parts.lag),
                      format_ms(parts.latency_ms, 2), lag_f, lat_f, n.reason},
-                    {Color::kNone, Color::kNone, Color::kBold, n.healthy ? Color::kGreen : Color::kRed,
+                    {Color::kNone, Color::kNone, Color::kBold,
+                     n.disabled ? Color::kYellow : n.healthy ? Color::kGreen : Color::kRed,
                      parts.lag > 0 ? Color::kYellow : Color::kNone, Color::kNone, Color::kNone,
                      Color::kNone, Color::kRed});
     }
@@ -132,13 +134,7 @@ void register_rank(CLI::App &app, int &exit_code) {
     const std::string text = format == Format::kJson ? render_json(state, !args->state_path.empty())
                                                      : render_table(state, color_enabled(stdout));
     std::fwrite(text.data(), 1, text.size(), stdout);
-    size_t healthy = 0, total = 0;
-    for (const PoolState &p : state.pools)
-      for (const NodeState &n : p.nodes) {
-        ++total;
-        healthy += n.healthy;
-      }
-    exit_code = health_exit_code(healthy, total);
+    exit_code = state_exit_code(state);
   });
 }
 

@@ -72,17 +72,15 @@ void finish_round(Watch &w, std::vector<lbk::probe::Result> results) {
     return w.forced_ms ? w.forced_ms : w.session.next_check_ms(i);
   });
   const State state = w.session.snapshot(w.schedule->period_ms());
-  size_t healthy = 0, total = 0;
   for (const PoolState &p : state.pools)
     for (const NodeState &n : p.nodes) {
-      ++total;
-      healthy += n.healthy;
+      const std::string health = n.disabled ? "disabled" : n.health;
       auto &prev = w.last_health[p.name + "\n" + n.url];
-      if (!w.args->quiet && prev != n.health)
+      if (!w.args->quiet && prev != health)
         std::fprintf(stderr, "lbctl watch: pool %s node %s: %s%s%s\n", p.name.c_str(), n.name.c_str(),
-                     prev.empty() ? "" : (prev + " -> ").c_str(), n.health.c_str(),
+                     prev.empty() ? "" : (prev + " -> ").c_str(), health.c_str(),
                      n.reason.empty() ? "" : (" (" + n.reason + ")").c_str());
-      prev = n.health;
+      prev = health;
     }
   std::string error;
   const bool first = state.round == 1;
@@ -95,7 +93,7 @@ void finish_round(Watch &w, std::vector<lbk::probe::Result> results) {
     }
   }
   if (w.args->once) {
-    w.exit_code = health_exit_code(healthy, total);
+    w.exit_code = state_exit_code(state);
     event_base_loopbreak(w.base);
     return;
   }

@@ -188,6 +188,8 @@ void parse_server(ParseState &st, const std::string &value) {
     }
     if (word == "backup") {
       server.backup = true;
+    } else if (word == "disabled") {
+      server.disabled = true;
     } else if (word.rfind("weight=", 0) == 0) {
       uint64_t w = 0;
       if (!parse_uint(word.substr(7), LBK_WEIGHT_MAX, w) || w == 0)
@@ -201,7 +203,7 @@ void parse_server(ParseState &st, const std::string &value) {
         st.error("server", "name must be 1.." + std::to_string(LBK_NAME_MAX - 1) + " bytes");
     } else {
       st.error("server", "unknown server parameter '" + word +
-                             "' (known: weight=N, name=NAME, backup)");
+                             "' (known: weight=N, name=NAME, backup, disabled)");
     }
   }
   std::string why;

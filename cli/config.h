@@ -18,6 +18,7 @@
 //   max_lag = 5
 //   server = https://rpc.example.org/ weight=2 name=ex
 //   server = http://127.0.0.1:8545/ backup
+//   server = http://10.0.0.9:8545/ disabled   ; held out (maintenance)
 //
 // Durations: a number with ms, s, m or h; a bare number is milliseconds
 // (as in HAProxy).  Line numbers are tracked by reading through
@@ -35,6 +36,9 @@ struct ServerConfig {
   std::string name;       // default: the URL
   uint32_t weight = 1;
   bool backup = false;
+  bool disabled = false;  // administratively out: never probed nor used;
+                          // HAProxy is told "maint" (HAProxy's `disabled`,
+                          // nginx's `down`)
   int line = 0;           // where it was defined
 };
 

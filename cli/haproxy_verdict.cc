@@ -35,6 +35,11 @@ std::string one_line(std::string text) {
 HaproxyVerdict haproxy_verdict(const NodeState &node, const PoolState &pool,
                                bool last_probe_only) {
   HaproxyVerdict v;
+  if (node.disabled) {
+    v.kind = HaproxyVerdict::kMaint;
+    v.reason = node.name + " is disabled in the configuration";
+    return v;
+  }
   if (node.checks == 0 || node.health == "unknown") {
     v.reason = "no verdict yet for " + node.name;
     return v;

@@ -3,6 +3,8 @@
 //
 // Mapping from a node's state (state_file.h, from lbctl's own probes or the
 // canary's state file) to HAProxy:
+//   disabled (configuration) -> kMaint (HAProxy's own `disabled` servers
+//                              start in maintenance, too)
 //   never checked yet       -> kUnknown: say nothing that changes HAProxy
 //   down, last outcome lag  -> kDrain  (JSON-RPC head behind by > max_lag:
 //                              alive but stale; no new traffic)

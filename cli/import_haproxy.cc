@@ -357,8 +357,6 @@ class HaproxyReader {
       else if (k == "weight") count(out.weight, 0, 256);
       else if (k == "disabled") {
         out.disabled = true;
-        note(line, where + " disabled",
-             "lbctl has no administratively disabled servers; the server is written enabled");
       } else if (k == "enabled") {
         out.disabled = false;
       } else if (k == "verify" && (value == "none" || value == "required")) {
@@ -587,6 +585,7 @@ class HaproxyReader {
                 (scheme == "tcp" ? "" : "/");
       out.name = s.name;
       out.backup = s.params.backup;
+      out.disabled = s.params.disabled;
       out.line = s.line;
       uint32_t weight = s.params.weight.value_or(1);
       if (weight == 0) {

@@ -55,6 +55,7 @@ void write_ini(std::ostream &out, const Config &config, const std::string &origi
       if (s.weight != 1) line += " weight=" + std::to_string(s.weight);
       if (!s.name.empty() && s.name != s.url) line += " name=" + s.name;
       if (s.backup) line += " backup";
+      if (s.disabled) line += " disabled";
       key(out, "server", line);
     }
   }

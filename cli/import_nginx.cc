@@ -294,8 +294,7 @@ class NginxReader {
       } else if (p == "backup") {
         s.backup = true;
       } else if (p == "down") {
-        note(d.line, "server " + addr + " down",
-             "lbctl has no administratively down servers; the server is written enabled");
+        s.disabled = true;
       } else {
         note(d.line, "server " + addr + " " + p, "not carried: lbctl has no equivalent");
       }

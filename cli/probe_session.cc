@@ -244,11 +244,11 @@ std::vector<lbk::probe::Target> ProbeSession::targets(bool with_versions,
   std::vector<lbk::probe::Target> out;
   out.reserve(nodes_.size());
   for (size_t i = 0; i < nodes_.size(); ++i)
-    if (node_due[i])
+    if (probed(i, node_due))
       out.push_back(make_target(nodes_[i], config_.pools[nodes_[i].pool_index].check, nodes_[i].check));
   if (with_versions)
     for (size_t i = 0; i < nodes_.size(); ++i)
-      if (nodes_[i].version_check && node_due[i])
+      if (nodes_[i].version_check && probed(i, node_due))
         out.push_back(
             make_target(nodes_[i], config_.pools[nodes_[i].pool_index].check, nodes_[i].version_check));
   return out;
@@ -262,7 +262,7 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
   std::vector<size_t> in_round;
   in_round.reserve(nodes_.size());
   for (size_t i = 0; i < nodes_.size(); ++i)
-    if (node_due[i]) in_round.push_back(i);
+    if (probed(i, node_due)) in_round.push_back(i);
   if (results.size() < in_round.size()) return;
   // Report the highest JSON-RPC heads first, so the pool knows the best
   // healthy head before it judges a lagging node.  order[] indexes results.
@@ -346,7 +346,8 @@ State ProbeSession::snapshot(uint32_t interval_ms) const {
     ns.url = n.server.url;
     ns.weight = n.server.weight;
     ns.backup = n.server.backup;
-    ns.healthy = n.healthy && n.outcome != "lag";
+    ns.disabled = n.server.disabled;
+    ns.healthy = !n.server.disabled && n.healthy && n.outcome != "lag";
     ns.health = !n.has_result ? "unknown" : (ns.healthy ? "up" : "down");
     ns.outcome = n.outcome;
     ns.reason = n.error;
@@ -548,6 +549,17 @@ int gather_state(const NodeOptions &opts, const std::string &state_path, unsigne
 int health_exit_code(size_t healthy, size_t total) {
   if (total == 0 || healthy == 0) return kExitNoneHealthy;
   return healthy == total ? kExitOk : kExitSomeUnhealthy;
+}
+
+int state_exit_code(const State &state) {
+  size_t healthy = 0, total = 0;
+  for (const PoolState &p : state.pools)
+    for (const NodeState &n : p.nodes)
+      if (!n.disabled) {
+        ++total;
+        healthy += n.healthy;
+      }
+  return health_exit_code(healthy, total);
 }
 
 }  // namespace lbctl

@@ -87,7 +87,7 @@ class ProbeSession {
   // Feeds one round's results (as many as targets(with_versions) gave).
   void absorb(const std::vector<lbk::probe::Result> &results, bool with_versions);
   // The same for a round of some nodes only (@p node_due[i]: node i is in
-  // it).
+  // it).  Disabled servers (ServerConfig::disabled) are in no round.
   std::vector<lbk::probe::Target> targets(bool with_versions,
                                           const std::vector<bool> &node_due) const;
   void absorb(const std::vector<lbk::probe::Result> &results, bool with_versions,
@@ -113,6 +113,12 @@ class ProbeSession {
     std::map<std::string, lbk_check *> checks_by_path;
     std::map<std::string, lbk_check *> version_checks_by_path;
   };
+  // Node @p i is probed in a round of @p node_due: due and not disabled
+  // (a disabled server is never probed).
+  bool probed(size_t i, const std::vector<bool> &node_due) const {
+    return node_due[i] && !nodes_[i].server.disabled;
+  }
+
   Config config_;
   std::vector<PoolRun> pools_;
   std::vector<NodeRun> nodes_;
@@ -185,6 +191,8 @@ int gather_state(const NodeOptions &opts, const std::string &state_path, unsigne
 
 // Exit code for @p healthy of @p total nodes: 0 all, 1 some, 3 none (or no nodes).
 int health_exit_code(size_t healthy, size_t total);
+// The same over the nodes of @p state that are not disabled.
+int state_exit_code(const State &state);
 
 // The outcome name of an lbk_check_outcome ("pass", "timeout", ...).
 const char *outcome_name(int outcome);

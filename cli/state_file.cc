@@ -35,6 +35,7 @@ json node_to_json(const NodeState &n) {
   j["url"] = n.url;
   j["weight"] = n.weight;
   j["backup"] = n.backup;
+  j["disabled"] = n.disabled;
   j["health"] = n.health;
   j["healthy"] = n.healthy;
   j["outcome"] = n.outcome;
@@ -82,6 +83,7 @@ bool node_from_json(const json &j, NodeState &n, const std::string &where, std::
       !get_member(j, "score", n.score, where, error) ||
       !get_member(j, "weight", n.weight, where, error, false) ||
       !get_member(j, "backup", n.backup, where, error, false) ||
+      !get_member(j, "disabled", n.disabled, where, error, false) ||
       !get_member(j, "outcome", n.outcome, where, error, false) ||
       !get_member(j, "reason", n.reason, where, error, false) ||
       !get_member(j, "http_status", n.http_status, where, error, false) ||

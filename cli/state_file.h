@@ -16,6 +16,8 @@
 //       "nodes": [ {
 //         "name": "a", "url": "http://127.0.0.1:8545/",
 //         "weight": 1, "backup": false,
+//         "disabled": false,            // held out by the configuration: never
+//                                       // probed (health "unknown"), never used
 //         "health": "up",               // up | down | unknown (rise/fall state)
 //         "healthy": true,              // the last probe passed
 //         "outcome": "pass",            // pass | connect | timeout | tls | dns |
@@ -50,6 +52,7 @@ struct NodeState {
   std::string url;
   uint32_t weight = 1;
   bool backup = false;
+  bool disabled = false;
   std::string health = "unknown";
   bool healthy = false;
   std::string outcome;

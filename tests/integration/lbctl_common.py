@@ -142,12 +142,12 @@ PROBE_DOC = {"schema": str, "rounds": int, "total": int, "healthy": int, "nodes"
 JSONRPC_SUMMARY = {"head": OPT_INT, "lag": int, "version": OPT_STR}
 RANK_NODE = {
     "rank": int, "name": str, "url": str, "score": NUMBER, "healthy": bool, "backup": bool,
-    "lag": int, "latency_ms": OPT_NUMBER, "best_latency_ms": OPT_NUMBER, "lag_factor": NUMBER,
+    "disabled": bool, "lag": int, "latency_ms": OPT_NUMBER, "best_latency_ms": OPT_NUMBER, "lag_factor": NUMBER,
     "latency_factor": NUMBER, "head": OPT_INT, "version": str, "outcome": str, "reason": str,
 }
 RANK_DOC = {"schema": str, "source": str, "pools": [{"name": str, "method": str, "nodes": [RANK_NODE]}]}
 STATE_NODE = {
-    "name": str, "url": str, "weight": int, "backup": bool, "health": str, "healthy": bool,
+    "name": str, "url": str, "weight": int, "backup": bool, "disabled": bool, "health": str, "healthy": bool,
     "outcome": str, "reason": str, "http_status": int, "head": OPT_INT, "lag": int, "version": str,
     "latency_ms": {"last": NUMBER, "p50": NUMBER, "p95": NUMBER}, "checks": int,
     "checks_failed": int, "consecutive_failures": int, "last_check_unix_ms": int,

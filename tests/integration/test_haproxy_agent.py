@@ -28,6 +28,7 @@ PROBE_INTERVAL = 0.3   # s, lbctl pool interval
 SLACK = 1.5
 BOUND = 2 * AGENT_INTER + PROBE_INTERVAL + SLACK
 DRAIN_BIT = 0x08
+MAINT_BIT = 0x01  # SRV_ADMF_FMAINT: forced maintenance (what an agent's "maint" sets)
 
 
 def haproxy_backend(ports, agent_port, agent_inter_ms):
@@ -120,6 +121,34 @@ class AgentTest(unittest.TestCase):
         self.backend.control("n1", {"status": 200})
         took = self.wait_for(lambda: self.healthy_full("n1"), BOUND + 5, "n1 up again")
         self.assertLess(took, BOUND)
+
+    def test_disabled_server_is_held_in_maintenance(self):
+        # n3 marked `disabled` in the INI: the agent answers maint, HAProxy puts it in
+        # maintenance, and the other servers are unaffected.
+        with lbktest.tempdir() as tmp:
+            ini = os.path.join(tmp, "lbctl.ini")
+            write_jsonrpc_pool(ini, self.backend, NODES, int(PROBE_INTERVAL * 1000))
+            with open(ini) as f:
+                text = f.read()
+            with open(ini, "w") as f:
+                f.write(text.replace("name=n3\n", "name=n3 disabled\n"))
+            agent, port = start_agent(ini)
+            haproxy = None
+            try:
+                self.assertEqual(ask_agent(port, "api/n3\n"),
+                                 "maint #lbkit: n3 is disabled in the configuration\n")
+                haproxy = HAProxy(tmp, haproxy_backend(self.backend.ports, port,
+                                                       int(AGENT_INTER * 1000)))
+                took = self.wait_for(lambda: haproxy.server("api", "n3")["admin"] & MAINT_BIT,
+                                     BOUND + 5, "disabled n3 in maintenance")
+                self.assertLess(took, BOUND)
+                self.wait_for(lambda: haproxy.server("api", "n1")["weight"] == 100, BOUND + 5,
+                              "n1 ready alongside")
+                self.assertEqual(haproxy.server("api", "n1")["admin"], 0)
+            finally:
+                if haproxy:
+                    haproxy.stop()
+                self.assertEqual(stop_agent(agent), 0)
 
     def test_many_pollers_one_probe_per_interval(self):
         # Two more HAProxy instances poll the same agent five times as often.

@@ -111,6 +111,24 @@ class SyncTest(unittest.TestCase):
         self.assertEqual(r.stdout, "set server api/a state ready\n")
         self.assertEqual(self.server("a")["admin"], 0)
 
+    def test_disabled_server_maint_then_ready(self):
+        # `disabled` in the INI: maintenance without a probe; removing it readies the server.
+        disabled_ini = os.path.join(self.tmp.name, "disabled.ini")
+        with open(self.ini) as f:
+            text = f.read()
+        with open(disabled_ini, "w") as f:
+            f.write(text.replace("name=b\n", "name=b disabled\n"))
+        r = lbctl("haproxy-sync", "-c", disabled_ini, "--socket", self.haproxy.socket,
+                  "--backend", "api")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "set server api/b state maint\n")
+        self.assertIn("api/b: maint: b is disabled in the configuration", r.stderr)
+        self.assertTrue(self.server("b")["admin"] & MAINT_BIT)
+        self.assertEqual(self.server("a")["admin"], 0)
+        r = self.sync()
+        self.assertEqual(r.stdout, "set server api/b state ready\n")
+        self.assertEqual(self.server("b")["admin"], 0)
+
     def test_state_file_source(self):
         state = os.path.join(self.tmp.name, "state.json")
         write_state(state, [{"name": "a", "url": self.backend.url("a"), "p50": 1.0},

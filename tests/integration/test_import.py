@@ -23,7 +23,7 @@ HAPROXY_NOTES = [
     (31, "hash-type"), (32, "cookie"), (34, "server c2"), (37, "balance random(4)"),
     (42, "server t2"), (45, "bind 127.0.0.1:6379"),
     (50, "server r2 on-marked-down shutdown-sessions"), (56, "http-check expect rstatus ^2"),
-    (57, "server s1 weight 0"), (58, "server s2 disabled"), (58, "server s2 10.0.3.2"),
+    (57, "server s1 weight 0"), (58, "server s2 10.0.3.2"),
     (59, "server s3 unix@/run/app.sock"), (63, "hash-type map-based"), (64, "server l1"),
 ]
 NGINX_NOTES = [
@@ -31,7 +31,7 @@ NGINX_NOTES = [
     (11, "server 10.0.0.1:8545 max_fails=2"), (11, "server 10.0.0.1:8545 fail_timeout=5s"),
     (14, "keepalive 16"), (20, "server [2001:db8::2]:8443 max_conns=100"),
     (21, "server unix:/run/api.sock"), (27, "upstream sticky"), (28, "ip_hash"),
-    (30, "server 10.0.3.2 down"), (33, "server { }"), (45, "upstream dns"),
+    (33, "server { }"), (45, "upstream dns"),
     (46, "hash $remote_addr consistent"),
 ]
 
@@ -120,7 +120,7 @@ class ImportTest(unittest.TestCase):
         self.assertEqual(sticky["method"], ["source"])
         self.assertEqual(sticky["header"], ["Host: www"])  # from the httpchk version string
         self.assertEqual(sticky["server"], ["http://10.0.3.1:80/ name=s1",
-                                            "http://10.0.3.2/ name=s2"])
+                                            "http://10.0.3.2/ name=s2 disabled"])
         self.assertEqual(notes(r.stderr, HAPROXY_CFG), HAPROXY_NOTES)
         self.assertIn(f"{len(HAPROXY_NOTES)} item(s) not carried over", r.stderr)
 
@@ -143,7 +143,8 @@ class ImportTest(unittest.TestCase):
             "https://api1.example.net:443/ weight=2 name=api1.example.net:443",
             "https://[2001:db8::2]:8443/ name=[2001:db8::2]:8443"])
         self.assertEqual(pools["sticky"]["method"], ["source"])
-        self.assertEqual(pools["sticky"]["server"][0], "http://10.0.3.1:80/ name=10.0.3.1")
+        self.assertEqual(pools["sticky"]["server"], ["http://10.0.3.1:80/ name=10.0.3.1",
+                                                     "http://10.0.3.2:80/ name=10.0.3.2 disabled"])
         dns = pools["dns"]  # stream {} upstream: TCP
         self.assertEqual(dns["server"], ["tcp://10.0.4.1:53 name=10.0.4.1:53",
                                          "tcp://10.0.4.2:53 name=10.0.4.2:53"])

@@ -115,6 +115,45 @@ class RankTest(unittest.TestCase):
             self.assertEqual(r.returncode, 4)
             self.assertIn("missing.json", r.stderr)
 
+    def test_disabled_server_is_never_probed_nor_used(self):
+        # `disabled` in the INI: probe skips it (and says so), rank lists it last as disabled,
+        # forward and watch never touch it.  fast would otherwise win every ranking.
+        with lbktest.tempdir() as tmp:
+            ini = os.path.join(tmp, "lbctl.ini")
+            with open(ini, "w") as f:
+                f.write("[pool p]\n"
+                        f"server = {self.backend.url('fast')} name=fast disabled\n"
+                        f"server = {self.backend.url('slow')} name=slow\n")
+            requests_before = self.backend.stats("fast")["by_path"].get("/", 0)
+            r, doc = lbctl_json("probe", "-o", "json", "-c", ini)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([n["name"] for n in doc["nodes"]], ["slow"])
+            self.assertIn("not probed (disabled): p/fast", r.stderr)
+            r, doc = lbctl_json("rank", "-o", "json", "-c", ini)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.check_doc(doc)
+            nodes = doc["pools"][0]["nodes"]
+            self.assertEqual([(n["name"], n["disabled"], n["healthy"]) for n in nodes],
+                             [("slow", False, True), ("fast", True, False)])
+            r = lbctl("rank", "-o", "table", "-c", ini)
+            self.assertRegex(r.stdout, r"(?m)^\s*2\s+fast\s+0\.0\s+disabled\b")
+            r = lbctl("forward", "-i", "-c", ini)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            state = os.path.join(tmp, "state.json")
+            r = lbctl("watch", "--once", "-q", "-c", ini, "--state", state)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(state) as f:
+                held = [n for n in json.load(f)["pools"][0]["nodes"] if n["name"] == "fast"]
+            self.assertEqual([(n["disabled"], n["health"], n["checks"]) for n in held],
+                             [(True, "unknown", 0)])
+            self.assertEqual(self.backend.stats("fast")["by_path"].get("/", 0), requests_before)
+            # Nothing left to probe: as an empty pool, none healthy.
+            with open(ini, "w") as f:
+                f.write(f"[pool p]\nserver = {self.backend.url('fast')} disabled\n")
+            r = lbctl("probe", "-c", ini)
+            self.assertEqual(r.returncode, 3)
+            self.assertIn("not probed (disabled)", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

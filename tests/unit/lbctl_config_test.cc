@@ -55,7 +55,8 @@ TEST(LbctlConfig, FullPool) {
       "[lbctl]\ntimeout = 1s\nconcurrency = 50\nstate_file = /tmp/s.json\n"
       "[pool eth]\nmethod = leastconn\ncheck = jsonrpc\ninterval = 3s\nrise = 3\nfall = 4\n"
       "jsonrpc_field = number\nmax_lag = 5\nheader = X-Api: k\ntls_verify = off\n"
-      "server = https://a.example/rpc weight=2 name=a\nserver = http://127.0.0.1:8545/ backup\n");
+      "server = https://a.example/rpc weight=2 name=a\nserver = http://127.0.0.1:8545/ backup\n"
+      "server = http://10.0.0.9:8545/ disabled name=held\n");
   ASSERT_TRUE(l.ok) << (l.errors.empty() ? "" : l.errors[0].text());
   EXPECT_EQ(l.config.global.timeout_ms, 1000u);
   EXPECT_EQ(l.config.global.concurrency, 50u);
@@ -74,12 +75,15 @@ TEST(LbctlConfig, FullPool) {
   EXPECT_EQ(p.check.max_lag, 5);
   EXPECT_EQ(p.check.headers, "X-Api: k");
   EXPECT_FALSE(p.check.tls_verify);
-  ASSERT_EQ(p.servers.size(), 2u);
+  ASSERT_EQ(p.servers.size(), 3u);
   EXPECT_EQ(p.servers[0].name, "a");
   EXPECT_EQ(p.servers[0].weight, 2u);
   EXPECT_EQ(p.servers[0].line, 15);
   EXPECT_EQ(p.servers[1].name, "http://127.0.0.1:8545/");
   EXPECT_TRUE(p.servers[1].backup);
+  EXPECT_FALSE(p.servers[1].disabled);
+  EXPECT_TRUE(p.servers[2].disabled);
+  EXPECT_EQ(p.servers[2].name, "held");
 }
 
 TEST(LbctlConfig, Defaults) {

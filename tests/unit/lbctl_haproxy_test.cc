@@ -94,6 +94,13 @@ TEST(Verdict, DownLagUnknownAndLastProbeOnly) {
   NodeState fresh = node("new", -1, "unknown");
   fresh.checks = 0;
   EXPECT_EQ(haproxy_verdict(fresh, pool, false).kind, HaproxyVerdict::kUnknown);
+  // Disabled in the configuration: maintenance, never probed.
+  NodeState held = fresh;
+  held.disabled = true;
+  const HaproxyVerdict v = haproxy_verdict(held, pool, false);
+  EXPECT_EQ(v.kind, HaproxyVerdict::kMaint);
+  EXPECT_EQ(agent_reply_line(v), "maint #lbkit: new is disabled in the configuration\n");
+  EXPECT_EQ(haproxy_verdict(held, pool, true).kind, HaproxyVerdict::kMaint);
 }
 
 TEST(AgentReply, OnlyWordsHaproxy26Knows) {

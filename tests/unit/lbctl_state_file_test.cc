@@ -43,6 +43,7 @@ lbctl::State sample() {
   p.nodes.push_back(n);
   n.name = "b";
   n.has_head = false;
+  n.disabled = true;
   p.nodes.push_back(n);
   s.pools.push_back(p);
   return s;
@@ -69,6 +70,8 @@ TEST(LbctlStateFile, RoundTrip) {
   EXPECT_DOUBLE_EQ(a.p50_ms, 1.25);
   EXPECT_EQ(a.checks_failed, 4u);
   EXPECT_FALSE(out.pools[0].nodes[1].has_head);
+  EXPECT_FALSE(a.disabled);
+  EXPECT_TRUE(out.pools[0].nodes[1].disabled);
 }
 
 TEST(LbctlStateFile, RejectsBadDocuments) {
