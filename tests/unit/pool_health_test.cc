@@ -14,16 +14,21 @@ namespace {
 using lbktest::PoolFixture;
 
 struct Check {
-  explicit Check(int kind, int64_t max_lag = 0) {
+  explicit Check(int kind, int64_t max_lag = 0) : Check(options(kind, max_lag)) {}
+  explicit Check(const lbk_check_options &o) {
+    EXPECT_EQ(lbk_check_create(&check, &o), 0) << lbk_error_last();
+  }
+  ~Check() { lbk_check_free(check); }
+  // rise and fall 1, so that one verdict decides.
+  static lbk_check_options options(int kind, int64_t max_lag = 0) {
     lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
     o.kind = kind;
     o.rise = 1;
     o.fall = 1;
     o.max_lag = max_lag;
     if (kind == LBK_CHECK_JSONRPC) o.jsonrpc_field = "";
-    EXPECT_EQ(lbk_check_create(&check, &o), 0) << lbk_error_last();
+    return o;
   }
-  ~Check() { lbk_check_free(check); }
   lbk_check *check = nullptr;
 };
 
@@ -236,24 +241,20 @@ TEST(PoolHealth, AttachCheckKeepsStateCopiedAcrossAReload) {
   lbk_check_free(starts_down);
 }
 
-}  // namespace
-
-namespace {
-
 // The next-check delay of a pool's peer follows its health as the pool
 // keeps it: fastinter before the first verdict and while changing, inter
 // while steady, downinter while down.
 TEST(PoolHealth, NextCheckDelayFollowsThePeersHealth) {
-  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
-  o.kind = LBK_CHECK_TCP;
+  lbk_check_options o = Check::options(LBK_CHECK_TCP);
   o.rise = 2;
   o.fall = 2;
   o.inter_ms = 1000;
   o.fastinter_ms = 200;
   o.downinter_ms = 5000;
   o.jitter_pct = 0;
-  lbk_check *check = nullptr;
-  ASSERT_EQ(lbk_check_create(&check, &o), 0) << lbk_error_last();
+  Check c(o);
+  ASSERT_NE(c.check, nullptr);
+  lbk_check *check = c.check;
   PoolFixture f("round_robin");
   uint32_t a = f.add("a");
   auto delay_ms = [&] {
@@ -273,7 +274,6 @@ TEST(PoolHealth, NextCheckDelayFollowsThePeersHealth) {
   uint64_t us = 0;
   EXPECT_EQ(lbk_pool_peer_next_check_delay(&us, f.pool, 42, check, 0), LBK_ENOTFOUND);
   EXPECT_EQ(lbk_pool_peer_next_check_delay(nullptr, f.pool, a, check, 0), LBK_EINVAL);
-  lbk_check_free(check);
 }
 
 }  // namespace
