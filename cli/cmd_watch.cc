@@ -13,12 +13,12 @@
 #include <CLI/CLI.hpp>
 #include <event2/event.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "commands.h"
@@ -144,14 +144,10 @@ int watch(const WatchArgs &args) {
   event_add(sigint, nullptr);
   event_add(sigterm, nullptr);
   if (!args.quiet && !args.once) {
-    if (w.forced_ms)
-      std::fprintf(stderr, "lbctl watch: %zu node%s every %u ms, state in %s\n",
-                   w.session.nodes().size(), w.session.nodes().size() == 1 ? "" : "s", w.forced_ms,
-                   w.state_path.c_str());
-    else
-      std::fprintf(stderr, "lbctl watch: %zu node%s at their pools' intervals, state in %s\n",
-                   w.session.nodes().size(), w.session.nodes().size() == 1 ? "" : "s",
-                   w.state_path.c_str());
+    const std::string when =
+        w.forced_ms ? "every " + std::to_string(w.forced_ms) + " ms" : "at their pools' intervals";
+    std::fprintf(stderr, "lbctl watch: %zu node%s %s, state in %s\n", w.session.nodes().size(),
+                 w.session.nodes().size() == 1 ? "" : "s", when.c_str(), w.state_path.c_str());
   }
   start_round(w);
   event_base_dispatch(w.base);

@@ -650,10 +650,11 @@ struct Prober::Impl {
     while (evbuffer_get_length(in) > 0) {
       int count = evbuffer_peek(in, -1, nullptr, vec, 16);
       if (count > 16) count = 16;
-      for (int i = 0; i < count; ++i)
-        if (self->take_reply_bytes(p, vec[i].iov_base, vec[i].iov_len)) return;  // bev freed
       size_t fed = 0;
-      for (int i = 0; i < count; ++i) fed += vec[i].iov_len;
+      for (int i = 0; i < count; ++i) {
+        if (self->take_reply_bytes(p, vec[i].iov_base, vec[i].iov_len)) return;  // bev freed
+        fed += vec[i].iov_len;
+      }
       evbuffer_drain(in, fed);
     }
   }
