@@ -58,26 +58,15 @@ void append_stats(std::string &out, const char *name, const Samples &s) {
   out += name;
   out += "\":{\"count\":";
   json_append_int(out, static_cast<long long>(s.values.size()));
-  if (s.values.empty()) {
-    out += ",\"max\":null,\"min\":null,\"p50\":null,\"p95\":null}";
-    return;
-  }
-  // One sorted copy for all four (Samples::percentile sorts on each call);
-  // none for the usual single round.
-  std::vector<double> copy;
-  if (s.values.size() > 1) {
-    copy = s.values;
-    std::sort(copy.begin(), copy.end());
-  }
-  const std::vector<double> &sorted = s.values.size() > 1 ? copy : s.values;
+  const SampleSummary sum = s.summary();  // -1 (null) each when empty
   out += ",\"max\":";
-  append_ms(out, sorted.back());
+  append_ms(out, sum.max);
   out += ",\"min\":";
-  append_ms(out, sorted.front());
+  append_ms(out, sum.min);
   out += ",\"p50\":";
-  append_ms(out, nearest_rank(sorted, 50));
+  append_ms(out, sum.p50);
   out += ",\"p95\":";
-  append_ms(out, nearest_rank(sorted, 95));
+  append_ms(out, sum.p95);
   out += '}';
 }
 
@@ -192,9 +181,10 @@ std::string render_table(const ProbeSession &session, bool color) {
     std::vector<std::string> row = {n.server.name, ok ? "healthy" : "unhealthy",
                                     n.last.verdict.http_status ? std::to_string(n.last.verdict.http_status) : "-"};
     if (several) {
+      const SampleSummary total = n.total.summary();
       row.insert(row.end(), {std::to_string(n.checks - n.failed) + "/" + std::to_string(n.checks),
-                             format_ms(n.total.min()), format_ms(n.total.percentile(50)),
-                             format_ms(n.total.percentile(95)), format_ms(n.total.max())});
+                             format_ms(total.min), format_ms(total.p50), format_ms(total.p95),
+                             format_ms(total.max)});
     } else {
       const lbk::probe::Timings &t = n.last.timings;
       row.insert(row.end(), {format_ms(t.dns_ms), format_ms(t.connect_ms), format_ms(t.tls_ms),

@@ -21,17 +21,39 @@
 
 namespace lbctl {
 
+namespace {
+
+// Nearest-rank percentile (p in 0..100) of @p sorted (ascending, not empty):
+// the smallest value with at least p% of the values <= it.
 double nearest_rank(const std::vector<double> &sorted, double p) {
   size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
   if (rank == 0) rank = 1;
   return sorted[std::min(rank, sorted.size()) - 1];
 }
 
+}  // namespace
+
 double Samples::percentile(double p) const {
   if (values.empty()) return -1;
   std::vector<double> sorted = values;
   std::sort(sorted.begin(), sorted.end());
   return nearest_rank(sorted, p);
+}
+
+SampleSummary Samples::summary() const {
+  SampleSummary s;
+  if (values.empty()) return s;
+  std::vector<double> copy;
+  if (values.size() > 1) {
+    copy = values;
+    std::sort(copy.begin(), copy.end());
+  }
+  const std::vector<double> &sorted = values.size() > 1 ? copy : values;
+  s.min = sorted.front();
+  s.p50 = nearest_rank(sorted, 50);
+  s.p95 = nearest_rank(sorted, 95);
+  s.max = sorted.back();
+  return s;
 }
 
 const char *outcome_name(int outcome) {
@@ -357,8 +379,9 @@ State ProbeSession::snapshot(uint32_t interval_ms) const {
     ns.lag = n.lag;
     ns.version = n.version;
     ns.last_ms = n.outcome == "pass" ? n.last.timings.total_ms : -1;
-    ns.p50_ms = n.total.percentile(50);
-    ns.p95_ms = n.total.percentile(95);
+    const SampleSummary total = n.total.summary();
+    ns.p50_ms = total.p50;
+    ns.p95_ms = total.p95;
     ns.checks = n.checks;
     ns.checks_failed = n.failed;
     ns.consecutive_failures = n.consecutive_failures;

@@ -26,6 +26,11 @@ struct event_base;
 
 namespace lbctl {
 
+// min, p50, p95 and max of some samples (ms); -1 each when there are none.
+struct SampleSummary {
+  double min = -1, p50 = -1, p95 = -1, max = -1;
+};
+
 // Samples of one quantity over rounds (milliseconds), for min/p50/p95/max.
 // Keeps the latest kMaxSamples values (a ring; order does not matter to
 // percentiles), so long-running callers (watch, agent) use bounded memory.
@@ -46,11 +51,10 @@ struct Samples {
   double percentile(double p) const;
   double min() const { return percentile(0); }
   double max() const { return percentile(100); }
+  // All four from one sorted copy (none for a single sample), where
+  // percentile() sorts on each call.
+  SampleSummary summary() const;
 };
-
-// Nearest-rank percentile (p in 0..100) of @p sorted (ascending, not empty):
-// the smallest value with at least p% of the values <= it.
-double nearest_rank(const std::vector<double> &sorted, double p);
 
 struct NodeRun {
   size_t pool_index = 0;
