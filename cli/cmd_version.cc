@@ -12,6 +12,10 @@
 
 namespace lbctl {
 
+// A library lbctl loads on first use that cannot be loaded ends the process
+// with lib/probe's code, which must stay lbctl's "runtime failure".
+static_assert(lbk::probe::kLazyLoadExit == kExitRuntime, "lazy-load exit code is not kExitRuntime");
+
 void register_version(CLI::App &app, int &exit_code) {
   CLI::App *cmd = app.add_subcommand("version", "Print lbctl's version and its libraries'");
   cmd->callback([&exit_code]() {
