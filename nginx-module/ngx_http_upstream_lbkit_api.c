@@ -40,6 +40,7 @@
 
 #define NGX_LBKIT_ORIGIN_CONFIG       0
 #define NGX_LBKIT_ORIGIN_API          1
+#define NGX_LBKIT_ORIGIN_RESOLVE      2    /* `server NAME resolve` */
 
 
 /* One id's membership record (shared memory). */
@@ -64,6 +65,7 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                generation;
     uint32_t                    ntombs;
+    ngx_atomic_t                resolved;   /* peers->config followed */
 } ngx_lbkit_api_shm_t;
 
 
@@ -87,6 +89,7 @@ typedef struct {
     ngx_uint_t                          configured;
     ngx_str_t                           state_file;  /* len 0: none */
     ngx_slab_pool_t                    *shpool;
+    u_char                             *present;     /* [capacity], scratch */
 } ngx_lbkit_api_t;
 
 
@@ -156,6 +159,11 @@ static char *ngx_http_upstream_lbkit_state_directive(ngx_conf_t *cf,
 static ngx_int_t ngx_http_upstream_lbkit_api_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_lbkit_api_save_state(ngx_log_t *log,
     ngx_http_upstream_lbkit_srv_conf_t *lscf);
+#if (NGX_HTTP_LBKIT_RESOLVE)
+static ngx_int_t ngx_http_upstream_lbkit_api_init_process(ngx_cycle_t *cycle);
+static void ngx_lbkit_api_follow_resolved(
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, ngx_lbkit_api_t *api);
+#endif
 
 
 static ngx_command_t  ngx_http_upstream_lbkit_api_commands[] = {
@@ -204,7 +212,11 @@ ngx_module_t  ngx_http_upstream_lbkit_api_module = {
     NGX_HTTP_MODULE,                               /* module type */
     NULL,                                          /* init master */
     NULL,                                          /* init module */
+#if (NGX_HTTP_LBKIT_RESOLVE)
+    ngx_http_upstream_lbkit_api_init_process,      /* init process */
+#else
     NULL,                                          /* init process */
+#endif
     NULL,                                          /* init thread */
     NULL,                                          /* exit thread */
     NULL,                                          /* exit process */
@@ -530,8 +542,9 @@ ngx_http_upstream_lbkit_api_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
                    ngx_http_upstream_lbkit_api_shm_size(lscf, configured));
     api->local = ngx_pcalloc(cycle->pool,
                              lscf->npeers * sizeof(ngx_lbkit_api_local_t));
+    api->present = ngx_pcalloc(cycle->pool, lscf->npeers);
 
-    if (mem == NULL || api->local == NULL) {
+    if (mem == NULL || api->local == NULL || api->present == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "lbkit: shared zone too small for upstream \"%V\"",
                       &lscf->upstream->host);
@@ -656,6 +669,13 @@ ngx_http_upstream_lbkit_api_sync_changed(
     ngx_lbkit_api_t    *api;
 
     api = ngx_lbkit_api_of(lscf);
+
+#if (NGX_HTTP_LBKIT_RESOLVE)
+    if (api->gen.resolved && *api->gen.resolved != api->gen.resolved_seen) {
+        ngx_lbkit_api_follow_resolved(lscf, api);
+    }
+#endif
+
     generation = *api->gen.generation;
     ngx_memory_barrier();
 
@@ -1008,8 +1028,8 @@ ngx_lbkit_api_mark_modified(ngx_lbkit_api_t *api, uint32_t id,
  */
 static ngx_int_t
 ngx_lbkit_api_add(ngx_http_upstream_lbkit_srv_conf_t *lscf,
-    ngx_lbkit_api_entry_t *e, struct sockaddr *sa, socklen_t socklen,
-    uint32_t *out_id, ngx_lbkit_api_error_t *err)
+    ngx_lbkit_api_entry_t *e, ngx_uint_t origin, struct sockaddr *sa,
+    socklen_t socklen, uint32_t *out_id, ngx_lbkit_api_error_t *err)
 {
     int               rc;
     u_char            name[LBK_NAME_MAX], address[NGX_SOCKADDR_STRLEN + 1];
@@ -1055,8 +1075,8 @@ ngx_lbkit_api_add(ngx_http_upstream_lbkit_srv_conf_t *lscf,
                                   lbk_error_last());
     }
 
-    e->modified = 1;
-    ngx_lbkit_api_rec_write(api, id, NGX_LBKIT_ORIGIN_API, e, sa, socklen);
+    e->modified = (origin == NGX_LBKIT_ORIGIN_API);
+    ngx_lbkit_api_rec_write(api, id, origin, e, sa, socklen);
     (void) lbk_pool_set_state(lscf->pool, id, e->admin_state);
 
     if (lscf->check.enabled && lscf->check.check) {
@@ -1176,7 +1196,8 @@ ngx_lbkit_api_merge(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    if (ngx_lbkit_api_add(lscf, e, addr.sockaddr, addr.socklen, &id, &err)
+    if (ngx_lbkit_api_add(lscf, e, NGX_LBKIT_ORIGIN_API, addr.sockaddr,
+                          addr.socklen, &id, &err)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -1455,8 +1476,9 @@ ngx_lbkit_api_conf_server(ngx_lbkit_json_out_t *j,
         ngx_lbkit_json_printf(j, ",\"address\":");
         ngx_lbkit_json_string(j, rec->address, ngx_strlen(rec->address));
         ngx_lbkit_json_printf(j, ",\"origin\":\"%s\",\"modified\":%s",
-                              rec->origin == NGX_LBKIT_ORIGIN_API
-                              ? "api" : "config",
+                              rec->origin == NGX_LBKIT_ORIGIN_API ? "api"
+                              : rec->origin == NGX_LBKIT_ORIGIN_RESOLVE
+                              ? "resolve" : "config",
                               rec->modified ? "true" : "false");
     }
 
@@ -1990,8 +2012,9 @@ ngx_lbkit_api_post(ngx_http_request_t *r, ngx_lbkit_api_reply_t *reply,
         e.name = u.naddrs == 1 ? e.server : u.addrs[i].name;
         e.address = u.addrs[i].name;
 
-        if (ngx_lbkit_api_add(lscf, &e, u.addrs[i].sockaddr,
-                              u.addrs[i].socklen, &id, &err)
+        if (ngx_lbkit_api_add(lscf, &e, NGX_LBKIT_ORIGIN_API,
+                              u.addrs[i].sockaddr, u.addrs[i].socklen, &id,
+                              &err)
             != NGX_OK)
         {
             break;      /* cannot happen: room and names were checked */
@@ -2626,3 +2649,149 @@ ngx_http_upstream_lbkit_api_handler(ngx_http_request_t *r)
 
     return ngx_lbkit_api_run(r, NULL);
 }
+
+
+#if (NGX_HTTP_LBKIT_RESOLVE)
+
+/*
+ * Makes the pool's resolved servers those nginx resolved into the upstream's
+ * zone: an address that appeared is added (as its template server says), one
+ * that vanished is removed (no new requests; requests in flight finish).
+ * One worker does it under the API mutex; the others find the work done.
+ */
+static void
+ngx_lbkit_api_follow_resolved(ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    ngx_lbkit_api_t *api)
+{
+    uint32_t                        id;
+    ngx_uint_t                      config, backup;
+    u_char                          name[LBK_NAME_MAX];
+    ngx_lbkit_api_entry_t           e;
+    ngx_lbkit_api_error_t           err;
+    ngx_http_upstream_rr_peer_t    *peer;
+    ngx_http_upstream_rr_peers_t   *peers, *list;
+
+    peers = lscf->upstream->peer.data;
+
+    ngx_shmtx_lock(&api->shpool->mutex);
+
+    config = *api->gen.resolved;
+
+    if (api->shm->resolved == config) {
+        ngx_shmtx_unlock(&api->shpool->mutex);
+        api->gen.resolved_seen = config;
+        return;
+    }
+
+    ngx_memzero(api->present, api->capacity);
+
+    for (list = peers, backup = 0; list; list = list->next, backup = 1) {
+        ngx_http_upstream_rr_peers_rlock(list);
+
+        for (peer = list->peer; peer; peer = peer->next) {
+            if (peer->host == NULL || peer->zombie
+                || peer->name.len >= LBK_NAME_MAX)
+            {
+                continue;
+            }
+
+            ngx_memcpy(name, peer->name.data, peer->name.len);
+            name[peer->name.len] = '\0';
+
+            if (lbk_pool_find(&id, lscf->pool, (char *) name) == 0) {
+                if (id < api->capacity) {
+                    api->present[id] = 1;
+                }
+                continue;
+            }
+
+            ngx_memzero(&e, sizeof(e));
+            e.name = peer->name;
+            e.address = peer->name;
+            e.server = peer->server;
+            e.weight = (uint32_t) peer->weight;
+            e.max_conns = (uint32_t) peer->max_conns;
+            e.max_fails = (uint32_t) peer->max_fails;
+            e.fail_timeout_ms = (uint32_t) peer->fail_timeout * 1000;
+            e.has_weight = e.has_max_conns = e.has_max_fails = 1;
+            e.has_fail_timeout = 1;
+            e.backup = (int) backup;
+            e.admin_state = peer->down ? LBK_ADMIN_DOWN : LBK_ADMIN_UP;
+
+            if (ngx_lbkit_api_add(lscf, &e, NGX_LBKIT_ORIGIN_RESOLVE,
+                                  peer->sockaddr, peer->socklen, &id, &err)
+                != NGX_OK)
+            {
+                ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                              "lbkit: upstream %V: resolved address %V of "
+                              "%V not added: %s", &lscf->upstream->host,
+                              &peer->name, &peer->server, err.text);
+                continue;
+            }
+
+            api->present[id] = 1;
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "lbkit: upstream %V server %V resolved to %V "
+                          "(id %uD)", &lscf->upstream->host, &peer->server,
+                          &peer->name, id);
+        }
+
+        ngx_http_upstream_rr_peers_unlock(list);
+    }
+
+    for (id = 0; id < api->capacity; id++) {
+        if (api->rec[id].used && !api->present[id]
+            && api->rec[id].origin == NGX_LBKIT_ORIGIN_RESOLVE)
+        {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "lbkit: upstream %V server %s no longer resolves to "
+                          "%s: removed", &lscf->upstream->host,
+                          api->rec[id].server, api->rec[id].address);
+            ngx_lbkit_api_remove(lscf, id);
+        }
+    }
+
+    api->shm->resolved = config;
+
+    ngx_shmtx_unlock(&api->shpool->mutex);
+
+    api->gen.resolved_seen = config;
+}
+
+
+/* In each worker: follows the zone's resolved addresses from now on. */
+static ngx_int_t
+ngx_http_upstream_lbkit_api_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                             i;
+    ngx_lbkit_api_t                       *api;
+    ngx_http_upstream_rr_peers_t          *peers;
+    ngx_http_upstream_lbkit_srv_conf_t   **lscfp;
+    ngx_http_upstream_lbkit_main_conf_t   *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_upstream_lbkit_module);
+    if (lmcf == NULL) {
+        return NGX_OK;
+    }
+
+    lscfp = lmcf->upstreams.elts;
+
+    for (i = 0; i < lmcf->upstreams.nelts; i++) {
+        api = lscfp[i]->api;
+        peers = lscfp[i]->upstream->peer.data;
+
+        if (api == NULL || lscfp[i]->upstream->shm_zone == NULL
+            || peers == NULL || peers->config == NULL)
+        {
+            continue;
+        }
+
+        api->gen.resolved = peers->config;
+        api->gen.resolved_seen = *peers->config - 1;
+    }
+
+    return NGX_OK;
+}
+
+#endif

@@ -21,6 +21,19 @@ extern ngx_module_t  ngx_http_upstream_lbkit_api_module;
 
 
 /*
+ * nginx 1.27.3 and later resolve `server NAME resolve` at run time for
+ * balancers that set NGX_HTTP_UPSTREAM_MODIFY; the addresses live in the
+ * upstream's zone, and peers->config counts their changes.  lbkit follows
+ * them into its pool (ngx_http_upstream_lbkit_api_sync).
+ */
+#if (NGX_HTTP_UPSTREAM_ZONE && nginx_version >= 1027003)
+#define NGX_HTTP_LBKIT_RESOLVE  1
+#else
+#define NGX_HTTP_LBKIT_RESOLVE  0
+#endif
+
+
+/*
  * The ids upstream @us has room for, given @configured addresses
  * (`lbkit_capacity`, default configured + 64).  0 with an [emerg] logged when
  * the capacity is below the configured count or above LBK_PEERS_MAX.
@@ -62,6 +75,9 @@ void ngx_http_upstream_lbkit_api_sync_changed(
 typedef struct {
     ngx_atomic_t               *generation;   /* shared */
     ngx_atomic_uint_t           seen;         /* this process's copy */
+    ngx_uint_t                 *resolved;     /* peers->config of the zone
+                                                 (`resolve`), or NULL */
+    ngx_uint_t                  resolved_seen;
 } ngx_http_upstream_lbkit_api_gen_t;
 
 static ngx_inline void
@@ -69,7 +85,10 @@ ngx_http_upstream_lbkit_api_sync(ngx_http_upstream_lbkit_srv_conf_t *lscf)
 {
     ngx_http_upstream_lbkit_api_gen_t  *g = lscf->api;
 
-    if (g != NULL && *g->generation != g->seen) {
+    if (g != NULL
+        && (*g->generation != g->seen
+            || (g->resolved && *g->resolved != g->resolved_seen)))
+    {
         ngx_http_upstream_lbkit_api_sync_changed(lscf);
     }
 }

@@ -393,6 +393,11 @@ ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                   |NGX_HTTP_UPSTREAM_DOWN
                   |NGX_HTTP_UPSTREAM_BACKUP;
 
+#if (NGX_HTTP_LBKIT_RESOLVE)
+    /* `server NAME resolve`: lbkit follows the addresses nginx resolves */
+    uscf->flags |= NGX_HTTP_UPSTREAM_MODIFY;
+#endif
+
     return NGX_CONF_OK;
 }
 
@@ -853,6 +858,21 @@ ngx_http_upstream_lbkit_unique_names(ngx_conf_t *cf,
 
 
 /*
+ * A `server NAME resolve` line: its one address is only a port template; the
+ * addresses come at run time (ngx_http_upstream_lbkit_api.c follows them).
+ */
+static ngx_inline ngx_uint_t
+ngx_http_upstream_lbkit_resolved_later(ngx_http_upstream_server_t *server)
+{
+#if (NGX_HTTP_LBKIT_RESOLVE)
+    return server->host.len != 0;
+#else
+    return 0;
+#endif
+}
+
+
+/*
  * Runs at configuration time in place of ngx_http_upstream_init_round_robin
  * (which it calls first so that us->peer.data stays nginx's peer list), and
  * lays out the peer table the zone init will load into the lbk pool.
@@ -861,7 +881,7 @@ static ngx_int_t
 ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 {
     ngx_uint_t                            i, j, k, n, nprimary, nbackup;
-    ngx_uint_t                            capacity;
+    ngx_uint_t                            capacity, resolvable;
     ngx_http_upstream_server_t           *server;
     ngx_http_upstream_lbkit_peer_t       *peer;
     ngx_http_upstream_lbkit_srv_conf_t   *lscf, **lscfp;
@@ -884,7 +904,14 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
     nbackup = 0;
     server = us->servers->elts;
 
+    resolvable = 0;
+
     for (i = 0; i < us->servers->nelts; i++) {
+        if (ngx_http_upstream_lbkit_resolved_later(&server[i])) {
+            resolvable = 1;
+            continue;
+        }
+
         n += server[i].naddrs;
         if (server[i].backup) {
             nbackup += server[i].naddrs;
@@ -893,7 +920,7 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         }
     }
 
-    if (n == 0 || n > LBK_PEERS_MAX) {
+    if ((n == 0 && !resolvable) || n > LBK_PEERS_MAX) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "upstream \"%V\" in %s:%ui has %ui addresses; lbkit "
                       "balances 1 to %d", &us->host, us->file_name, us->line,
@@ -920,6 +947,10 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
     k = 0;
 
     for (i = 0; i < us->servers->nelts; i++) {
+        if (ngx_http_upstream_lbkit_resolved_later(&server[i])) {
+            continue;
+        }
+
         for (j = 0; j < server[i].naddrs; j++, k++) {
             peer[k].id = (uint32_t) k;
             peer[k].used = 1;
