@@ -246,6 +246,14 @@ char *ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf,
 /* Called from the module's init_process in every worker. */
 ngx_int_t ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle);
 
+/*
+ * Peer @id of @lscf was added, removed or re-addressed (the API, `resolve`):
+ * this worker starts, stops or restarts its check.  A no-op without checks
+ * and outside workers.
+ */
+void ngx_http_upstream_lbkit_check_peer_changed(
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id);
+
 
 /* --- implemented in ngx_http_upstream_lbkit_status.c ------------------- */
 

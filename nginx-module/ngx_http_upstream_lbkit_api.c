@@ -659,6 +659,17 @@ read:
 }
 
 
+/* After a peer's record changed: its checks follow (workers only). */
+static void
+ngx_lbkit_api_peer_changed(ngx_http_upstream_lbkit_srv_conf_t *lscf,
+    uint32_t id)
+{
+    if (ngx_process == NGX_PROCESS_WORKER) {
+        ngx_http_upstream_lbkit_check_peer_changed(lscf, id);
+    }
+}
+
+
 void
 ngx_http_upstream_lbkit_api_sync_changed(
     ngx_http_upstream_lbkit_srv_conf_t *lscf)
@@ -683,10 +694,12 @@ ngx_http_upstream_lbkit_api_sync_changed(
     tries = 0;
 
     for (id = 0; id < api->capacity; id++) {
-        if (api->rec[id].seq != api->local[id].seq
-            && ngx_lbkit_api_sync_peer(lscf, api, id) != NGX_OK)
-        {
-            stale = 1;
+        if (api->rec[id].seq != api->local[id].seq) {
+            if (ngx_lbkit_api_sync_peer(lscf, api, id) != NGX_OK) {
+                stale = 1;
+            } else {
+                ngx_lbkit_api_peer_changed(lscf, id);
+            }
         }
 
         if (lscf->peers[id].used && !lscf->peers[id].down) {

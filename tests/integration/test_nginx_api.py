@@ -242,6 +242,43 @@ class Writes(ApiTestCase):
             self.assertEqual(peer["unavail"], 1)
             self.assertGreaterEqual(peer["fails"], 1)
 
+    def test_added_server_is_actively_checked(self):
+        check = "lbkit_check type=http uri=/ interval=200ms timeout=500ms rise=1 fall=1;"
+        with Backends(["a", "b", "c"], extra={"c": ["--status", "500"]}) as be, \
+                Nginx(body_of([f"127.0.0.1:{be.ports['a']}"], upstream_extra=check),
+                      workers=2) as ngx:
+            s = "/api/9/http/upstreams/api/servers"
+            for name in "bc":
+                self.assertEqual(call(ngx, "POST", s, {"server": f"127.0.0.1:{be.ports[name]}"})[0], 201)
+
+            def states():
+                peers = call(ngx, "GET", "/api/9/http/upstreams/api")[1]["peers"]
+                return {p["server"]: p["state"] for p in peers}
+
+            b, c = (f"127.0.0.1:{be.ports[x]}" for x in "bc")
+
+            def checked_both():
+                peers = call(ngx, "GET", "/api/9/http/upstreams/api")[1]["peers"]
+                checks = {p["server"]: p["health_checks"]["checks"] for p in peers}
+                return checks[b] > 0 and checks[c] > 0 and peers
+
+            peers = lbktest.wait_until(checked_both, timeout=10,
+                                       what="checks of both added servers")
+            self.assertEqual(states()[c], "unhealthy")
+            checked = {p["server"]: p["health_checks"] for p in peers}
+            self.assertTrue(checked[b]["last_passed"])
+            self.assertEqual(checked[c]["last_passed"], False)
+            self.assertEqual(set(count_bodies(ngx, "/", 20)), {"a", "b"})
+            # deleted: its checks (every 200 ms until then) stop in every worker
+            lbktest.wait_until(lambda: be.stats("c")["requests"] >= 3, timeout=10,
+                               what="repeated checks of the added server")
+            cid = [p["id"] for p in peers if p["server"] == c][0]
+            self.assertEqual(call(ngx, "DELETE", f"{s}/{cid}")[0], 200)
+            time.sleep(0.5)
+            before = be.stats("c")["requests"]
+            time.sleep(1.0)
+            self.assertEqual(be.stats("c")["requests"], before)
+
     def test_concurrent_writers(self):
         with Backends(["a"]) as be, \
                 Nginx(body_of([f"127.0.0.1:{be.ports['a']}"]), workers=4) as ngx:
