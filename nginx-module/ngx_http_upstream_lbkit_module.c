@@ -36,7 +36,6 @@ typedef struct {
     uint64_t                             started_us; /* pick time */
     uint64_t                            *tried;      /* bitmap by lbk id */
     uint64_t                             tried_one;  /* storage, 1 word */
-    uint64_t                             empty_key;  /* stands for "" */
 } ngx_http_upstream_lbkit_peer_data_t;
 
 
@@ -128,10 +127,6 @@ ngx_module_t  ngx_http_upstream_lbkit_module = {
     NULL,                                      /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-/* Keys handed out for requests whose hash key is empty (per worker). */
-static uint64_t  ngx_http_upstream_lbkit_empty_keys;
 
 
 /* The two names the zone alternates between (see the file comment). */
@@ -1523,20 +1518,9 @@ ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
     }
 
     if (lscf->key) {
+        /* an empty key is balanced by round robin, as by nginx's hash */
         if (ngx_http_complex_value(r, lscf->key, &lp->key) != NGX_OK) {
             return NGX_ERROR;
-        }
-
-        if (lp->key.len == 0) {
-            /*
-             * nginx balances requests with an empty key by round robin
-             * instead of hashing them; here they get a different key each
-             * (a per-worker sequence number), which spreads them over the
-             * servers in proportion to their share of the hash space.
-             */
-            lp->empty_key = ngx_http_upstream_lbkit_empty_keys++;
-            lp->key.data = (u_char *) &lp->empty_key;
-            lp->key.len = sizeof(lp->empty_key);
         }
     }
 

@@ -244,7 +244,9 @@ LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
 
 /**
  * Picks a peer.  @p key / @p key_len feed hash methods (ignored by the
- * others; a hash method with no key gets LBK_EKEY).  @p tried is a bitmap of
+ * others); as with nginx's hash, an empty key (key_len 0) is balanced by
+ * round robin, and a walk past 21 unusable candidates ends in round robin
+ * (LBK_EKEY: key NULL with key_len > 0, or longer than 64 KiB).  @p tried is a bitmap of
  * ids to skip (bit id % 64 of word id / 64), @p tried_words its length; NULL
  * for none.  Skips tried, admin down/drain/maint, health-down, full
  * (max_conns), failed (max_fails within fail_timeout) and ejected peers;

@@ -926,9 +926,10 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
   if (out_id == nullptr) return set_error(LBK_EINVAL, "out_id is NULL");
   *out_id = LBK_PEER_NONE;
   if (pool->ops->needs_key) {
-    if (key == nullptr || key_len == 0)
-      return set_error(LBK_EKEY, "method '%s' needs a key (got none)",
-                       pool->method_name);
+    // An empty key is balanced by round robin, as nginx's hash does.
+    if (key == nullptr && key_len != 0)
+      return set_error(LBK_EKEY, "the key is NULL but key_len is %zu",
+                       key_len);
     if (key_len > KEY_MAX)
       return set_error(LBK_EKEY, "hash key of %zu bytes is longer than %zu",
                        key_len, KEY_MAX);
