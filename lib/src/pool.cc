@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <sys/types.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,11 +67,28 @@ uint64_t double_to_bits(double d) {
   return bits;
 }
 
+}  // namespace
+
+// This process's id, read from the kernel once per process (getpid() is a
+// system call; a forked child forgets its parent's).
+uint32_t current_pid() {
+  static std::atomic<uint32_t> cached{0};
+  static const int forget_on_fork =
+      pthread_atfork(nullptr, nullptr, [] { cached.store(0); });
+  (void)forget_on_fork;
+  uint32_t pid = cached.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    pid = static_cast<uint32_t>(getpid());
+    cached.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
+
 // A spin lock living in shared memory.  The holder stores its pid; a
 // waiter that spun for long steals the lock from a holder that no longer
 // exists (a crashed nginx worker must not wedge the others).
 void lock_word(std::atomic<uint32_t> &word) {
-  const uint32_t self = static_cast<uint32_t>(getpid());
+  const uint32_t self = current_pid();
   for (uint64_t spins = 0;; ++spins) {
     uint32_t expected = 0;
     if (word.compare_exchange_weak(expected, self, std::memory_order_acquire))
@@ -88,6 +106,8 @@ void lock_word(std::atomic<uint32_t> &word) {
 void unlock_word(std::atomic<uint32_t> &word) {
   word.store(0, std::memory_order_release);
 }
+
+namespace {
 
 struct WordLock {
   explicit WordLock(std::atomic<uint32_t> &w) : word(w) { lock_word(word); }
@@ -185,13 +205,13 @@ bool health_excluded(const PeerSlot &s, uint64_t now) {
   return until != 0 && now < until;
 }
 
+}  // namespace
+
 bool admin_excluded(const PeerSlot &s) {
   return s.admin_state.load(std::memory_order_relaxed) != LBK_ADMIN_UP ||
          s.agent_admin.load(std::memory_order_relaxed) != AGENT_ADMIN_NONE ||
          s.effective_weight.load(std::memory_order_relaxed) == 0;
 }
-
-}  // namespace
 
 bool PickContext::usable(uint32_t id) {
   if (tried_ != nullptr && id / 64 < tried_words_ &&
@@ -340,6 +360,12 @@ bool evaluate_panic(lbk_pool *pool) {
 }
 
 // Takes a slot: increments active unless max_conns is reached meanwhile.
+// Tells least_conn's shared order that a peer's active count moved.
+void active_changed(lbk_pool *pool, uint32_t id) {
+  if (pool->header->method == METHOD_LEAST_CONN)
+    least_conn_active_changed(pool, id);
+}
+
 bool admit(lbk_pool *pool, uint32_t id) {
   PeerSlot &s = pool->slots[id];
   uint32_t max_conns = s.max_conns.load(std::memory_order_relaxed);
@@ -348,10 +374,14 @@ bool admit(lbk_pool *pool, uint32_t id) {
   } else {
     uint32_t cur = s.active.load(std::memory_order_relaxed);
     do {
-      if (cur >= max_conns) return false;
+      if (cur >= max_conns) {
+        active_changed(pool, id);
+        return false;
+      }
     } while (!s.active.compare_exchange_weak(cur, cur + 1,
                                              std::memory_order_acq_rel));
   }
+  active_changed(pool, id);
   s.requests.fetch_add(1, std::memory_order_relaxed);
   if (tracks_in_flight(*pool->header))
     pool->header->total_active.fetch_add(1, std::memory_order_relaxed);
@@ -450,6 +480,7 @@ void format_header(PoolHeader *h, const lbk_pool_options &o, size_t size) {
   h->topology_generation.store(1);
   PeerSlot *slots = reinterpret_cast<PeerSlot *>(h + 1);
   for (uint32_t i = 0; i < o.max_peers; ++i) new (&slots[i]) PeerSlot();
+  least_conn_area_format(slots + o.max_peers, o.max_peers);
 }
 
 lbk_pool *make_handle(PoolHeader *h, const lbk_pool_options &o) {
@@ -643,7 +674,8 @@ extern "C" {
 
 LBK_EXTERN size_t lbk_pool_size(uint32_t max_peers) {
   if (max_peers == 0 || max_peers > LBK_PEERS_MAX) return 0;
-  return sizeof(PoolHeader) + sizeof(PeerSlot) * static_cast<size_t>(max_peers);
+  return sizeof(PoolHeader) + sizeof(PeerSlot) * static_cast<size_t>(max_peers) +
+         least_conn_area_size(max_peers);
 }
 
 LBK_EXTERN const char *lbk_method_canonical(const char *name) {
@@ -953,6 +985,7 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
           static_cast<double>(ctx.random() >> 11) * 0x1.0p-53 >= f) {
         if (ramping == LBK_PEER_NONE) ramping = id;
         ctx.exclude(id);
+        active_changed(pool, id);  // picked, not admitted
         continue;
       }
     }
@@ -991,6 +1024,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
                                            std::memory_order_acq_rel));
   if (active != 0 && tracks_in_flight(*pool->header))
     pool->header->total_active.fetch_sub(1, std::memory_order_relaxed);
+  if (active != 0) active_changed(pool, id);
   if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
   uint64_t now = pool_now(pool);
   if (outcome->result == LBK_OUTCOME_OK) {

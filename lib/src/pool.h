@@ -169,6 +169,16 @@ class PickContext {
 uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start,
                    const uint32_t *skip = nullptr, size_t n_skip = 0);
 
+// A spin lock in shared memory (0 = free, else the holder's pid); a waiter
+// steals it from a holder that no longer exists.
+void lock_word(std::atomic<uint32_t> &word);
+void unlock_word(std::atomic<uint32_t> &word);
+uint32_t current_pid();
+
+// Out of service administratively: admin state not up, agent drain or
+// maint, or effective weight 0.
+bool admin_excluded(const PeerSlot &s);
+
 // build() for algorithms that need nothing beyond the tier's member list.
 std::unique_ptr<AlgoState> build_members_only(const Tier &tier,
                                               const PoolParams &params);

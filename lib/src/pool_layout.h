@@ -1,7 +1,7 @@
 // pool_layout.h - the flat, pointer-free block behind every lbk_pool.
 //
-// The block is [PoolHeader][PeerSlot x max_peers], each part 64-byte
-// aligned.  It holds no pointers, so several processes may map it at
+// The block is [PoolHeader][PeerSlot x max_peers][least_conn's area (see
+// algo/least_conn.cc)], each part 64-byte aligned.  It holds no pointers, so several processes may map it at
 // different addresses (nginx shared memory).  Everything that changes after
 // a peer is added is a lock-free std::atomic; the static part of a slot
 // (name, address, backup, max_fails, fail_timeout) is written under the
@@ -19,7 +19,7 @@
 namespace lbk {
 
 constexpr uint64_t POOL_MAGIC = 0x6c626b6974706f6fULL;  // "lbkitpoo"
-constexpr uint32_t POOL_LAYOUT_VERSION = 1;
+constexpr uint32_t POOL_LAYOUT_VERSION = 2;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free,
               "shared pools need lock-free 64-bit atomics");
