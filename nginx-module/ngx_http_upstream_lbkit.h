@@ -141,6 +141,8 @@ typedef struct {
     ngx_int_t                   hash_kind;    /* enum lbk_hash_kind */
     ngx_uint_t                  balance_factor; /* percent; 0 = unbounded */
     ngx_msec_t                  ewma_decay;   /* peak_ewma decay=; 0 = lib */
+    ngx_uint_t                  suspect_set;  /* suspect= given */
+    ngx_msec_t                  suspect;      /* its floor; 0 = off */
     ngx_str_t                   method_file;  /* where `lbkit` is */
     ngx_uint_t                  method_line;
 

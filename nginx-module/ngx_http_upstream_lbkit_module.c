@@ -346,6 +346,23 @@ ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = first_arg; i < cf->args->nelts; i++) {
 
+        if (ngx_strncmp(value[i].data, "suspect=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            n = (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0)
+                ? 0 : ngx_parse_time(&s, 0);
+            if (n == NGX_ERROR || (n == 0 && s.len != 3)) {
+                return ngx_http_upstream_lbkit_bad_param(cf, &value[i],
+                           &value[1], "a time above 0, such as suspect=50ms, "
+                           "or suspect=off");
+            }
+
+            lscf->suspect = (ngx_msec_t) n;
+            lscf->suspect_set = 1;
+            continue;
+        }
+
         if (m->args == NGX_HTTP_LBKIT_ARGS_EWMA
             && ngx_strncmp(value[i].data, "decay=", 6) == 0)
         {
@@ -1284,6 +1301,13 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     /* the handle is process-local; free it with the cycle */
     cln->handler = ngx_http_upstream_lbkit_pool_cleanup;
     cln->data = &lscf->pool;
+
+    if (lscf->suspect_set) {
+        /* suspect=TIME: every method avoids suspect servers; off: none */
+        (void) lbk_pool_set_suspect(lscf->pool,
+                                    (uint64_t) lscf->suspect * 1000,
+                                    lscf->suspect != 0);
+    }
 
     peer = lscf->peers;
 

@@ -241,6 +241,17 @@ LBK_EXTERN int lbk_pool_set_state(lbk_pool *pool, uint32_t id, int admin_state);
 /** Sets max_conns at run time (0 = unlimited; HAProxy agent `maxconn:N`). */
 LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
                                       uint32_t max_conns);
+/**
+ * Suspect peers: a peer with requests in flight that has completed none
+ * (LBK_OUTCOME_OK) for longer than max(@p floor_us, 5 x its observed
+ * latency), counted from its last success or from when it became busy, is
+ * suspect of hanging.  peak_ewma and fastest avoid suspect peers while
+ * another is usable; with @p all_methods every method does.  @p floor_us 0
+ * turns it off.  Default: floor 20 ms, latency-aware methods only.  Shared
+ * by every process of the pool.
+ */
+LBK_EXTERN int lbk_pool_set_suspect(lbk_pool *pool, uint64_t floor_us,
+                                    int all_methods);
 
 /**
  * Picks a peer.  @p key / @p key_len feed hash methods (ignored by the

@@ -225,6 +225,7 @@ bool PickContext::usable(uint32_t id) {
   uint32_t max_conns = s.max_conns.load(std::memory_order_relaxed);
   if (max_conns != 0 && s.active.load(std::memory_order_relaxed) >= max_conns)
     return false;
+  if (avoid_suspect_ && suspect(id)) return false;
   if (panic_) return true;
   if (s.health.load(std::memory_order_relaxed) == LBK_HEALTH_DOWN)
     return false;
@@ -235,6 +236,19 @@ bool PickContext::usable(uint32_t id) {
       s.ejected_until_us.load(std::memory_order_relaxed) != 0)
     return !health_excluded(s, now());
   return true;
+}
+
+bool PickContext::suspect(uint32_t id) {
+  uint64_t floor = pool_->header->suspect_floor_us.load(std::memory_order_relaxed);
+  const PeerSlot &s = pool_->slots[id];
+  uint32_t active = s.active.load(std::memory_order_relaxed);
+  if (floor == 0 || active == 0) return false;
+  uint64_t since = std::max(s.busy_since_us.load(std::memory_order_relaxed),
+                            s.last_ok_us.load(std::memory_order_relaxed));
+  uint64_t t = now();
+  if (t <= since + floor) return false;
+  double latency = observed_latency_us(*this, s, active);
+  return static_cast<double>(t - since) > SUSPECT_FACTOR * latency;
 }
 
 uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start,
@@ -370,7 +384,8 @@ bool admit(lbk_pool *pool, uint32_t id) {
   PeerSlot &s = pool->slots[id];
   uint32_t max_conns = s.max_conns.load(std::memory_order_relaxed);
   if (max_conns == 0) {
-    s.active.fetch_add(1, std::memory_order_acq_rel);
+    if (s.active.fetch_add(1, std::memory_order_acq_rel) == 0)
+      s.busy_since_us.store(pool_now(pool), std::memory_order_relaxed);
   } else {
     uint32_t cur = s.active.load(std::memory_order_relaxed);
     do {
@@ -380,6 +395,7 @@ bool admit(lbk_pool *pool, uint32_t id) {
       }
     } while (!s.active.compare_exchange_weak(cur, cur + 1,
                                              std::memory_order_acq_rel));
+    if (cur == 0) s.busy_since_us.store(pool_now(pool), std::memory_order_relaxed);
   }
   active_changed(pool, id);
   s.requests.fetch_add(1, std::memory_order_relaxed);
@@ -478,6 +494,7 @@ void format_header(PoolHeader *h, const lbk_pool_options &o, size_t size) {
   h->panic_threshold_pct = o.panic_threshold_pct;
   h->slow_start_us = o.slow_start_us;
   h->topology_generation.store(1);
+  h->suspect_floor_us.store(DEFAULT_SUSPECT_FLOOR_US);
   PeerSlot *slots = reinterpret_cast<PeerSlot *>(h + 1);
   for (uint32_t i = 0; i < o.max_peers; ++i) new (&slots[i]) PeerSlot();
   least_conn_area_format(slots + o.max_peers, o.max_peers);
@@ -522,6 +539,8 @@ void reset_slot(PeerSlot &s) {
   s.ewma_time_us.store(0);
   s.ewma_lock.store(0);
   s.has_ewma.store(0);
+  s.busy_since_us.store(0);
+  s.last_ok_us.store(0);
   s.last_check_ok.store(0);
   s.probe_latency_us.store(0);
   s.checks.store(0);
@@ -951,6 +970,15 @@ LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
   return 0;
 }
 
+LBK_EXTERN int lbk_pool_set_suspect(lbk_pool *pool, uint64_t floor_us,
+                                    int all_methods) {
+  if (int rc = check_pool(pool)) return rc;
+  pool->header->suspect_floor_us.store(floor_us, std::memory_order_relaxed);
+  pool->header->suspect_all.store(all_methods && floor_us ? 1 : 0,
+                                  std::memory_order_relaxed);
+  return 0;
+}
+
 LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
                              size_t key_len, const uint64_t *tried,
                              size_t tried_words) {
@@ -972,10 +1000,18 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
   const PoolCache *cache = pool->cache.load(std::memory_order_seq_cst);
   bool panic = evaluate_panic(pool);
   PickContext ctx(pool, key, key_len, tried, tried_words, panic);
+  // suspect_all: suspect peers are avoided while another is usable
+  bool avoiding = pool->header->suspect_all.load(std::memory_order_relaxed) != 0;
+  ctx.avoid_suspect(avoiding);
   uint32_t ramping = LBK_PEER_NONE;
   bool use_ramp = pool->header->slow_start_us != 0 && !pool->ops->needs_key;
   for (int attempt = 0; attempt < PICK_ATTEMPTS; ++attempt) {
     uint32_t id = pick_in_tiers(ctx, pool, *cache);
+    if (id == LBK_PEER_NONE && avoiding) {
+      avoiding = false;
+      ctx.avoid_suspect(false);
+      id = pick_in_tiers(ctx, pool, *cache);
+    }
     if (id == LBK_PEER_NONE) break;
     if (use_ramp) {
       // Slow start: a recovering peer is admitted with probability equal
@@ -1028,6 +1064,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
   if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
   uint64_t now = pool_now(pool);
   if (outcome->result == LBK_OUTCOME_OK) {
+    s.last_ok_us.store(now, std::memory_order_relaxed);
     s.successes.fetch_add(1, std::memory_order_relaxed);
     s.consecutive_failures.store(0, std::memory_order_relaxed);
     clear_stale_failures(s, now);

@@ -129,6 +129,13 @@ class PickContext {
   // admin/agent not up, weight 0, full, and (unless in panic) health-down,
   // failed-window and ejected peers.
   bool usable(uint32_t id);
+  // Is @p id suspect of hanging?  It has requests in flight and has
+  // completed none OK for longer than max(suspect floor, SUSPECT_FACTOR x
+  // its observed latency) since it last did or became busy.  Never when
+  // the pool's suspect floor is 0.
+  bool suspect(uint32_t id);
+  // Let usable() refuse suspect peers (the pool's suspect_all mode).
+  void avoid_suspect(bool on) { avoid_suspect_ = on; }
   // Clock time of the pick, read from the pool clock at most once.
   uint64_t now() {
     if (!have_now_) {
@@ -158,10 +165,17 @@ class PickContext {
   size_t tried_words_;
   bool panic_;
   bool have_now_ = false;
+  bool avoid_suspect_ = false;
   uint64_t now_ = 0;
   uint32_t excluded_[MAX_EXCLUDED];
   int n_excluded_ = 0;
 };
+
+// How much older than its observed latency a peer's lack of progress must
+// be for it to be suspect.
+constexpr double SUSPECT_FACTOR = 5.0;
+// The suspect floor of a new pool (lbk_pool_set_suspect changes it).
+constexpr uint64_t DEFAULT_SUSPECT_FLOOR_US = 20000;
 
 // First usable member of @p tier scanning from position @p start (wrapping)
 // that is none of the @p n_skip ids in @p skip; LBK_PEER_NONE if none.  The

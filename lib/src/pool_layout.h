@@ -73,6 +73,12 @@ struct alignas(64) PoolHeader {
   // Pool-wide mean request latency (double bits); the cost of peers with
   // no latency history in peak_ewma.
   alignas(64) std::atomic<uint64_t> latency_mean_bits;
+
+  // Suspect peers (lbk_pool_set_suspect): the floor of the no-progress
+  // time, 0 = off; every method avoids them when suspect_all is set, the
+  // latency-aware ones (peak_ewma, fastest) always.
+  std::atomic<uint64_t> suspect_floor_us;
+  std::atomic<uint32_t> suspect_all;
 };
 
 struct alignas(64) PeerSlot {
@@ -103,6 +109,10 @@ struct alignas(64) PeerSlot {
   std::atomic<uint64_t> ewma_time_us;  // clock of the last EWMA update
   std::atomic<uint32_t> ewma_lock;     // try-lock around EWMA updates
   std::atomic<uint32_t> has_ewma;
+  // Progress: when active last went from 0 to 1, and when the last request
+  // completed OK (clock us); see PickContext::suspect().
+  std::atomic<uint64_t> busy_since_us;
+  std::atomic<uint64_t> last_ok_us;
 
   // Active-check results (written under state_lock).
   alignas(64) std::atomic<uint32_t> state_lock;

@@ -133,7 +133,12 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
   for (size_t probe = 0; probe < std::min(band, BAND_PROBES); ++probe) {
     size_t at = static_cast<size_t>(counter.fetch_add(1, std::memory_order_relaxed) % band);
     uint32_t id = tier.ids[r.order[at].load(std::memory_order_relaxed)];
-    if (ctx.usable(id)) return id;
+    if (ctx.usable(id) && !ctx.suspect(id)) return id;
+  }
+  // the first usable member by rank that is not suspect, else any
+  for (size_t at = 0; at < n; ++at) {
+    uint32_t id = tier.ids[r.order[at].load(std::memory_order_relaxed)];
+    if (ctx.usable(id) && !ctx.suspect(id)) return id;
   }
   for (size_t at = 0; at < n; ++at) {
     uint32_t id = tier.ids[r.order[at].load(std::memory_order_relaxed)];

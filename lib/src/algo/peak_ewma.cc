@@ -53,6 +53,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "algo/methods.h"
 #include "algo/weighted_draw.h"
@@ -90,6 +91,9 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
   double load_unit = std::max(1.0, in_flight / static_cast<double>(tier.ids.size()));
   return pick_cheapest_of_draws(
       ctx, tier, [&](uint32_t id, uint32_t active) {
+        // a suspect peer (requests in flight, no progress) loses to any
+        // other draw
+        if (ctx.suspect(id)) return std::numeric_limits<double>::max();
         double latency = observed_latency_us(ctx, ctx.slot(id), active);
         if (latency < 0) latency = default_cost;
         return latency * (static_cast<double>(active) + load_unit);
