@@ -374,6 +374,16 @@ bool evaluate_panic(lbk_pool *pool) {
 }
 
 // Takes a slot: increments active unless max_conns is reached meanwhile.
+// A peer's active count went from 0 to 1: the suspect rule counts from
+// now, unless its last completed request failed (a peer whose requests time
+// out stays suspect through the moments it has none in flight).
+void became_busy(lbk_pool *pool, PeerSlot &s) {
+  if (s.last_fail_us.load(std::memory_order_relaxed) >
+      s.last_ok_us.load(std::memory_order_relaxed))
+    return;
+  s.busy_since_us.store(pool_now(pool), std::memory_order_relaxed);
+}
+
 // Tells least_conn's shared order that a peer's active count moved.
 void active_changed(lbk_pool *pool, uint32_t id) {
   if (pool->header->method == METHOD_LEAST_CONN)
@@ -384,8 +394,7 @@ bool admit(lbk_pool *pool, uint32_t id) {
   PeerSlot &s = pool->slots[id];
   uint32_t max_conns = s.max_conns.load(std::memory_order_relaxed);
   if (max_conns == 0) {
-    if (s.active.fetch_add(1, std::memory_order_acq_rel) == 0)
-      s.busy_since_us.store(pool_now(pool), std::memory_order_relaxed);
+    if (s.active.fetch_add(1, std::memory_order_acq_rel) == 0) became_busy(pool, s);
   } else {
     uint32_t cur = s.active.load(std::memory_order_relaxed);
     do {
@@ -395,7 +404,7 @@ bool admit(lbk_pool *pool, uint32_t id) {
       }
     } while (!s.active.compare_exchange_weak(cur, cur + 1,
                                              std::memory_order_acq_rel));
-    if (cur == 0) s.busy_since_us.store(pool_now(pool), std::memory_order_relaxed);
+    if (cur == 0) became_busy(pool, s);
   }
   active_changed(pool, id);
   s.requests.fetch_add(1, std::memory_order_relaxed);
@@ -541,6 +550,7 @@ void reset_slot(PeerSlot &s) {
   s.has_ewma.store(0);
   s.busy_since_us.store(0);
   s.last_ok_us.store(0);
+  s.last_fail_us.store(0);
   s.last_check_ok.store(0);
   s.probe_latency_us.store(0);
   s.checks.store(0);
@@ -1073,6 +1083,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     return 0;
   }
   s.failures.fetch_add(1, std::memory_order_relaxed);
+  s.last_fail_us.store(now, std::memory_order_relaxed);
   record_failure_window(pool, s, now);
   uint32_t consecutive =
       s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;

@@ -131,8 +131,8 @@ class PickContext {
   bool usable(uint32_t id);
   // Is @p id suspect of hanging?  It has requests in flight and has
   // completed none OK for longer than max(suspect floor, SUSPECT_FACTOR x
-  // its observed latency) since it last did or became busy.  Never when
-  // the pool's suspect floor is 0.
+  // its observed latency) since it last did or became busy after a
+  // success.  Never when the pool's suspect floor is 0.
   bool suspect(uint32_t id);
   // Let usable() refuse suspect peers (the pool's suspect_all mode).
   void avoid_suspect(bool on) { avoid_suspect_ = on; }

@@ -109,10 +109,12 @@ struct alignas(64) PeerSlot {
   std::atomic<uint64_t> ewma_time_us;  // clock of the last EWMA update
   std::atomic<uint32_t> ewma_lock;     // try-lock around EWMA updates
   std::atomic<uint32_t> has_ewma;
-  // Progress: when active last went from 0 to 1, and when the last request
-  // completed OK (clock us); see PickContext::suspect().
+  // Progress: when active last went from 0 to 1 after a success (or
+  // before any outcome), when the last request completed OK and when the
+  // last one failed (clock us); see PickContext::suspect().
   std::atomic<uint64_t> busy_since_us;
   std::atomic<uint64_t> last_ok_us;
+  std::atomic<uint64_t> last_fail_us;
 
   // Active-check results (written under state_lock).
   alignas(64) std::atomic<uint32_t> state_lock;

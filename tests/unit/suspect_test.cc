@@ -87,6 +87,22 @@ TEST(Suspect, TheRuleScalesWithLatencyAboveTheFloor) {
   EXPECT_EQ(std::count(after.begin(), after.end(), 'b'), 2) << after;
 }
 
+// A peer whose requests time out stays suspect when it is picked again
+// with nothing in flight: its clock runs from its last success.
+TEST(Suspect, FailuresAreNoProgress) {
+  PoolFixture f("round_robin");
+  ASSERT_EQ(lbk_pool_set_suspect(f.pool, 20000, 1), 0);
+  f.add("a", 1, false, 0, /*max_fails=*/0);
+  uint32_t b = f.add("b", 1, false, 0, /*max_fails=*/0);
+  serve(f, 10);
+  f.hold(b, 1);
+  f.clock.now_us += 1000000;  // the read timeout
+  f.fail(b);                  // b has nothing in flight now
+  EXPECT_EQ(peek(f, 2).find('b') != std::string::npos, true);
+  f.hold(b, 1);               // one request reaches it: suspect at once
+  EXPECT_EQ(peek(f, 4), "aaaa");
+}
+
 TEST(Suspect, AllMethodsWhenAskedAndNeverRefusingAPick) {
   PoolFixture f("round_robin");
   uint32_t a = f.add("a"), b = f.add("b");
