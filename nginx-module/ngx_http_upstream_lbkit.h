@@ -141,6 +141,16 @@ typedef struct {
     ngx_int_t                   hash_kind;    /* enum lbk_hash_kind */
     ngx_uint_t                  balance_factor; /* percent; 0 = unbounded */
     ngx_msec_t                  ewma_decay;   /* peak_ewma decay=; 0 = lib */
+    ngx_uint_t                  suspect_set;  /* suspect= given */
+    ngx_msec_t                  suspect;      /* its floor; 0 = off */
+    ngx_str_t                   method_file;  /* where `lbkit` is */
+    ngx_uint_t                  method_line;
+
+    /* another module's balancing directive (or `keepalive`) seen in this
+       upstream: name and place, for the error naming both */
+    ngx_str_t                   other_name;   /* len 0 = none */
+    ngx_str_t                   other_file;
+    ngx_uint_t                  other_line;
 
     /* `lbkit_check ...` */
     ngx_http_upstream_lbkit_check_conf_t  check;

@@ -37,7 +37,6 @@ typedef struct {
     uint64_t                             started_us; /* pick time */
     uint64_t                            *tried;      /* bitmap by lbk id */
     uint64_t                             tried_one;  /* storage, 1 word */
-    uint64_t                             empty_key;  /* stands for "" */
 } ngx_http_upstream_lbkit_peer_data_t;
 
 
@@ -46,12 +45,14 @@ static void *ngx_http_upstream_lbkit_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_upstream_lbkit_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_upstream_lbkit_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static ngx_int_t ngx_http_upstream_lbkit_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upstream_lbkit_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upstream_lbkit_init_process(ngx_cycle_t *cycle);
 static void ngx_http_upstream_lbkit_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_uint_t ngx_http_upstream_lbkit_chains(ngx_str_t *name);
 static ngx_int_t ngx_http_upstream_init_lbkit(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
@@ -99,7 +100,7 @@ static ngx_command_t  ngx_http_upstream_lbkit_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_upstream_lbkit_module_ctx = {
-    NULL,                                      /* preconfiguration */
+    ngx_http_upstream_lbkit_preconfiguration,  /* preconfiguration */
     ngx_http_upstream_lbkit_postconfiguration, /* postconfiguration */
 
     ngx_http_upstream_lbkit_create_main_conf,  /* create main configuration */
@@ -127,10 +128,6 @@ ngx_module_t  ngx_http_upstream_lbkit_module = {
     NULL,                                      /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-/* Keys handed out for requests whose hash key is empty (per worker). */
-static uint64_t  ngx_http_upstream_lbkit_empty_keys;
 
 
 /* The two names the zone alternates between (see the file comment). */
@@ -275,6 +272,25 @@ ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
 
     if (uscf->peer.init_upstream) {
+        if (lscf->other_name.len) {
+            if (ngx_http_upstream_lbkit_chains(&lscf->other_name)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"lbkit\" must come before \"%V\" "
+                                   "(%V:%ui) in upstream \"%V\"",
+                                   &lscf->other_name, &lscf->other_file,
+                                   lscf->other_line, &uscf->host);
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"lbkit\" cannot follow \"%V\" (%V:%ui) in "
+                               "upstream \"%V\": an upstream has one "
+                               "balancing method, remove one of them",
+                               &lscf->other_name, &lscf->other_file,
+                               lscf->other_line, &uscf->host);
+            return NGX_CONF_ERROR;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"lbkit\" must come before \"keepalive\" and "
                            "cannot follow another balancing method (\"hash\", "
@@ -331,6 +347,23 @@ ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = first_arg; i < cf->args->nelts; i++) {
 
+        if (ngx_strncmp(value[i].data, "suspect=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            n = (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0)
+                ? 0 : ngx_parse_time(&s, 0);
+            if (n == NGX_ERROR || (n == 0 && s.len != 3)) {
+                return ngx_http_upstream_lbkit_bad_param(cf, &value[i],
+                           &value[1], "a time above 0, such as suspect=50ms, "
+                           "or suspect=off");
+            }
+
+            lscf->suspect = (ngx_msec_t) n;
+            lscf->suspect_set = 1;
+            continue;
+        }
+
         if (m->args == NGX_HTTP_LBKIT_ARGS_EWMA
             && ngx_strncmp(value[i].data, "decay=", 6) == 0)
         {
@@ -380,6 +413,8 @@ ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     lscf->method = m->name;
+    lscf->method_file = cf->conf_file->file.name;
+    lscf->method_line = cf->conf_file->line;
     lscf->upstream = uscf;
 
     uscf->peer.init_upstream = ngx_http_upstream_init_lbkit;
@@ -402,6 +437,191 @@ ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* ---------------------------------------------------------------------- */
+/* Other modules' balancing directives                                     */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * nginx's balancing directives (hash, ip_hash, least_conn, random, and those
+ * of third-party modules) replace uscf->peer.init_upstream with only a "load
+ * balancing method redefined" warning, which would take lbkit out of an
+ * upstream without an error.  Before the http block is parsed, every
+ * upstream-block directive of the other loaded modules is wrapped: the
+ * wrapper runs the directive, and when it replaced init_upstream it was a
+ * balancing method.  After `lbkit` that is an error naming both; before
+ * `lbkit` its name and place are kept for the error `lbkit` gives.
+ * `keepalive` chains to the balancer it finds, so it is only recorded.
+ * The command tables are static data of nginx and its modules: the cycle
+ * that wrapped them restores them when it is freed, before this module can
+ * be unloaded, and a cycle without this module calls the directives as
+ * they are.  postconfiguration refuses an upstream whose `lbkit` was
+ * replaced anyway (a directive beyond the table's bound).
+ */
+
+typedef char *(*ngx_http_upstream_lbkit_set_pt)(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+typedef struct {
+    ngx_command_t                   *cmd;
+    ngx_http_upstream_lbkit_set_pt   set;   /* the directive's own handler */
+} ngx_http_upstream_lbkit_wrapped_t;
+
+#define NGX_HTTP_LBKIT_WRAPPED_MAX  64
+
+static ngx_http_upstream_lbkit_wrapped_t
+    ngx_http_upstream_lbkit_wrapped[NGX_HTTP_LBKIT_WRAPPED_MAX];
+static ngx_uint_t  ngx_http_upstream_lbkit_nwrapped;
+
+
+/* Directives that wrap the balancer they find rather than replace it. */
+static ngx_uint_t
+ngx_http_upstream_lbkit_chains(ngx_str_t *name)
+{
+    return name->len == sizeof("keepalive") - 1
+           && ngx_strncmp(name->data, "keepalive", name->len) == 0;
+}
+
+
+static ngx_uint_t
+ngx_http_upstream_lbkit_in_cycle(ngx_cycle_t *cycle)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (cycle->modules[i] == &ngx_http_upstream_lbkit_module) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static char *
+ngx_http_upstream_lbkit_other_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char                                *rv;
+    ngx_uint_t                           i, chains;
+    ngx_http_upstream_init_pt            before;
+    ngx_http_upstream_srv_conf_t        *uscf;
+    ngx_http_upstream_lbkit_set_pt       set;
+    ngx_http_upstream_lbkit_srv_conf_t  *lscf;
+
+    set = NULL;
+
+    for (i = 0; i < ngx_http_upstream_lbkit_nwrapped; i++) {
+        if (ngx_http_upstream_lbkit_wrapped[i].cmd == cmd) {
+            set = ngx_http_upstream_lbkit_wrapped[i].set;
+            break;
+        }
+    }
+
+    if (set == NULL) {
+        return "has lost its handler";   /* cannot happen */
+    }
+
+    if (!ngx_http_upstream_lbkit_in_cycle(cf->cycle)) {
+        return set(cf, cmd, conf);
+    }
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+    before = uscf->peer.init_upstream;
+
+    rv = set(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK || uscf->peer.init_upstream == before) {
+        return rv;
+    }
+
+    lscf = ngx_http_conf_get_module_srv_conf(cf,
+                                             ngx_http_upstream_lbkit_module);
+    chains = ngx_http_upstream_lbkit_chains(&cmd->name);
+
+    if (lscf->method.len && !chains) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" cannot follow \"lbkit %V\" (%V:%ui) in "
+                           "upstream \"%V\": an upstream has one balancing "
+                           "method, remove one of them", &cmd->name,
+                           &lscf->method, &lscf->method_file,
+                           lscf->method_line, &uscf->host);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lscf->other_name.len == 0
+        || (!chains && ngx_http_upstream_lbkit_chains(&lscf->other_name)))
+    {
+        lscf->other_name = cmd->name;
+        lscf->other_file = cf->conf_file->file.name;
+        lscf->other_line = cf->conf_file->line;
+    }
+
+    return rv;
+}
+
+
+static void
+ngx_http_upstream_lbkit_unwrap(void *data)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_upstream_lbkit_nwrapped; i++) {
+        ngx_http_upstream_lbkit_wrapped[i].cmd->set =
+            ngx_http_upstream_lbkit_wrapped[i].set;
+    }
+
+    ngx_http_upstream_lbkit_nwrapped = 0;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_lbkit_preconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t           i;
+    ngx_module_t        *module;
+    ngx_command_t       *cmd;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_upstream_lbkit_unwrap;
+
+    for (i = 0; i < cf->cycle->modules_n; i++) {
+        module = cf->cycle->modules[i];
+
+        if (module->type != NGX_HTTP_MODULE
+            || module == &ngx_http_upstream_lbkit_module
+            || module == &ngx_http_upstream_module
+            || module->commands == NULL)
+        {
+            continue;
+        }
+
+        for (cmd = module->commands; cmd->name.len; cmd++) {
+            if (!(cmd->type & NGX_HTTP_UPS_CONF)
+                || cmd->set == ngx_http_upstream_lbkit_other_directive
+                || ngx_http_upstream_lbkit_nwrapped
+                   == NGX_HTTP_LBKIT_WRAPPED_MAX)
+            {
+                continue;
+            }
+
+            ngx_http_upstream_lbkit_wrapped[ngx_http_upstream_lbkit_nwrapped]
+                .cmd = cmd;
+            ngx_http_upstream_lbkit_wrapped[ngx_http_upstream_lbkit_nwrapped]
+                .set = cmd->set;
+            ngx_http_upstream_lbkit_nwrapped++;
+            cmd->set = ngx_http_upstream_lbkit_other_directive;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* `lbkit_check` on an upstream where lbkit does not balance is an error. */
 static ngx_int_t
 ngx_http_upstream_lbkit_postconfiguration(ngx_conf_t *cf)
@@ -421,6 +641,17 @@ ngx_http_upstream_lbkit_postconfiguration(ngx_conf_t *cf)
 
         lscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
                                                ngx_http_upstream_lbkit_module);
+
+        if (lscf->method.len && !lscf->initialised) {
+            /* a balancing directive the wrapper below did not see */
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "another balancing method replaced \"lbkit %V\" "
+                          "(%V:%ui) in upstream \"%V\": an upstream has one "
+                          "balancing method, remove one of them",
+                          &lscf->method, &lscf->method_file,
+                          lscf->method_line, &uscfp[i]->host);
+            return NGX_ERROR;
+        }
 
         if (lscf->check.enabled && !lscf->initialised) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -1114,6 +1345,13 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     cln->handler = ngx_http_upstream_lbkit_pool_cleanup;
     cln->data = &lscf->pool;
 
+    if (lscf->suspect_set) {
+        /* suspect=TIME: every method avoids suspect servers; off: none */
+        (void) lbk_pool_set_suspect(lscf->pool,
+                                    (uint64_t) lscf->suspect * 1000,
+                                    lscf->suspect != 0);
+    }
+
     peer = lscf->peers;
     configured = 0;
 
@@ -1358,20 +1596,9 @@ ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
     }
 
     if (lscf->key) {
+        /* an empty key is balanced by round robin, as by nginx's hash */
         if (ngx_http_complex_value(r, lscf->key, &lp->key) != NGX_OK) {
             return NGX_ERROR;
-        }
-
-        if (lp->key.len == 0) {
-            /*
-             * nginx balances requests with an empty key by round robin
-             * instead of hashing them; here they get a different key each
-             * (a per-worker sequence number), which spreads them over the
-             * servers in proportion to their share of the hash space.
-             */
-            lp->empty_key = ngx_http_upstream_lbkit_empty_keys++;
-            lp->key.data = (u_char *) &lp->empty_key;
-            lp->key.len = sizeof(lp->empty_key);
         }
     }
 

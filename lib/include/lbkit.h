@@ -251,8 +251,22 @@ LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
                                         uint32_t fail_timeout_ms);
 
 /**
+ * Suspect peers: a peer with requests in flight that has completed none
+ * (LBK_OUTCOME_OK) for longer than max(@p floor_us, 5 x its observed
+ * latency), counted from its last success or from when it became busy
+ * (unless its last request failed), is suspect of hanging.  peak_ewma and fastest avoid suspect peers while
+ * another is usable; with @p all_methods every method does.  @p floor_us 0
+ * turns it off.  Default: floor 20 ms, latency-aware methods only.  Shared
+ * by every process of the pool.
+ */
+LBK_EXTERN int lbk_pool_set_suspect(lbk_pool *pool, uint64_t floor_us,
+                                    int all_methods);
+
+/**
  * Picks a peer.  @p key / @p key_len feed hash methods (ignored by the
- * others; a hash method with no key gets LBK_EKEY).  @p tried is a bitmap of
+ * others); as with nginx's hash, an empty key (key_len 0) is balanced by
+ * round robin, and a walk past 21 unusable candidates ends in round robin
+ * (LBK_EKEY: key NULL with key_len > 0, or longer than 64 KiB).  @p tried is a bitmap of
  * ids to skip (bit id % 64 of word id / 64), @p tried_words its length; NULL
  * for none.  Skips tried, admin down/drain/maint, health-down, full
  * (max_conns), failed (max_fails within fail_timeout) and ejected peers;

@@ -700,6 +700,17 @@ struct Prober::Impl {
 
   static void timeout_cb(evutil_socket_t, short, void *arg) {
     auto *p = static_cast<Probe *>(arg);
+    // libevent measures timers from its cached, possibly coarse clock
+    // (CLOCK_MONOTONIC_COARSE, read once per loop iteration): the timer may
+    // fire before timeout_ms have passed since t_start.  Wait for the rest.
+    auto due = p->t_start + std::chrono::milliseconds(p->target.timeout_ms);
+    auto now = SteadyClock::now();
+    if (now < due) {
+      auto left = std::chrono::duration_cast<std::chrono::microseconds>(due - now).count() + 1;
+      timeval tv{static_cast<time_t>(left / 1000000), static_cast<suseconds_t>(left % 1000000)};
+      evtimer_add(p->timeout_ev, &tv);
+      return;
+    }
     std::string detail = "no verdict within " + std::to_string(p->target.timeout_ms) +
                          " ms (in " + phase_name(p->phase);
     if (p->phase == Phase::kReply) detail += ", " + std::to_string(p->bytes_received) + " reply bytes";

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <sys/types.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,11 +67,28 @@ uint64_t double_to_bits(double d) {
   return bits;
 }
 
+}  // namespace
+
+// This process's id, read from the kernel once per process (getpid() is a
+// system call; a forked child forgets its parent's).
+uint32_t current_pid() {
+  static std::atomic<uint32_t> cached{0};
+  static const int forget_on_fork =
+      pthread_atfork(nullptr, nullptr, [] { cached.store(0); });
+  (void)forget_on_fork;
+  uint32_t pid = cached.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    pid = static_cast<uint32_t>(getpid());
+    cached.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
+
 // A spin lock living in shared memory.  The holder stores its pid; a
 // waiter that spun for long steals the lock from a holder that no longer
 // exists (a crashed nginx worker must not wedge the others).
 void lock_word(std::atomic<uint32_t> &word) {
-  const uint32_t self = static_cast<uint32_t>(getpid());
+  const uint32_t self = current_pid();
   for (uint64_t spins = 0;; ++spins) {
     uint32_t expected = 0;
     if (word.compare_exchange_weak(expected, self, std::memory_order_acquire))
@@ -88,6 +106,8 @@ void lock_word(std::atomic<uint32_t> &word) {
 void unlock_word(std::atomic<uint32_t> &word) {
   word.store(0, std::memory_order_release);
 }
+
+namespace {
 
 struct WordLock {
   explicit WordLock(std::atomic<uint32_t> &w) : word(w) { lock_word(word); }
@@ -185,13 +205,13 @@ bool health_excluded(const PeerSlot &s, uint64_t now) {
   return until != 0 && now < until;
 }
 
+}  // namespace
+
 bool admin_excluded(const PeerSlot &s) {
   return s.admin_state.load(std::memory_order_relaxed) != LBK_ADMIN_UP ||
          s.agent_admin.load(std::memory_order_relaxed) != AGENT_ADMIN_NONE ||
          s.effective_weight.load(std::memory_order_relaxed) == 0;
 }
-
-}  // namespace
 
 bool PickContext::usable(uint32_t id) {
   if (tried_ != nullptr && id / 64 < tried_words_ &&
@@ -205,6 +225,7 @@ bool PickContext::usable(uint32_t id) {
   uint32_t max_conns = s.max_conns.load(std::memory_order_relaxed);
   if (max_conns != 0 && s.active.load(std::memory_order_relaxed) >= max_conns)
     return false;
+  if (avoid_suspect_ && suspect(id)) return false;
   if (panic_) return true;
   if (s.health.load(std::memory_order_relaxed) == LBK_HEALTH_DOWN)
     return false;
@@ -215,6 +236,19 @@ bool PickContext::usable(uint32_t id) {
       s.ejected_until_us.load(std::memory_order_relaxed) != 0)
     return !health_excluded(s, now());
   return true;
+}
+
+bool PickContext::suspect(uint32_t id) {
+  uint64_t floor = pool_->header->suspect_floor_us.load(std::memory_order_relaxed);
+  const PeerSlot &s = pool_->slots[id];
+  uint32_t active = s.active.load(std::memory_order_relaxed);
+  if (floor == 0 || active == 0) return false;
+  uint64_t since = std::max(s.busy_since_us.load(std::memory_order_relaxed),
+                            s.last_ok_us.load(std::memory_order_relaxed));
+  uint64_t t = now();
+  if (t <= since + floor) return false;
+  double latency = observed_latency_us(*this, s, active);
+  return static_cast<double>(t - since) > SUSPECT_FACTOR * latency;
 }
 
 uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start,
@@ -340,18 +374,39 @@ bool evaluate_panic(lbk_pool *pool) {
 }
 
 // Takes a slot: increments active unless max_conns is reached meanwhile.
+// A peer's active count went from 0 to 1: the suspect rule counts from
+// now, unless its last completed request failed (a peer whose requests time
+// out stays suspect through the moments it has none in flight).
+void became_busy(lbk_pool *pool, PeerSlot &s) {
+  if (s.last_fail_us.load(std::memory_order_relaxed) >
+      s.last_ok_us.load(std::memory_order_relaxed))
+    return;
+  s.busy_since_us.store(pool_now(pool), std::memory_order_relaxed);
+}
+
+// Tells least_conn's shared order that a peer's active count moved.
+void active_changed(lbk_pool *pool, uint32_t id) {
+  if (pool->header->method == METHOD_LEAST_CONN)
+    least_conn_active_changed(pool, id);
+}
+
 bool admit(lbk_pool *pool, uint32_t id) {
   PeerSlot &s = pool->slots[id];
   uint32_t max_conns = s.max_conns.load(std::memory_order_relaxed);
   if (max_conns == 0) {
-    s.active.fetch_add(1, std::memory_order_acq_rel);
+    if (s.active.fetch_add(1, std::memory_order_acq_rel) == 0) became_busy(pool, s);
   } else {
     uint32_t cur = s.active.load(std::memory_order_relaxed);
     do {
-      if (cur >= max_conns) return false;
+      if (cur >= max_conns) {
+        active_changed(pool, id);
+        return false;
+      }
     } while (!s.active.compare_exchange_weak(cur, cur + 1,
                                              std::memory_order_acq_rel));
+    if (cur == 0) became_busy(pool, s);
   }
+  active_changed(pool, id);
   s.requests.fetch_add(1, std::memory_order_relaxed);
   if (tracks_in_flight(*pool->header))
     pool->header->total_active.fetch_add(1, std::memory_order_relaxed);
@@ -448,8 +503,10 @@ void format_header(PoolHeader *h, const lbk_pool_options &o, size_t size) {
   h->panic_threshold_pct = o.panic_threshold_pct;
   h->slow_start_us = o.slow_start_us;
   h->topology_generation.store(1);
+  h->suspect_floor_us.store(DEFAULT_SUSPECT_FLOOR_US);
   PeerSlot *slots = reinterpret_cast<PeerSlot *>(h + 1);
   for (uint32_t i = 0; i < o.max_peers; ++i) new (&slots[i]) PeerSlot();
+  least_conn_area_format(slots + o.max_peers, o.max_peers);
 }
 
 lbk_pool *make_handle(PoolHeader *h, const lbk_pool_options &o) {
@@ -576,6 +633,9 @@ void reset_slot(PeerSlot &s) {
   s.ewma_time_us.store(0);
   s.ewma_lock.store(0);
   s.has_ewma.store(0);
+  s.busy_since_us.store(0);
+  s.last_ok_us.store(0);
+  s.last_fail_us.store(0);
   s.last_check_ok.store(0);
   s.probe_latency_us.store(0);
   s.checks.store(0);
@@ -735,7 +795,8 @@ extern "C" {
 
 LBK_EXTERN size_t lbk_pool_size(uint32_t max_peers) {
   if (max_peers == 0 || max_peers > LBK_PEERS_MAX) return 0;
-  return sizeof(PoolHeader) + sizeof(PeerSlot) * static_cast<size_t>(max_peers);
+  return sizeof(PoolHeader) + sizeof(PeerSlot) * static_cast<size_t>(max_peers) +
+         least_conn_area_size(max_peers);
 }
 
 LBK_EXTERN const char *lbk_method_canonical(const char *name) {
@@ -1025,6 +1086,15 @@ LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
   return 0;
 }
 
+LBK_EXTERN int lbk_pool_set_suspect(lbk_pool *pool, uint64_t floor_us,
+                                    int all_methods) {
+  if (int rc = check_pool(pool)) return rc;
+  pool->header->suspect_floor_us.store(floor_us, std::memory_order_relaxed);
+  pool->header->suspect_all.store(all_methods && floor_us ? 1 : 0,
+                                  std::memory_order_relaxed);
+  return 0;
+}
+
 LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
                              size_t key_len, const uint64_t *tried,
                              size_t tried_words) {
@@ -1032,9 +1102,10 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
   if (out_id == nullptr) return set_error(LBK_EINVAL, "out_id is NULL");
   *out_id = LBK_PEER_NONE;
   if (pool->ops->needs_key) {
-    if (key == nullptr || key_len == 0)
-      return set_error(LBK_EKEY, "method '%s' needs a key (got none)",
-                       pool->method_name);
+    // An empty key is balanced by round robin, as nginx's hash does.
+    if (key == nullptr && key_len != 0)
+      return set_error(LBK_EKEY, "the key is NULL but key_len is %zu",
+                       key_len);
     if (key_len > KEY_MAX)
       return set_error(LBK_EKEY, "hash key of %zu bytes is longer than %zu",
                        key_len, KEY_MAX);
@@ -1045,10 +1116,18 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
   const PoolCache *cache = pool->cache.load(std::memory_order_seq_cst);
   bool panic = evaluate_panic(pool);
   PickContext ctx(pool, key, key_len, tried, tried_words, panic);
+  // suspect_all: suspect peers are avoided while another is usable
+  bool avoiding = pool->header->suspect_all.load(std::memory_order_relaxed) != 0;
+  ctx.avoid_suspect(avoiding);
   uint32_t ramping = LBK_PEER_NONE;
   bool use_ramp = pool->header->slow_start_us != 0 && !pool->ops->needs_key;
   for (int attempt = 0; attempt < PICK_ATTEMPTS; ++attempt) {
     uint32_t id = pick_in_tiers(ctx, pool, *cache);
+    if (id == LBK_PEER_NONE && avoiding) {
+      avoiding = false;
+      ctx.avoid_suspect(false);
+      id = pick_in_tiers(ctx, pool, *cache);
+    }
     if (id == LBK_PEER_NONE) break;
     if (use_ramp) {
       // Slow start: a recovering peer is admitted with probability equal
@@ -1058,6 +1137,7 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
           static_cast<double>(ctx.random() >> 11) * 0x1.0p-53 >= f) {
         if (ramping == LBK_PEER_NONE) ramping = id;
         ctx.exclude(id);
+        active_changed(pool, id);  // picked, not admitted
         continue;
       }
     }
@@ -1098,6 +1178,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
                                            std::memory_order_acq_rel));
   if (active != 0 && tracks_in_flight(*pool->header))
     pool->header->total_active.fetch_sub(1, std::memory_order_relaxed);
+  if (active != 0) active_changed(pool, id);
   if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
   uint64_t now = pool_now(pool);
   lbk_outcome o{};
@@ -1105,6 +1186,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
                   ? offsetof(lbk_outcome, bytes_sent) : sizeof o);
   record_traffic(s, o, now);
   if (outcome->result == LBK_OUTCOME_OK) {
+    s.last_ok_us.store(now, std::memory_order_relaxed);
     s.successes.fetch_add(1, std::memory_order_relaxed);
     s.consecutive_failures.store(0, std::memory_order_relaxed);
     clear_stale_failures(s, now);
@@ -1112,6 +1194,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
       record_latency(pool, s, outcome->latency_us, now);
   } else {
     s.failures.fetch_add(1, std::memory_order_relaxed);
+    s.last_fail_us.store(now, std::memory_order_relaxed);
     record_failure_window(pool, s, now);
     uint32_t consecutive =
         s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;

@@ -129,6 +129,13 @@ class PickContext {
   // admin/agent not up, weight 0, full, and (unless in panic) health-down,
   // failed-window and ejected peers.
   bool usable(uint32_t id);
+  // Is @p id suspect of hanging?  It has requests in flight and has
+  // completed none OK for longer than max(suspect floor, SUSPECT_FACTOR x
+  // its observed latency) since it last did or became busy after a
+  // success.  Never when the pool's suspect floor is 0.
+  bool suspect(uint32_t id);
+  // Let usable() refuse suspect peers (the pool's suspect_all mode).
+  void avoid_suspect(bool on) { avoid_suspect_ = on; }
   // Clock time of the pick, read from the pool clock at most once.
   uint64_t now() {
     if (!have_now_) {
@@ -158,16 +165,33 @@ class PickContext {
   size_t tried_words_;
   bool panic_;
   bool have_now_ = false;
+  bool avoid_suspect_ = false;
   uint64_t now_ = 0;
   uint32_t excluded_[MAX_EXCLUDED];
   int n_excluded_ = 0;
 };
+
+// How much older than its observed latency a peer's lack of progress must
+// be for it to be suspect.
+constexpr double SUSPECT_FACTOR = 5.0;
+// The suspect floor of a new pool (lbk_pool_set_suspect changes it).
+constexpr uint64_t DEFAULT_SUSPECT_FLOOR_US = 20000;
 
 // First usable member of @p tier scanning from position @p start (wrapping)
 // that is none of the @p n_skip ids in @p skip; LBK_PEER_NONE if none.  The
 // bounded fallback every algorithm ends with.
 uint32_t scan_tier(PickContext &ctx, const Tier &tier, size_t start,
                    const uint32_t *skip = nullptr, size_t n_skip = 0);
+
+// A spin lock in shared memory (0 = free, else the holder's pid); a waiter
+// steals it from a holder that no longer exists.
+void lock_word(std::atomic<uint32_t> &word);
+void unlock_word(std::atomic<uint32_t> &word);
+uint32_t current_pid();
+
+// Out of service administratively: admin state not up, agent drain or
+// maint, or effective weight 0.
+bool admin_excluded(const PeerSlot &s);
 
 // build() for algorithms that need nothing beyond the tier's member list.
 std::unique_ptr<AlgoState> build_members_only(const Tier &tier,

@@ -1,7 +1,7 @@
 // pool_layout.h - the flat, pointer-free block behind every lbk_pool.
 //
-// The block is [PoolHeader][PeerSlot x max_peers], each part 64-byte
-// aligned.  It holds no pointers, so several processes may map it at
+// The block is [PoolHeader][PeerSlot x max_peers][least_conn's area (see
+// algo/least_conn.cc)], each part 64-byte aligned.  It holds no pointers, so several processes may map it at
 // different addresses (nginx shared memory).  Everything that changes after
 // a peer is added is a lock-free std::atomic; the static part of a slot
 // (name, address, backup, max_fails, fail_timeout) is written under the
@@ -73,6 +73,12 @@ struct alignas(64) PoolHeader {
   // Pool-wide mean request latency (double bits); the cost of peers with
   // no latency history in peak_ewma.
   alignas(64) std::atomic<uint64_t> latency_mean_bits;
+
+  // Suspect peers (lbk_pool_set_suspect): the floor of the no-progress
+  // time, 0 = off; every method avoids them when suspect_all is set, the
+  // latency-aware ones (peak_ewma, fastest) always.
+  std::atomic<uint64_t> suspect_floor_us;
+  std::atomic<uint32_t> suspect_all;
 };
 
 struct alignas(64) PeerSlot {
@@ -103,6 +109,12 @@ struct alignas(64) PeerSlot {
   std::atomic<uint64_t> ewma_time_us;  // clock of the last EWMA update
   std::atomic<uint32_t> ewma_lock;     // try-lock around EWMA updates
   std::atomic<uint32_t> has_ewma;
+  // Progress: when active last went from 0 to 1 after a success (or
+  // before any outcome), when the last request completed OK and when the
+  // last one failed (clock us); see PickContext::suspect().
+  std::atomic<uint64_t> busy_since_us;
+  std::atomic<uint64_t> last_ok_us;
+  std::atomic<uint64_t> last_fail_us;
 
   // Active-check results (written under state_lock).
   alignas(64) std::atomic<uint32_t> state_lock;

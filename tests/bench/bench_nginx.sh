@@ -25,12 +25,21 @@
 #    connection also counts the replies that connection would have had), so
 #    one 200 ms reply weighs as about eight slow samples; stricter than
 #    counting each reply once.
+# 3. Hung backend: four backends (one process each), one stopped with
+#    SIGSTOP under load; counted at the proxy from the access log
+#    ($request_time): requests that waited for proxy_read_timeout (1 s),
+#    split into those in flight when it stopped and those sent after, for
+#    nginx's round robin and least_conn and lbkit's methods with and without
+#    suspect avoidance; client errors; throughput of the same upstream
+#    without a hang, against nginx's round robin.
 #
 # Environment: BENCH_SECONDS (per wrk run of part 1, default 2),
 # BENCH_LATENCY_SECONDS (per run of part 2, default 4), BENCH_ROUNDS
 # (alternations, default 5), BENCH_CONNECTIONS (default 32),
 # FAST_MS / SLOW_MS backend latencies of part 2 (default 20 / 200),
-# BENCH_PARTS (which parts to run, default "throughput latency"),
+# BENCH_PARTS (which parts to run, default "throughput latency hung"),
+# HUNG_MS / HUNG_CONNECTIONS / HUNG_SECONDS / HUNG_AFTER (part 3: backend
+# latency, default 5; wrk connections, 16; run length, 6; stop after, 2),
 # BENCH_DEBUG=1 (part 2 also prints every round's figures).
 # Exit status: 0 when every run completed, 1 otherwise.
 set -euo pipefail
@@ -42,7 +51,11 @@ conns=${BENCH_CONNECTIONS:-32}
 fast_ms=${FAST_MS:-20}
 slow_ms=${SLOW_MS:-200}
 lat_seconds=${BENCH_LATENCY_SECONDS:-4}
-parts=" ${BENCH_PARTS:-throughput latency} "
+parts=" ${BENCH_PARTS:-throughput latency hung} "
+hung_ms=${HUNG_MS:-5}
+hung_conns=${HUNG_CONNECTIONS:-16}
+hung_seconds=${HUNG_SECONDS:-6}
+hung_after=${HUNG_AFTER:-2}
 nginx=${LBK_NGINX:-/usr/sbin/nginx}
 module=$build/nginx-module/ngx_http_upstream_lbkit_module.so
 backend=$build/tests/support/lbk-testbackend
@@ -208,7 +221,7 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 fi
 
 # ---------------------------------------------------------------- part 2
-[[ $parts == *" latency "* ]] || exit $status
+if [[ $parts == *" latency "* ]]; then
 echo
 echo "== tail latency: 4 backends, one ${slow_ms}ms, three ${fast_ms}ms (median of $rounds ${lat_seconds}s runs, $conns connections)"
 start_backends lat --latency "${fast_ms}ms" --listen 127.0.0.1:0 --ports 3 \
@@ -273,4 +286,82 @@ for v in "${lat_variants[@]}"; do
   p50=$(median <"$work/p50.$v"); p99=$(median <"$work/p99.$v"); slow=$(median <"$work/slow.$v")
   printf '%-20s %9.2f %9.2f %11.2f%% %16.2f\n' "$v" "$p50" "$p99" "$slow" "$(awk -v a="$p99" -v b="$base99" 'BEGIN { print (b > 0) ? a / b : 0 }')"
 done
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+fi
+
+# ---------------------------------------------------------------- part 3
+[[ $parts == *" hung "* ]] || exit $status
+echo
+echo "== hung backend: 4 backends of ${hung_ms} ms, one stopped (SIGSTOP) ${hung_after}s into a ${hung_seconds}s run,"
+echo "   $hung_conns connections, proxy_read_timeout 1s, retried elsewhere (proxy_next_upstream error timeout)"
+# One backend process per listener, so that one can be stopped alone.
+for k in 1 2 3 4; do
+  start_backends "hung$k" --latency "${hung_ms}ms" --listen 127.0.0.1:0
+  cat "$work/hung$k.ports" >>"$work/hung.ports"
+done
+stopped_pid=${pids[-1]}
+stopped_port=$(tail -n 1 "$work/hung.ports")
+hung_variants=(nginx_round_robin nginx_least_conn lbkit_least_conn lbkit_least_conn_suspect
+               lbkit_peak_ewma lbkit_peak_ewma_no_suspect lbkit_fastest lbkit_round_robin_suspect)
+declare -A hung_directive=(
+  [nginx_round_robin]="" [nginx_least_conn]="least_conn;"
+  [lbkit_least_conn]="lbkit least_conn;" [lbkit_least_conn_suspect]="lbkit least_conn suspect=20ms;"
+  [lbkit_peak_ewma]="lbkit peak_ewma;" [lbkit_peak_ewma_no_suspect]="lbkit peak_ewma suspect=off;"
+  [lbkit_fastest]="lbkit fastest;" [lbkit_round_robin_suspect]="lbkit round_robin suspect=20ms;")
+declare -A hung_port
+{
+  common_head | sed 's/^worker_processes 1;/worker_processes 2;/'
+  echo '  log_format timing "$msec $request_time $status $upstream_addr";'
+  for v in "${hung_variants[@]}"; do
+    hung_port[$v]=$(free_port)
+    echo "  upstream $v {"
+    [ -n "${hung_directive[$v]}" ] && echo "    ${hung_directive[$v]}"
+    server_lines "$work/hung.ports"
+    echo "    keepalive 64;"
+    echo "  }"
+    echo "  server { listen 127.0.0.1:${hung_port[$v]};"
+    echo "    access_log $work/hung.$v.log timing;"
+    echo "    proxy_read_timeout 1s; proxy_connect_timeout 1s; proxy_next_upstream error timeout;"
+    echo "    location / { proxy_pass http://$v; } }"
+  done
+  echo "}"
+} >"$work/hung.conf"
+start_nginx hung
+for v in "${hung_variants[@]}"; do wait_port "${hung_port[$v]}"; done
+
+# hung_counts LOG STOP_TIME: "WAITED IN_FLIGHT AFTER ERRORS REQUESTS" from an
+# access log: requests that waited for the read timeout (request_time >= 1 s),
+# of those the ones that started before the backend was stopped (in flight to
+# it, or sent in the same instant) and after, and non-200 answers.
+hung_counts() {
+  awk -v stop="$2" '
+    { n++; start = $1 - $2 }
+    $2 >= 1.0 { waited++; if (start <= stop) before++; else after++ }
+    $3 != 200 { err++ }
+    END { printf "%d %d %d %d %d\n", waited, before, after, err, n }' "$1"
+}
+
+printf '%-28s %9s %9s %9s %9s %8s %11s %9s\n' variant "req/s" waited "in flight" after errors "no-hang r/s" "r/s ratio"
+for v in "${hung_variants[@]}"; do
+  # without a hang: throughput
+  read -r base_rps _ _ base_err < <(run_wrk "${hung_port[$v]}" "$hung_after")
+  : >"$work/hung.$v.log"
+  wrk -t1 -c"$hung_conns" -d"${hung_seconds}s" "http://127.0.0.1:${hung_port[$v]}/" >"$work/hung.$v.wrk" 2>&1 &
+  wrk_pid=$!
+  sleep "$hung_after"
+  stop_time=$(date +%s.%N)
+  kill -STOP "$stopped_pid"
+  wait "$wrk_pid" || true
+  kill -CONT "$stopped_pid"
+  sleep 1.5  # the stopped backend answers what it queued; the log is complete
+  rps=$(awk '/Requests\/sec:/ { print $2 }' "$work/hung.$v.wrk")
+  wrk_err=$(awk '/Non-2xx or 3xx responses:/ { e += $NF } /Socket errors:/ { e += 1 } END { print e + 0 }' "$work/hung.$v.wrk")
+  read -r waited before after err n < <(hung_counts "$work/hung.$v.log" "$stop_time")
+  printf '%-28s %9.0f %9d %9d %9d %8d %11.0f %9.3f\n' "$v" "$rps" "$waited" "$before" "$after" \
+    "$((err + wrk_err + base_err))" "$base_rps" "$(awk -v a="$base_rps" -v b="${hung_base:-$base_rps}" 'BEGIN { print (b > 0) ? a / b : 0 }')"
+  [ -n "${hung_base:-}" ] || hung_base=$base_rps
+done
+echo "(waited: requests that waited for the 1 s read timeout; in flight: of those, started before the stop;"
+echo " after: started after it, the ones a balancer could have sent elsewhere; r/s ratio: no-hang"
+echo " throughput against nginx's round robin in the same run)"
 exit $status

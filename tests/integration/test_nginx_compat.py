@@ -98,7 +98,7 @@ class BadDirectives(NginxTestCase):
         ("lbkit hash $arg_k balance_factor=50;",
          r'invalid parameter "balance_factor=50".*above 100'),
         ("lbkit round_robin; lbkit least_conn;", r'"lbkit" directive is duplicate'),
-        ("hash $arg_k; lbkit round_robin;", r'"lbkit" must come before "keepalive"'),
+        ("hash $arg_k; lbkit round_robin;", r'"lbkit" cannot follow "hash"'),
     ]
 
     def test_nginx_t_names_the_parameter_and_line(self):

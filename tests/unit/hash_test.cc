@@ -262,6 +262,50 @@ TEST(ModuloHash, RehashesPastAnUnusablePeerAsNginx) {
   }
 }
 
+TEST(ModuloHash, TwentyOneUnusableAttemptsEndInRoundRobinAsNginx) {
+  lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
+  o.hash_kind = LBK_HASH_MODULO;
+  PoolFixture f("hash", 64, &o);
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(f.add("s" + std::to_string(i)));
+  // only s7 and s30 are up: about a third of the keys miss 21 times
+  for (int i = 0; i < 40; ++i)
+    if (i != 7 && i != 30) lbk_pool_set_state(f.pool, ids[i], LBK_ADMIN_DOWN);
+  size_t turn = 0, fallbacks = 0;
+  for (int k = 0; k < 300; ++k) {
+    std::string key = "k" + std::to_string(k);
+    uint64_t sum = 0;
+    uint32_t expect = LBK_PEER_NONE;
+    for (int r = 0; r <= 20 && expect == LBK_PEER_NONE; ++r) {
+      sum += (crc_of((r ? std::to_string(r) : std::string()) + key) >> 16) & 0x7fff;
+      uint32_t id = ids[sum % 40];
+      if (id == ids[7] || id == ids[30]) expect = id;
+    }
+    if (expect == LBK_PEER_NONE) {  // nginx's round robin over s7, s30
+      expect = (turn++ % 2) ? ids[30] : ids[7];
+      ++fallbacks;
+    }
+    EXPECT_EQ(f.pick_release(key), expect) << key;
+  }
+  EXPECT_GT(fallbacks, 50u);
+}
+
+TEST(Hash, AnEmptyKeyIsBalancedByNginxRoundRobin) {
+  for (int kind : {LBK_HASH_MODULO, LBK_HASH_KETAMA, LBK_HASH_MAGLEV}) {
+    lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
+    o.hash_kind = kind;
+    PoolFixture f("hash", 64, &o);
+    f.add("a", 5);
+    f.add("b", 1);
+    f.add("c", 1);
+    EXPECT_EQ(f.sequence(14), "aabacaaaabacaa") << kind;
+    // a key still maps as before, and does not move the sequence
+    uint32_t keyed = f.pick_release("user-1");
+    EXPECT_EQ(f.pick_release("user-1"), keyed);
+    EXPECT_EQ(f.sequence(7), "aabacaa") << kind;
+  }
+}
+
 TEST(BoundedLoad, NoPeerExceedsTheFactorOfTheAverage) {
   lbk_pool_options o = LBK_POOL_OPTIONS_INIT;
   o.balance_factor = 125;

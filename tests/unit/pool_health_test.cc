@@ -114,6 +114,47 @@ TEST(PoolHealth, FastestSharesTheBandAndIgnoresSlowPeers) {
   EXPECT_EQ(f.sequence(3), "bbb");
 }
 
+// Without active checks fastest ranks by the latency it observes from
+// released requests: every peer is tried in the first ranking interval,
+// then the slow one is left out until its estimate has decayed (tau 10 s),
+// tried again for one interval, left out again.
+TEST(PoolHealth, FastestWithoutChecksUsesObservedLatency) {
+  PoolFixture f("fastest");
+  uint32_t a = f.add("a"), b = f.add("b"), s = f.add("slow");
+  std::map<uint32_t, uint64_t> latency_us = {{a, 1000}, {b, 1080}, {s, 5000}};
+  std::map<uint32_t, int> counts;
+  auto run = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      uint32_t id = LBK_PEER_NONE;
+      ASSERT_EQ(lbk_pool_pick(&id, f.pool, nullptr, 0, nullptr, 0), 0);
+      lbk_outcome oc = LBK_OUTCOME_INIT;
+      oc.latency_us = latency_us[id];
+      ASSERT_EQ(lbk_pool_release(f.pool, id, &oc), 0);
+      counts[id]++;
+      f.clock.now_us += 1000;  // 1 ms a request: re-ranked every 20
+    }
+  };
+  run(20);  // the first ranking interval: nobody measured, all share
+  int tried = counts[s];
+  EXPECT_GE(tried, 1);
+  EXPECT_LE(tried, 7);
+  run(280);
+  EXPECT_EQ(counts[s], tried);
+  EXPECT_GT(counts[a], 100);
+  EXPECT_GT(counts[b], 100);
+  // 20 s more of requests: 5000 us decays to a's and b's 1000-1080 in
+  // about 15 s; slow is tried again within the band for one interval
+  run(20000);
+  EXPECT_GE(counts[s], tried + 1);
+  EXPECT_LE(counts[s], tried + 7);
+  // with a probe latency the probes rank again, as before
+  Check c(LBK_CHECK_TCP);
+  lbk_check_result fast = verdict(LBK_CHECK_PASS, 500);
+  lbk_pool_report_check(nullptr, f.pool, s, c.check, &fast);
+  f.clock.now_us += 100000;
+  EXPECT_EQ(f.sequence(3), "sss");
+}
+
 TEST(PoolHealth, LagBeyondMaxLagFailsTheCheck) {
   PoolFixture f("round_robin");
   Check c(LBK_CHECK_JSONRPC, /*max_lag=*/5);

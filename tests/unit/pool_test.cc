@@ -98,8 +98,8 @@ TEST(Pool, ErrorsHaveDistinctCodesAndMessages) {
   PoolFixture h("hash");
   h.add("x");
   uint32_t id;
-  EXPECT_EQ(lbk_pool_pick(&id, h.pool, nullptr, 0, nullptr, 0), LBK_EKEY);
-  EXPECT_NE(std::strstr(lbk_error_last(), "needs a key"), nullptr);
+  EXPECT_EQ(lbk_pool_pick(&id, h.pool, nullptr, 1, nullptr, 0), LBK_EKEY);
+  EXPECT_NE(std::strstr(lbk_error_last(), "key is NULL"), nullptr);
 
   const int codes[] = {LBK_EINVAL,  LBK_ENOMEM,    LBK_ENOPEER, LBK_EWEIGHT,
                        LBK_EDUPNAME, LBK_EMETHOD,  LBK_ETOOMANY, LBK_EKEY,

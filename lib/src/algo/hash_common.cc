@@ -17,6 +17,21 @@ bool LoadBound::allows(PickContext &ctx, const Tier &tier, size_t pos) const {
   return ctx.slot(tier.ids[pos]).active.load(std::memory_order_relaxed) < cap;
 }
 
+size_t hash_walk_steps(const LoadBound &bound) {
+  return bound.bounded() ? HASH_WALK_STEPS : NGINX_CANDIDATES;
+}
+
+uint32_t hash_walk_failed(PickContext &ctx, const Tier &tier, size_t start,
+                          const LoadBound &bound) {
+  if (bound.bounded()) return hash_fallback(ctx, tier, start, bound);
+  return hash_round_robin(ctx, tier);
+}
+
+uint32_t hash_round_robin(PickContext &ctx, const Tier &tier) {
+  return round_robin_pick(
+      ctx, tier, *static_cast<const HashState *>(tier.state.get())->round_robin);
+}
+
 uint32_t hash_fallback(PickContext &ctx, const Tier &tier, size_t start,
                        const LoadBound &bound) {
   size_t n = tier.ids.size();

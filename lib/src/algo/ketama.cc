@@ -13,12 +13,13 @@
 //    is kept.
 // A key's hash is crc32(key); its point is the first with hash >= key hash,
 // wrapping to the first point.  A pick that finds the member unusable (or
-// over the load bound) moves to the next point, as nginx does; nginx gives
-// up after 20 points and falls back to round robin, we keep walking up to
-// HASH_WALK_STEPS points and then scan the members.
+// over the load bound) moves to the next point, as nginx does.  As nginx,
+// an empty key and a walk past 21 points whose members are unusable end
+// in round robin (with a load bound, which nginx lacks, the walk goes on
+// up to HASH_WALK_STEPS points and then the members are scanned).
 //
 // On change: add, remove and weight changes rebuild the ring (O(P log P)
-// for P points); drained, down or failed members keep their points and are
+// for P points), admin state changes only the round-robin schedule; drained, down or failed members keep their points and are
 // walked past, so their keys return when they do.  Slow start does not
 // apply to hash methods (their keys would otherwise move).
 #include <zlib.h>
@@ -48,7 +49,7 @@ struct RingPoint {
 // point, and the lookup steps forward over the (few) points of the bucket.
 constexpr uint32_t DIRECT = 0x80000000u;
 
-struct Ring : AlgoState {
+struct Ring : HashState {
   std::vector<RingPoint> points;
   std::vector<uint32_t> table;
   int shift = 32;  // 32 - bits
@@ -105,7 +106,7 @@ uLong base_hash(const std::string &name) {
   return crc_update(crc, port, port_len);
 }
 
-std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
+std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &params) {
   std::vector<RingPoint> points;
   points.reserve(tier.total_weight * POINTS_PER_WEIGHT);
   for (uint32_t pos = 0; pos < tier.ids.size(); ++pos) {
@@ -132,6 +133,7 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
                            }),
                points.end());
   auto ring = std::make_unique<Ring>();
+  ring->round_robin = round_robin_build(tier, params);
   ring->points = std::move(points);
   const auto &sorted = ring->points;
   // About 4 buckets per point, at most 2^20 buckets (4 MB, reached at
@@ -156,27 +158,29 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
 uint32_t pick(PickContext &ctx, const Tier &tier) {
   const Ring &ring = *static_cast<const Ring *>(tier.state.get());
   const auto &points = ring.points;
+  if (ctx.key_len() == 0) return hash_round_robin(ctx, tier);
   uint32_t key_hash = lbk_crc32(ctx.key(), ctx.key_len());
   LoadBound bound(ctx, tier);
   uint32_t direct_pos = 0;
+  size_t step = 0;
   size_t at = ring.lookup(key_hash, &direct_pos);
   if (at == SIZE_MAX) {
     if (bound.allows(ctx, tier, direct_pos) && ctx.usable(tier.ids[direct_pos]))
       return tier.ids[direct_pos];
-    at = ring.full_lower_bound(key_hash);  // walk on from the point itself
+    at = ring.full_lower_bound(key_hash) + 1;  // walk on past the point
+    step = 1;
   }
-  size_t steps = std::min(points.size(), HASH_WALK_STEPS);
-  for (size_t step = 0; step < steps; ++step, ++at) {
+  for (size_t steps = hash_walk_steps(bound); step < steps; ++step, ++at) {
     if (at >= points.size()) at = 0;
     uint32_t pos = points[at].pos;
     if (bound.allows(ctx, tier, pos) && ctx.usable(tier.ids[pos]))
       return tier.ids[pos];
   }
-  return hash_fallback(ctx, tier, points[at % points.size()].pos, bound);
+  return hash_walk_failed(ctx, tier, points[at % points.size()].pos, bound);
 }
 
 }  // namespace
 
-const AlgoOps ketama_ops = {"ketama", true, build, pick, false};
+const AlgoOps ketama_ops = {"ketama", true, build, pick, true};
 
 }  // namespace lbk

@@ -11,8 +11,9 @@
 // With equal weights every member owns floor(M/n) or ceil(M/n) entries.
 //
 // A key's entry is FNV-1a-64(key) % M.  An unusable member (or one over the
-// load bound) passes the key to the following entries (up to
-// HASH_WALK_STEPS), then the members are scanned.
+// load bound) passes the key to the following entries.  As the nginx hash
+// methods: an empty key and 21 unusable entries end in round robin (with a
+// load bound: HASH_WALK_STEPS entries, then the members are scanned).
 //
 // On change: add, remove and weight changes rebuild the table (O(M) when
 // weights are equal); Maglev moves few keys besides the changed member's.
@@ -27,7 +28,7 @@ namespace {
 
 constexpr uint32_t TABLE_SIZE = 65537;
 
-struct Table : AlgoState {
+struct Table : HashState {
   std::vector<uint32_t> entries;  // tier positions
 };
 
@@ -47,7 +48,7 @@ uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
+std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &params) {
   size_t n = tier.ids.size();
   std::vector<uint32_t> offset(n), skip(n), next(n, 0);
   uint32_t max_weight = 1;
@@ -59,6 +60,7 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
     max_weight = std::max(max_weight, tier.weights[i]);
   }
   auto table = std::make_unique<Table>();
+  table->round_robin = round_robin_build(tier, params);
   table->entries.assign(TABLE_SIZE, UINT32_MAX);
   uint32_t filled = 0;
   for (uint64_t round = 1; filled < TABLE_SIZE; ++round) {
@@ -80,19 +82,21 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
   const auto &entries = static_cast<const Table *>(tier.state.get())->entries;
+  if (ctx.key_len() == 0) return hash_round_robin(ctx, tier);
   size_t at = static_cast<size_t>(fnv1a64(ctx.key(), ctx.key_len()) % TABLE_SIZE);
   LoadBound bound(ctx, tier);
-  for (size_t step = 0; step < HASH_WALK_STEPS; ++step, ++at) {
+  for (size_t step = 0, steps = hash_walk_steps(bound); step < steps;
+       ++step, ++at) {
     if (at >= TABLE_SIZE) at = 0;
     uint32_t pos = entries[at];
     if (bound.allows(ctx, tier, pos) && ctx.usable(tier.ids[pos]))
       return tier.ids[pos];
   }
-  return hash_fallback(ctx, tier, entries[at % TABLE_SIZE], bound);
+  return hash_walk_failed(ctx, tier, entries[at % TABLE_SIZE], bound);
 }
 
 }  // namespace
 
-const AlgoOps maglev_ops = {"maglev", true, build, pick, false};
+const AlgoOps maglev_ops = {"maglev", true, build, pick, true};
 
 }  // namespace lbk

@@ -5,12 +5,15 @@
 // followed by the key, keeps (crc >> 16) & 0x7fff and adds it to the running
 // sum of the previous attempts; the member is the one whose cumulative
 // weight range contains sum % total weight (members in id order).  An
-// unusable member (or one over the load bound) leads to the next attempt,
-// up to 20 as in nginx, then the members are scanned.  Finding the member is
-// a binary search over cumulative weights: O(log n).
+// unusable member (or one over the load bound) leads to the next attempt.
+// As nginx, an empty key, a tier of one member and 21 unusable attempts
+// end in round robin (with a load bound, which nginx lacks, in a scan of
+// the members).  Finding the member is a binary search over cumulative
+// weights: O(log n).
 //
 // On change: add, remove and weight changes rebuild the cumulative weights;
-// most keys move (that is what consistent hashing avoids).
+// most keys move (that is what consistent hashing avoids); admin state
+// changes only the round-robin schedule.
 #include <zlib.h>
 
 #include <algorithm>
@@ -22,14 +25,13 @@
 namespace lbk {
 namespace {
 
-constexpr uint32_t MAX_REHASH = 20;
-
-struct Cumulative : AlgoState {
+struct Cumulative : HashState {
   std::vector<uint64_t> ends;  // ends[i] = weights[0] + ... + weights[i]
 };
 
-std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
+std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &params) {
   auto c = std::make_unique<Cumulative>();
+  c->round_robin = round_robin_build(tier, params);
   uint64_t sum = 0;
   for (uint32_t w : tier.weights) c->ends.push_back(sum += w);
   return c;
@@ -37,14 +39,16 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
   const auto &ends = static_cast<const Cumulative *>(tier.state.get())->ends;
+  if (ctx.key_len() == 0 || ends.size() < 2) return hash_round_robin(ctx, tier);
   LoadBound bound(ctx, tier);
   uint64_t sum = 0;
   size_t pos = 0;
-  for (uint32_t rehash = 0; rehash < MAX_REHASH; ++rehash) {
+  for (size_t rehash = 0, steps = hash_walk_steps(bound); rehash < steps;
+       ++rehash) {
     uLong crc = crc32(0L, Z_NULL, 0);
     if (rehash > 0) {
       char digits[16];
-      int len = std::snprintf(digits, sizeof digits, "%u", rehash);
+      int len = std::snprintf(digits, sizeof digits, "%zu", rehash);
       crc = crc32(crc, reinterpret_cast<const Bytef *>(digits),
                   static_cast<uInt>(len));
     }
@@ -57,11 +61,11 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
     if (bound.allows(ctx, tier, pos) && ctx.usable(tier.ids[pos]))
       return tier.ids[pos];
   }
-  return hash_fallback(ctx, tier, pos, bound);
+  return hash_walk_failed(ctx, tier, pos, bound);
 }
 
 }  // namespace
 
-const AlgoOps modulo_hash_ops = {"modulo_hash", true, build, pick, false};
+const AlgoOps modulo_hash_ops = {"modulo_hash", true, build, pick, true};
 
 }  // namespace lbk

@@ -53,6 +53,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "algo/methods.h"
 #include "algo/weighted_draw.h"
@@ -67,15 +68,21 @@ double load_double(const std::atomic<uint64_t> &bits) {
   return d;
 }
 
-// The peer's estimate decayed for the time since its last sample.
-double decayed_latency(PickContext &ctx, const PeerSlot &s) {
+}  // namespace
+
+double observed_latency_us(PickContext &ctx, const PeerSlot &s,
+                           uint32_t active) {
+  if (!s.has_ewma.load(std::memory_order_acquire)) return -1.0;
   double latency = load_double(s.ewma_bits);
+  if (active != 0) return latency;
   uint64_t then = s.ewma_time_us.load(std::memory_order_relaxed);
   uint64_t now = ctx.now();
   if (now <= then) return latency;
   return latency * std::exp(-static_cast<double>(now - then) /
                             static_cast<double>(ctx.params().ewma_decay_us));
 }
+
+namespace {
 
 uint32_t pick(PickContext &ctx, const Tier &tier) {
   double default_cost = load_double(ctx.pool()->header->latency_mean_bits);
@@ -84,11 +91,11 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
   double load_unit = std::max(1.0, in_flight / static_cast<double>(tier.ids.size()));
   return pick_cheapest_of_draws(
       ctx, tier, [&](uint32_t id, uint32_t active) {
-        const PeerSlot &s = ctx.slot(id);
-        double latency = !s.has_ewma.load(std::memory_order_acquire)
-                             ? default_cost
-                         : active == 0 ? decayed_latency(ctx, s)
-                                       : load_double(s.ewma_bits);
+        // a suspect peer (requests in flight, no progress) loses to any
+        // other draw
+        if (ctx.suspect(id)) return std::numeric_limits<double>::max();
+        double latency = observed_latency_us(ctx, ctx.slot(id), active);
+        if (latency < 0) latency = default_cost;
         return latency * (static_cast<double>(active) + load_unit);
       });
 }

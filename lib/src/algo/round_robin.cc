@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "algo/methods.h"
+#include "algo/round_robin.h"
 
 namespace lbk {
 namespace {
@@ -165,7 +166,10 @@ std::vector<uint32_t> schedule_for(const std::vector<uint32_t> &weights) {
   return stride_schedule(reduced, total);
 }
 
-std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
+}  // namespace
+
+std::unique_ptr<AlgoState> round_robin_build(const Tier &tier,
+                                             const PoolParams &) {
   auto sched = std::make_unique<Schedule>();
   // Members in service, by their tier position (ascending id order).
   std::vector<uint32_t> members, weights;
@@ -180,9 +184,9 @@ std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &) {
   return sched;
 }
 
-uint32_t pick(PickContext &ctx, const Tier &tier) {
-  const auto &positions =
-      static_cast<const Schedule *>(tier.state.get())->positions;
+uint32_t round_robin_pick(PickContext &ctx, const Tier &tier,
+                          const AlgoState &schedule) {
+  const auto &positions = static_cast<const Schedule &>(schedule).positions;
   size_t len = positions.size();
   // No member in service when the schedule was built: a state change may
   // not have reached this process's cache yet.
@@ -200,8 +204,15 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
   return scan_tier(ctx, tier, positions[at]);
 }
 
+namespace {
+
+uint32_t pick(PickContext &ctx, const Tier &tier) {
+  return round_robin_pick(ctx, tier, *tier.state);
+}
+
 }  // namespace
 
-const AlgoOps round_robin_ops = {"round_robin", false, build, pick, true};
+const AlgoOps round_robin_ops = {"round_robin", false, round_robin_build, pick,
+                                 true};
 
 }  // namespace lbk

@@ -55,10 +55,6 @@ bool already_drawn(uint32_t id, const uint32_t *drawn, size_t n_drawn) {
 
 }  // namespace
 
-uint32_t draw_usable(PickContext &ctx, const Tier &tier) {
-  return draw_usable_distinct(ctx, tier, nullptr, 0);
-}
-
 uint32_t draw_usable_distinct(PickContext &ctx, const Tier &tier,
                               const uint32_t *drawn, size_t n_drawn) {
   const AliasTable &table = static_cast<const AliasState *>(tier.state.get())->table;

@@ -31,10 +31,8 @@ struct AliasState : AlgoState {
 std::unique_ptr<AlgoState> build_alias_state(const Tier &tier,
                                              const PoolParams &);
 
-// Draws a usable member by weight; after MAX_DRAW_ATTEMPTS unusable draws
-// it falls back to scan_tier() from a random position.
+// Draws made before draw_usable_distinct() scans.
 constexpr int MAX_DRAW_ATTEMPTS = 8;
-uint32_t draw_usable(PickContext &ctx, const Tier &tier);
 
 // Draws a usable member by weight that is none of the @p n_drawn ids in
 // @p drawn (weighted draw without replacement): a draw that hits an
