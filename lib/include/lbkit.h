@@ -614,6 +614,13 @@ LBK_EXTERN size_t lbk_utf8_copy(char *dst, size_t dst_size, const char *src,
 /** 1 when @p len bytes at @p s are valid UTF-8 (no NUL byte), else 0. */
 LBK_EXTERN int lbk_utf8_valid(const char *s, size_t len);
 
+/**
+ * The length (1 to 4) of the valid UTF-8 character at @p s, of which @p len
+ * bytes are readable, or 0 when @p s does not start one (RFC 3629: overlong
+ * forms, surrogates, code points above U+10FFFF and NUL are invalid).
+ */
+LBK_EXTERN size_t lbk_utf8_char_len(const char *s, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Carrying peer state between pools (reload)                          */
 /* ------------------------------------------------------------------ */

@@ -98,6 +98,10 @@ LBK_EXTERN size_t lbk_utf8_copy(char *dst, size_t dst_size, const char *src,
   return out;
 }
 
+LBK_EXTERN size_t lbk_utf8_char_len(const char *s, size_t len) {
+  return lbk::proto::utf8_sequence_length(reinterpret_cast<const unsigned char *>(s), len);
+}
+
 LBK_EXTERN int lbk_utf8_valid(const char *s, size_t len) {
   const auto *p = reinterpret_cast<const unsigned char *>(s);
   for (size_t i = 0; i < len;) {
