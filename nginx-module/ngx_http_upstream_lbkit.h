@@ -237,6 +237,8 @@ char *ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf,
 
 /* Called from the module's init_process in every worker. */
 ngx_int_t ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle);
+/* Called from the module's exit_process: closes checks in flight. */
+void ngx_http_upstream_lbkit_check_exit_process(ngx_cycle_t *cycle);
 
 
 /* --- implemented in ngx_http_upstream_lbkit_status.c ------------------- */
