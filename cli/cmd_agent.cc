@@ -29,6 +29,14 @@
 // servers it answers for: to hold one in maintenance, mark it `disabled` in
 // the configuration (the agent answers "maint"), or first
 // `disable agent BACKEND/SERVER`.
+// Connections: each has --connection-timeout from accept to its answer (bytes
+// do not extend it), then as long again to take the answer.  At most
+// --max-connections are open, lowered to fit the descriptor limit
+// (RLIMIT_NOFILE); at the bound, a new connection replaces the oldest one
+// still waiting for its line, so a poller that sends its line at once is
+// answered however many idle or slow connections are held open.  When accept
+// fails (descriptors exhausted) the listener pauses, 50 ms doubling to 1 s,
+// with one log line per episode.  Requested names are logged escaped.
 // Prints "listening ADDR:PORT" on stdout once bound (port 0 = any free).
 // Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage or config error, 4 cannot
 // listen.
@@ -39,6 +47,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,12 +57,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <list>
 #include <map>
 #include <memory>
 
 #include "commands.h"
 #include "config.h"
 #include "haproxy_verdict.h"
+#include "output.h"
 #include "probe_session.h"
 #include "state_file.h"
 
@@ -61,6 +72,11 @@ namespace lbctl {
 namespace {
 
 constexpr size_t kMaxRequestLine = 512;
+// Descriptors kept free of connections: stdio, the listener, libevent's own,
+// the state file, name resolution; probe sockets are added per node.
+constexpr rlim_t kReservedDescriptors = 32;
+// Pauses of the listener after a failed accept.
+constexpr int kAcceptPauseFirstMs = 50, kAcceptPauseMaxMs = 1000;
 
 struct AgentOptions {
   std::string config_path, listen, state_path;
@@ -123,7 +139,8 @@ class Agent {
  public:
   explicit Agent(const AgentOptions &opts) : opts_(opts) {}
   ~Agent() {
-    for (event *e : {round_timer_, sigint_, sigterm_})
+    while (!waiting_.empty()) close_connection(waiting_.front());
+    for (event *e : {round_timer_, sigint_, sigterm_, accept_pause_})
       if (e) event_free(e);
     if (listener_) evconnlistener_free(listener_);
     runner_.reset();
@@ -146,6 +163,7 @@ class Agent {
       std::fprintf(stderr, "lbctl agent: %s\n", error.c_str());
       return kExitUsage;
     }
+    if (!fit_connections_to_descriptors()) return kExitUsage;
     base_ = event_base_new();
     if (!base_) {
       std::fprintf(stderr, "lbctl agent: cannot create the event loop\n");
@@ -169,6 +187,8 @@ class Agent {
                    std::strerror(errno));
       return kExitRuntime;
     }
+    evconnlistener_set_error_cb(listener_, &Agent::on_accept_error);
+    accept_pause_ = evtimer_new(base_, &Agent::on_accept_pause_end, this);
     sockaddr_storage bound{};
     socklen_t blen = sizeof bound;
     getsockname(evconnlistener_get_fd(listener_), reinterpret_cast<sockaddr *>(&bound), &blen);
@@ -203,8 +223,34 @@ class Agent {
     bufferevent *bev;
     std::string peer;
     bool answered = false;
+    event *deadline = nullptr;
+    // Its place in waiting_ until it is answered.
+    std::list<Connection *>::iterator waiting;
   };
 
+  // The connection bound, lowered below the descriptor limit; false (with a
+  // message) when the limit leaves no room for a connection.
+  bool fit_connections_to_descriptors() {
+    max_connections_ = opts_.max_connections;
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return true;
+    const rlim_t reserved = kReservedDescriptors + 2 * session_.nodes().size();
+    if (rl.rlim_cur <= reserved) {
+      std::fprintf(stderr, "lbctl agent: the descriptor limit (%llu, ulimit -n) leaves no room "
+                           "for connections; %llu are needed besides them\n",
+                   static_cast<unsigned long long>(rl.rlim_cur),
+                   static_cast<unsigned long long>(reserved));
+      return false;
+    }
+    const rlim_t room = rl.rlim_cur - reserved;
+    if (room < max_connections_) {
+      max_connections_ = static_cast<unsigned>(room);
+      std::fprintf(stderr, "lbctl agent: at most %u connections (descriptor limit %llu, "
+                           "ulimit -n)\n",
+                   max_connections_, static_cast<unsigned long long>(rl.rlim_cur));
+    }
+    return true;
+  }
   // ---- probing --------------------------------------------------------
   void start_round() {
     in_round_ = schedule_->begin(std::chrono::steady_clock::now());
@@ -230,23 +276,29 @@ class Agent {
                      opts_.state_path.c_str(), std::strerror(errno));
       state_missing_logged_ = true;
       have_state_ = false;
+      state_seen_ = false;
       return;
     }
     state_missing_logged_ = false;
-    if (have_state_ && st.st_ino == state_ino_ && st.st_mtim.tv_sec == state_mtime_.tv_sec &&
+    // Read (and a bad file logged) once per change of the file, not per
+    // request.  read_state_file() does not block on a FIFO and is bounded.
+    if (state_seen_ && st.st_ino == state_ino_ && st.st_mtim.tv_sec == state_mtime_.tv_sec &&
         st.st_mtim.tv_nsec == state_mtime_.tv_nsec && st.st_size == state_size_)
       return;
+    state_seen_ = true;
+    state_ino_ = st.st_ino;
+    state_mtime_ = st.st_mtim;
+    state_size_ = st.st_size;
     State fresh;
     std::string error;
     if (!read_state_file(opts_.state_path, fresh, error)) {
-      std::fprintf(stderr, "lbctl agent: %s (keeping the previous state)\n", error.c_str());
+      std::fprintf(stderr, "lbctl agent: %s (keeping the previous state until the file "
+                           "changes)\n",
+                   log_escape(error).c_str());
       return;
     }
     state_ = std::move(fresh);
     have_state_ = true;
-    state_ino_ = st.st_ino;
-    state_mtime_ = st.st_mtim;
-    state_size_ = st.st_size;
   }
 
   // The state is too old to act on (the canary stopped).
@@ -293,55 +345,127 @@ class Agent {
     }
     if (matches != 1) {
       const std::string what = matches == 0 ? "unknown server" : "ambiguous server (name the pool)";
+      const std::string logged_name = log_escape(name);
       // Logged once a minute per name: HAProxy asks every agent-inter.
       const auto now = std::chrono::steady_clock::now();
       auto logged = unknown_logged_.find(name);
       if (logged == unknown_logged_.end() || now - logged->second > std::chrono::minutes(1)) {
         std::fprintf(stderr, "lbctl agent: %s '%s' asked by %s; answered without a change\n",
-                     what.c_str(), name.c_str(), peer.c_str());
+                     what.c_str(), logged_name.c_str(), peer.c_str());
         if (unknown_logged_.size() > 10000) unknown_logged_.clear();  // bounded
         unknown_logged_[name] = now;
       }
-      return agent_comment_line(what + " '" + name + "'");
+      return agent_comment_line(what + " '" + logged_name + "'");
     }
     return agent_reply_line(haproxy_verdict(*found, *found_pool, false));
   }
 
   static void on_accept(evconnlistener *, evutil_socket_t fd, sockaddr *sa, int, void *arg) {
     auto *self = static_cast<Agent *>(arg);
-    if (self->connections_ >= self->opts_.max_connections) {
-      // Over the bound: refuse at once; HAProxy treats a failed agent
-      // connection as "no information" (the server is left as it is).
-      if (!self->overload_logged_)
-        std::fprintf(stderr, "lbctl agent: %u connections open; refusing more\n",
-                     self->connections_);
-      self->overload_logged_ = true;
-      evutil_closesocket(fd);
-      return;
+    self->accept_pause_ms_ = 0;  // accepting works (again)
+    if (self->connections_ >= self->max_connections_) {
+      if (self->waiting_.empty()) {
+        // Every connection is being answered: refuse at once; HAProxy treats
+        // a failed agent connection as "no information".
+        evutil_closesocket(fd);
+        return;
+      }
+      // The oldest connection still waiting for its line makes room: idle
+      // and slow connections cannot keep a poller out.
+      const auto now = std::chrono::steady_clock::now();
+      ++self->evicted_;
+      if (now - self->evicted_logged_ > std::chrono::minutes(1)) {
+        std::fprintf(stderr, "lbctl agent: %u connections open; closing the oldest waiting for "
+                             "its line to accept a new one (%llu so far)\n",
+                     self->connections_, static_cast<unsigned long long>(self->evicted_));
+        self->evicted_logged_ = now;
+      }
+      close_connection(self->waiting_.front());
     }
-    self->overload_logged_ = false;
     bufferevent *bev = bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) {
       evutil_closesocket(fd);
       return;
     }
-    auto *c = new Connection{self, bev, sockaddr_text(sa)};
+    auto *c = new Connection{self, bev, sockaddr_text(sa), false, nullptr, {}};
+    c->deadline = evtimer_new(self->base_, &Agent::on_deadline, c);
+    if (!c->deadline) {
+      bufferevent_free(bev);
+      delete c;
+      return;
+    }
     ++self->connections_;
-    timeval tv{static_cast<time_t>(self->conn_timeout_ms_ / 1000),
-               static_cast<suseconds_t>((self->conn_timeout_ms_ % 1000) * 1000)};
-    bufferevent_set_timeouts(bev, &tv, &tv);
+    c->waiting = self->waiting_.insert(self->waiting_.end(), c);
+    self->arm_deadline(c);
     bufferevent_setcb(bev, &Agent::on_read, &Agent::on_written, &Agent::on_event, c);
     bufferevent_enable(bev, EV_READ);
   }
 
+  // Accept failed (EMFILE, ENFILE, ENOBUFS, ...): the pending connection
+  // stays queued, so accepting again at once would spin.  Pause instead.
+  static void on_accept_error(evconnlistener *listener, void *arg) {
+    auto *self = static_cast<Agent *>(arg);
+    const int err = EVUTIL_SOCKET_ERROR();
+    if (self->accept_pause_ms_ == 0)
+      std::fprintf(stderr, "lbctl agent: cannot accept a connection: %s; pausing accepts "
+                           "(said once until accepting works again)\n",
+                   evutil_socket_error_to_string(err));
+    self->accept_pause_ms_ = self->accept_pause_ms_ == 0
+                                 ? kAcceptPauseFirstMs
+                                 : std::min(2 * self->accept_pause_ms_, kAcceptPauseMaxMs);
+    evconnlistener_disable(listener);
+    const timeval tv{0, static_cast<suseconds_t>(self->accept_pause_ms_) * 1000};
+    evtimer_add(self->accept_pause_, &tv);
+  }
+
+  static void on_accept_pause_end(evutil_socket_t, short, void *arg) {
+    auto *self = static_cast<Agent *>(arg);
+    evconnlistener_enable(self->listener_);
+  }
+
+  void arm_deadline(Connection *c) {
+    const timeval tv{static_cast<time_t>(conn_timeout_ms_ / 1000),
+                     static_cast<suseconds_t>((conn_timeout_ms_ % 1000) * 1000)};
+    evtimer_add(c->deadline, &tv);
+  }
+
+  // The connection's time is up: answer what it sent (possibly nothing) and
+  // give it as long again to take the answer; after that, close it.
+  static void on_deadline(evutil_socket_t, short, void *arg) {
+    auto *c = static_cast<Connection *>(arg);
+    if (c->answered) {
+      close_connection(c);
+      return;
+    }
+    answer_partial(c, false);
+    if (c->answered) c->agent->arm_deadline(c);
+  }
+
+  // Answers the bytes received without a newline; a peer that closed
+  // without sending anything asked nothing and is closed.
+  static void answer_partial(Connection *c, bool peer_closed) {
+    evbuffer *in = bufferevent_get_input(c->bev);
+    std::string request(evbuffer_get_length(in), '\0');
+    evbuffer_remove(in, &request[0], request.size());
+    if (peer_closed && request.empty()) {
+      close_connection(c);
+      return;
+    }
+    reply(c, c->agent->answer(request, c->peer));
+  }
+
   static void close_connection(Connection *c) {
-    --c->agent->connections_;
+    Agent *self = c->agent;
+    --self->connections_;
+    if (!c->answered) self->waiting_.erase(c->waiting);
+    event_free(c->deadline);
     bufferevent_free(c->bev);
     delete c;
   }
 
   static void reply(Connection *c, const std::string &line) {
     c->answered = true;
+    c->agent->waiting_.erase(c->waiting);
     bufferevent_disable(c->bev, EV_READ);
     bufferevent_enable(c->bev, EV_WRITE);
     bufferevent_write(c->bev, line.data(), line.size());
@@ -372,19 +496,11 @@ class Agent {
     if (c->answered && evbuffer_get_length(bufferevent_get_output(bev)) == 0) close_connection(c);
   }
 
-  static void on_event(bufferevent *bev, short what, void *arg) {
+  static void on_event(bufferevent *, short what, void *arg) {
     auto *c = static_cast<Connection *>(arg);
-    if (!c->answered && (what & (BEV_EVENT_EOF | BEV_EVENT_TIMEOUT)) &&
-        !(what & BEV_EVENT_WRITING)) {
+    if (!c->answered && (what & BEV_EVENT_EOF) && !(what & BEV_EVENT_WRITING)) {
       // The peer sent no newline: answer what it sent (possibly nothing).
-      evbuffer *in = bufferevent_get_input(bev);
-      std::string request(evbuffer_get_length(in), '\0');
-      evbuffer_remove(in, &request[0], request.size());
-      if ((what & BEV_EVENT_EOF) && request.empty()) {
-        close_connection(c);  // nothing asked
-        return;
-      }
-      reply(c, c->agent->answer(request, c->peer));
+      answer_partial(c, true);
       return;
     }
     close_connection(c);
@@ -407,11 +523,18 @@ class Agent {
   State state_;
   bool have_state_ = false;
   bool state_missing_logged_ = false;
+  bool state_seen_ = false;  // state_ino_, state_mtime_, state_size_ describe the last read
   ino_t state_ino_ = 0;
   timespec state_mtime_{};
   off_t state_size_ = 0;
   unsigned connections_ = 0;
-  bool overload_logged_ = false;
+  unsigned max_connections_ = 0;  // --max-connections, within the descriptor limit
+  // Connections not answered yet, oldest first.
+  std::list<Connection *> waiting_;
+  uint64_t evicted_ = 0;
+  std::chrono::steady_clock::time_point evicted_logged_{};
+  event *accept_pause_ = nullptr;
+  int accept_pause_ms_ = 0;  // 0 = accepting
   std::map<std::string, std::chrono::steady_clock::time_point> unknown_logged_;
 };
 
@@ -428,10 +551,12 @@ void register_agent(CLI::App &app, int &exit_code) {
   cmd->add_option("--state", opts->state_path,
                   "answer from the canary's state file (lbctl watch) instead of probing");
   cmd->add_option("--max-connections", opts->max_connections,
-                  "connections open at once; more are refused (default 1024)")
+                  "connections open at once, lowered to fit the descriptor limit; at the bound "
+                  "a new one replaces the oldest still waiting for its line (default 1024)")
       ->check(CLI::Range(1u, 1000000u));
   cmd->add_option("--connection-timeout", opts->connection_timeout,
-                  "per-connection read/write timeout (default 2s)");
+                  "time from accept to the answer, not extended by bytes received; as long "
+                  "again to take the answer (default 2s)");
   cmd->footer("Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage/config error, 4 cannot "
               "listen.");
   cmd->callback([opts, &exit_code]() {

@@ -16,8 +16,12 @@
 // only connect/resolve/TLS-handshake failures; for idempotent ones also
 // timeouts, resets and empty replies.
 //
+// A reply (headers and body) larger than --max-size (default 64 MiB) is
+// abandoned: memory stays bounded whatever a node sends.  It is not retried
+// elsewhere (the request reached the application).
+//
 // Exit codes: 0 a reply was received (whatever its HTTP status), 2 usage,
-// 3 no healthy node, 4 every attempt failed.
+// 3 no healthy node, 4 every attempt failed or the reply exceeded --max-size.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -28,9 +32,9 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "annotate.h"
 #include "commands.h"
 #include "curl_api.h"
 #include "node_options.h"
@@ -42,6 +46,8 @@ namespace lbctl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t kDefaultMaxReplySize = 64ull << 20;
 
 // libcurl, loaded by the command's callback before anything else runs.
 const CurlApi &libcurl() { return *curl_api(nullptr); }
@@ -65,6 +71,7 @@ struct ForwardArgs {
   std::string max_time = "30s";
   std::string connect_timeout = "5s";
   std::string ca_file;
+  uint64_t max_size = kDefaultMaxReplySize;
 };
 
 bool idempotent(const std::string &method) {
@@ -113,16 +120,29 @@ struct Attempt {
   char error[CURL_ERROR_SIZE] = {0};
   Clock::time_point started;
   bool active = false;
+  uint64_t max_size = 0;   // headers + body
+  bool too_large = false;  // abandoned at max_size
 };
 
+// Appends a piece of the reply to @p to unless the reply would exceed its
+// bound; returning less than given makes libcurl abort the transfer.
+size_t keep_bounded(Attempt *a, std::string &to, const char *data, size_t len) {
+  if (a->headers.size() + a->body.size() + len > a->max_size) {
+    a->too_large = true;
+    return 0;
+  }
+  to.append(data, len);
+  return len;
+}
+
 size_t on_body(char *data, size_t size, size_t n, void *arg) {
-  static_cast<Attempt *>(arg)->body.append(data, size * n);
-  return size * n;
+  auto *a = static_cast<Attempt *>(arg);
+  return keep_bounded(a, a->body, data, size * n);
 }
 
 size_t on_header(char *data, size_t size, size_t n, void *arg) {
-  static_cast<Attempt *>(arg)->headers.append(data, size * n);
-  return size * n;
+  auto *a = static_cast<Attempt *>(arg);
+  return keep_bounded(a, a->headers, data, size * n);
 }
 
 // Failures after which another node may be tried (see the file comment).
@@ -194,10 +214,14 @@ class Forwarder {
           cancel_others(a);
           return a;
         }
-        const std::string why = a->error[0] ? a->error : libcurl().easy_strerror(rc);
+        const bool too_large = a->too_large || rc == CURLE_FILESIZE_EXCEEDED;
+        const std::string why =
+            too_large ? "reply larger than --max-size (" + std::to_string(a->max_size) + " bytes)"
+            : a->error[0] ? a->error : libcurl().easy_strerror(rc);
         std::fprintf(stderr, "lbctl: %s (%s): %s\n", a->node->name.c_str(), a->url.c_str(), why.c_str());
         close(*a);
         ++failures_;
+        too_large_ |= too_large;
         if (retryable(rc, idempotent_) && retries_left > 0 && next_ < candidates_.size()) {
           --retries_left;
           launch("retry after a failure of " + a->node->name);
@@ -218,6 +242,7 @@ class Forwarder {
   }
 
   size_t failures() const { return failures_; }
+  bool too_large() const { return too_large_; }
 
  private:
   void launch(const std::string &why) {
@@ -227,6 +252,7 @@ class Forwarder {
     a.node = &candidates_[next_++];
     a.url = request_url(a.node->url, args_.path);
     a.easy = libcurl().easy_init();
+    a.max_size = args_.max_size;
     CURL *e = a.easy;
     libcurl().easy_setopt(e, CURLOPT_URL, a.url.c_str());
     libcurl().easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -238,6 +264,8 @@ class Forwarder {
     libcurl().easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(max_time_ms_));
     libcurl().easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout_ms_));
     libcurl().easy_setopt(e, CURLOPT_USERAGENT, "lbctl");
+    // Refused before the body when Content-Length announces too much.
+    libcurl().easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(args_.max_size));
     if (!args_.ca_file.empty()) libcurl().easy_setopt(e, CURLOPT_CAINFO, args_.ca_file.c_str());
     if (args_.nodes.insecure) {
       libcurl().easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -313,20 +341,19 @@ class Forwarder {
   std::vector<Attempt> attempts_;  // reserved up front: Attempt addresses stay valid
   size_t next_ = 0;
   size_t failures_ = 0;
+  bool too_large_ = false;
 };
 
-// Adds "__server__" and "__version__" to a JSON object reply (the seeds'
-// annotation); other replies are returned unchanged.
+// Adds "__server__" and "__version__" to a JSON object reply (annotate.h);
+// other replies are returned unchanged.
 std::string annotate(const std::string &body, const NodeState &node, bool verbose) {
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    if (verbose) std::fprintf(stderr, "lbctl: --annotate: the reply is not a JSON object; unchanged\n");
-    return body;
-  }
-  j["__server__"] = node.url;
-  nlohmann::json version = nlohmann::json::parse(node.version, nullptr, false);
-  j["__version__"] = version.is_discarded() ? nlohmann::json(node.version) : version;
-  return j.dump() + "\n";
+  std::string why;
+  Annotated result;
+  std::string out = annotate_reply(body, node.url, node.version, result, why);
+  // Too deep is said always: the caller asked for an annotation it lacks.
+  if (result == Annotated::kTooDeep || (result != Annotated::kYes && verbose))
+    std::fprintf(stderr, "lbctl forward: --annotate: %s; printed unchanged\n", why.c_str());
+  return out;
 }
 
 int forward(const ForwardArgs &args) {
@@ -393,8 +420,9 @@ int forward(const ForwardArgs &args) {
   Forwarder forwarder(args, candidates, method, body, max_time_ms, connect_ms);
   Attempt *winner = forwarder.run(hedge_ms);
   if (!winner) {
-    std::fprintf(stderr, "lbctl forward: no node answered (%zu attempt%s failed)\n", forwarder.failures(),
-                 forwarder.failures() == 1 ? "" : "s");
+    std::fprintf(stderr, "lbctl forward: no node answered (%zu attempt%s failed%s)\n",
+                 forwarder.failures(), forwarder.failures() == 1 ? "" : "s",
+                 forwarder.too_large() ? ", a reply exceeded --max-size" : "");
     return kExitRuntime;
   }
   if (args.include) std::fwrite(winner->headers.data(), 1, winner->headers.size(), stdout);
@@ -431,13 +459,18 @@ void register_forward(CLI::App &app, int &exit_code) {
   cmd->add_flag("--annotate", args->annotate, "Add __server__ and __version__ to a JSON object reply");
   cmd->add_option("--max-time", args->max_time, "Whole-request timeout per node (default 30s)");
   cmd->add_option("--connect-timeout", args->connect_timeout, "Connect timeout per node (default 5s)");
+  cmd->add_option("--max-size", args->max_size,
+                  "Largest reply (headers and body) kept; larger ones are abandoned, exit 4 "
+                  "(bytes, or with a unit: 64MiB, 512k; default 64MiB)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40));
   cmd->add_option("--cacert", args->ca_file, "Trust these CA certificates (PEM) instead of the system store")
       ->check(CLI::ExistingFile);
   cmd->footer(
       "hedge and race send the request to more than one node (race multiplies the load by its\n"
       "count); both are refused for non-idempotent methods unless --force.\n"
       "Exit codes: 0 a reply was received, 2 usage or config error, 3 no healthy node,\n"
-      "4 every attempt failed.");
+      "4 every attempt failed or a reply exceeded --max-size.");
   cmd->callback([args, &exit_code]() {
     std::string error;
     if (!curl_api(&error)) {

@@ -83,7 +83,9 @@ int run_import(const ImportOptions &opts) {
                                       : import_nginx(opts.file, text);
   for (const ImportNote &n : result.notes) std::fprintf(stderr, "%s\n", n.text().c_str());
   if (!result.fatal.empty()) {
-    std::fprintf(stderr, "lbctl import: %s: %s\n", opts.file.c_str(), result.fatal.c_str());
+    const std::string where =
+        opts.file + (result.fatal_line > 0 ? ":" + std::to_string(result.fatal_line) : "");
+    std::fprintf(stderr, "lbctl import: %s: %s\n", where.c_str(), result.fatal.c_str());
     return kExitUsage;
   }
   std::ostringstream ini;

@@ -66,7 +66,7 @@ std::string render_json(const State &state, bool from_state) {
   json out = {{"schema", "lbctl-rank/1"},
               {"source", from_state ? "state" : "probe"},
               {"pools", std::move(pools)}};
-  return out.dump(2) + "\n";
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string render_table(const State &state, bool color) {

@@ -350,7 +350,11 @@ int on_key(void *user, const char *section, const char *name, const char *value)
     enter_section(st, sec);
   }
   const std::string key = name ? name : "";
-  const std::string val = value ? value : "";
+  std::string val, why;
+  if (!ini_unquote(value ? value : "", val, why)) {
+    st.error(key, why);
+    return 1;
+  }
   if (st.in_global) set_global(st, key, val);
   else if (st.pool) set_pool_key(st, key, val);
   // keys of an unknown section were reported with the section
@@ -436,6 +440,82 @@ bool load_config(const std::string &path, Config &out, std::vector<ConfigError> 
   std::stable_sort(errors.begin() + static_cast<long>(before), errors.end(),
                    [](const ConfigError &a, const ConfigError &b) { return a.line < b.line; });
   return errors.size() == before;
+}
+
+std::string ini_quote(const std::string &value) {
+  bool plain = value.empty() || (value.front() != ' ' && value.front() != '\t' &&
+                                 value.front() != '"' && value.back() != ' ' &&
+                                 value.back() != '\t');
+  for (unsigned char c : value)
+    if (c < 0x20 || c == 0x7f || c == ';' || c == '#') plain = false;
+  if (plain) return value;
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (unsigned char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f || c == ';' || c == '#') {
+          out += "\\x";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+bool ini_unquote(const std::string &value, std::string &out, std::string &why) {
+  if (value.size() < 2 || value.front() != '"' || value.back() != '"') {
+    out = value;
+    return true;
+  }
+  out.clear();
+  for (size_t i = 1; i + 1 < value.size(); ++i) {
+    const char c = value[i];
+    if (c != '\\') {
+      out += c;
+      continue;
+    }
+    if (i + 2 >= value.size()) {
+      why = "quoted value ends in a lone backslash";
+      return false;
+    }
+    const char e = value[++i];
+    switch (e) {
+      case '\\': out += '\\'; break;
+      case '"': out += '"'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'x': {
+        const auto hex = [](char h) {
+          return std::isxdigit(static_cast<unsigned char>(h))
+                     ? (h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10) : -1;
+        };
+        const int hi = i + 2 < value.size() ? hex(value[i + 1]) : -1;
+        const int lo = i + 2 < value.size() ? hex(value[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || i + 3 > value.size() - 1) {
+          why = "quoted value: \\x needs two hex digits";
+          return false;
+        }
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        break;
+      }
+      default:
+        why = std::string("quoted value: unknown escape \\") + e +
+              " (known: \\\\ \\\" \\n \\r \\t \\xNN)";
+        return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace lbctl

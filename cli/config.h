@@ -105,4 +105,12 @@ bool valid_server_url(const std::string &url, std::string &why);
 // Parses "2s", "500ms", "1m", "250" (ms); false on bad input.
 bool parse_duration_ms(const std::string &text, uint32_t &out_ms);
 
+// A value as written to an INI line: unchanged when inih reads it back as
+// it is, else in double quotes with \\, \", \n, \r, \t and \xNN escapes
+// (control bytes, ';' and '#', leading or trailing blanks, a leading quote).
+std::string ini_quote(const std::string &value);
+// The reverse, applied to every value read: a value in double quotes is
+// unescaped; false (with @p why) on a bad escape.  Others are unchanged.
+bool ini_unquote(const std::string &value, std::string &out, std::string &why);
+
 }  // namespace lbctl

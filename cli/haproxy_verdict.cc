@@ -82,7 +82,7 @@ std::string agent_reply_line(const HaproxyVerdict &verdict) {
   }
   if (verdict.kind == HaproxyVerdict::kUp) reply.weight_pct = verdict.weight_pct;
   const std::string comment = one_line("lbkit: " + verdict.reason);
-  std::snprintf(reply.comment, sizeof reply.comment, "%s", comment.c_str());
+  lbk_utf8_copy(reply.comment, sizeof reply.comment, comment.data(), comment.size());
   char buf[LBK_REASON_MAX + 64];
   size_t len = sizeof buf;
   if (lbk_agent_format(buf, &len, &reply) != 0) return "#lbkit: cannot format the reply\n";

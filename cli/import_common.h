@@ -27,6 +27,7 @@ struct ImportResult {
   Config config;
   std::vector<ImportNote> notes;   // sorted by line by the readers
   std::string fatal;               // non-empty: the input could not be read
+  int fatal_line = 0;              // where, when one line is to blame
 };
 
 // Which reader to use.

@@ -175,6 +175,13 @@ class HaproxyReader {
     result_.notes.push_back({file_, line, keyword, message});
   }
 
+  // An error that stops the import (the first one is reported).
+  void reject(int line, const std::string &message) {
+    if (!result_.fatal.empty()) return;
+    result_.fatal = message;
+    result_.fatal_line = line;
+  }
+
   void start_section(const std::vector<std::string> &w, int line) {
     end_section();
     section_line_ = line;
@@ -389,6 +396,10 @@ class HaproxyReader {
     std::string addr = w[2];
     for (const char *prefix : {"ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"})
       if (addr.rfind(prefix, 0) == 0) addr = addr.substr(std::string(prefix).size());
+    if (addr.empty() || addr.front() == ':' || addr.rfind("[]", 0) == 0) {
+      reject(line, "server " + s.name + " '" + w[2] + "': the address has no host");
+      return;
+    }
     if (addr.find('@') != std::string::npos || addr.front() == '/') {
       note(line, "server " + s.name + " " + w[2],
            "only TCP addresses can be imported (no unix sockets or namespaces); skipped");

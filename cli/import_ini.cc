@@ -15,7 +15,7 @@ namespace {
 // Values start at column 0 of their line: inih treats an indented line as
 // the continuation of the previous value.
 void key(std::ostream &out, const char *name, const std::string &value) {
-  out << name << " = " << value << "\n";
+  out << name << " = " << ini_quote(value) << "\n";
 }
 
 }  // namespace

@@ -80,9 +80,15 @@ std::vector<Token> tokenize(const std::string &text) {
   return out;
 }
 
-// Builds the directive tree; @p error gets the first syntax error.
+// Blocks nested deeper than this are refused: the tree is built, walked and
+// freed recursively.  nginx's own contexts nest a handful of levels.
+constexpr int kMaxBlockDepth = 64;
+
+// Builds the directive tree; @p error gets the first syntax error.  @p depth
+// is the number of blocks around @p out.
 bool parse_block(const std::vector<Token> &tokens, size_t &pos, std::vector<Directive> &out,
-                 bool nested, std::string &error) {
+                 int depth, std::string &error) {
+  const bool nested = depth > 0;
   Directive cur;
   bool have = false;
   while (pos < tokens.size()) {
@@ -100,16 +106,21 @@ bool parse_block(const std::vector<Token> &tokens, size_t &pos, std::vector<Dire
     }
     if (t.text == ";") {
       if (!have) continue;
-      out.push_back(cur);
+      out.push_back(std::move(cur));
       have = false;
     } else if (t.text == "{") {
       if (!have) {
         error = "line " + std::to_string(t.line) + ": '{' without a directive";
         return false;
       }
+      if (depth >= kMaxBlockDepth) {
+        error = "line " + std::to_string(t.line) + ": blocks nested deeper than " +
+                std::to_string(kMaxBlockDepth) + " levels";
+        return false;
+      }
       cur.block = true;
-      if (!parse_block(tokens, pos, cur.children, true, error)) return false;
-      out.push_back(cur);
+      if (!parse_block(tokens, pos, cur.children, depth + 1, error)) return false;
+      out.push_back(std::move(cur));
       have = false;
     } else {  // "}"
       if (have) {
@@ -161,6 +172,13 @@ class NginxReader {
  private:
   void note(int line, const std::string &keyword, const std::string &message) {
     result_.notes.push_back({file_, line, keyword, message});
+  }
+
+  // An error that stops the import (the first one is reported).
+  void reject(int line, const std::string &message) {
+    if (!result_.fatal.empty()) return;
+    result_.fatal = message;
+    result_.fatal_line = line;
   }
 
   // Upstreams reached by `proxy_pass https://NAME` get https URLs.
@@ -259,6 +277,10 @@ class NginxReader {
       return;
     }
     const std::string &addr = d.args[0];
+    if (addr.empty() || addr.front() == ':') {
+      reject(d.line, "server '" + addr + "': the address has no host");
+      return;
+    }
     if (addr.rfind("unix:", 0) == 0) {
       note(d.line, shown(d), "unix sockets cannot be imported; skipped");
       return;
@@ -368,7 +390,7 @@ ImportResult import_nginx(const std::string &file, const std::string &text) {
   std::vector<Directive> top;
   size_t pos = 0;
   std::string error;
-  if (!parse_block(tokens, pos, top, false, error)) {
+  if (!parse_block(tokens, pos, top, 0, error)) {
     result.fatal = "cannot parse nginx configuration: " + error;
     return result;
   }
@@ -376,7 +398,8 @@ ImportResult import_nginx(const std::string &file, const std::string &text) {
   reader.read(top);
   std::stable_sort(result.notes.begin(), result.notes.end(),
                    [](const ImportNote &a, const ImportNote &b) { return a.line < b.line; });
-  if (result.config.pools.empty()) result.fatal = "no upstream block with servers found";
+  if (result.config.pools.empty() && result.fatal.empty())
+    result.fatal = "no upstream block with servers found";
   return result;
 }
 

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "lbkit.h"
+
 namespace lbctl {
 
 bool parse_format(const std::string &name, Format &out) {
@@ -91,7 +93,35 @@ std::string format_ms(double ms, int decimals) {
   return buf;
 }
 
-std::string prom_label(const std::string &value) {
+std::string valid_utf8(const std::string &text) {
+  if (lbk_utf8_valid(text.data(), text.size())) return text;
+  std::string out(text.size() * 3 + 1, '\0');  // U+FFFD is 3 bytes
+  out.resize(lbk_utf8_copy(&out[0], out.size(), text.data(), text.size()));
+  return out;
+}
+
+std::string log_escape(const std::string &text) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const size_t len = c >= 0x80 ? lbk_utf8_char_len(text.data() + i, text.size() - i) : 0;
+    if (len > 1 || (c >= 0x20 && c < 0x7f && c != '\\')) {
+      const size_t n = len > 1 ? len : 1;
+      out.append(text, i, n);
+      i += n;
+      continue;
+    }
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xF];
+    ++i;
+  }
+  return out;
+}
+
+std::string prom_label(const std::string &text) {
+  const std::string value = valid_utf8(text);
   std::string out;
   for (char ch : value) {
     if (ch == '\\') out += "\\\\";
@@ -101,32 +131,6 @@ std::string prom_label(const std::string &value) {
   }
   return out;
 }
-
-namespace {
-
-// Length of the valid UTF-8 sequence at @p s (of @p n bytes), 0 if invalid
-// (overlong forms, surrogates and code points above U+10FFFF included).
-size_t utf8_sequence_length(const unsigned char *s, size_t n) {
-  const unsigned char c = s[0];
-  size_t len;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-  else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-  else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-  else return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; ++i) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-      (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-    return 0;
-  return len;
-}
-
-}  // namespace
 
 void json_append_string(std::string &out, const std::string &text) {
   static const char kHex[] = "0123456789abcdef";
@@ -140,7 +144,7 @@ void json_append_string(std::string &out, const std::string &text) {
       ++i;
       continue;
     }
-    const size_t len = c >= 0x80 ? utf8_sequence_length(s + i, n - i) : 0;
+    const size_t len = c >= 0x80 ? lbk_utf8_char_len(text.data() + i, n - i) : 0;
     if (len > 1) {
       i += len;
       continue;

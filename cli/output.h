@@ -42,8 +42,14 @@ class Table {
 
 // "12.3" with @p decimals, or "-" for a negative (absent) value.
 std::string format_ms(double ms, int decimals = 1);
-// A Prometheus label value with \, " and newline escaped.
+// A Prometheus label value with \, " and newline escaped, valid UTF-8.
 std::string prom_label(const std::string &value);
+// @p text as valid UTF-8: each byte that is not part of a character becomes
+// U+FFFD (lbk_utf8_copy()).
+std::string valid_utf8(const std::string &text);
+// @p text for a log line: valid UTF-8 and printable ASCII kept; control
+// bytes (ESC, CR, LF, ...), DEL, backslash and invalid bytes as \xNN.
+std::string log_escape(const std::string &text);
 
 // JSON text appended to @p out without building a document tree (for
 // output of thousands of nodes), in the compact form nlohmann::json's

@@ -2,15 +2,14 @@
 #include "state_file.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace lbctl {
 
@@ -127,7 +126,7 @@ std::string state_to_json(const State &state) {
     for (const NodeState &n : p.nodes) pj["nodes"].push_back(node_to_json(n));
     j["pools"].push_back(std::move(pj));
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 bool state_from_json(const std::string &text, State &out, std::string &error) {
@@ -204,12 +203,46 @@ std::string directory_of(const std::string &path) {
   return path.substr(0, slash);
 }
 
+// 16 random hex digits (getrandom(2)): a temporary name nobody can plant
+// a file or symlink at beforehand.
+bool random_suffix(std::string &out) {
+  unsigned char bytes[8];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    got += static_cast<size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  out.clear();
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return true;
+}
+
 }  // namespace
 
 bool write_state_file(const std::string &path, const State &state, std::string &error) {
   const std::string data = state_to_json(state);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::string tmp;
+  int fd = -1;
+  // O_EXCL | O_NOFOLLOW: never write through a file or symlink that was
+  // there; 0600: node URLs may carry credentials.
+  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
+    std::string suffix;
+    if (!random_suffix(suffix)) {
+      error = path + ": cannot pick a temporary name: " + std::strerror(errno);
+      return false;
+    }
+    tmp = path + ".tmp." + suffix;
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0) {
     error = tmp + ": cannot create: " + std::strerror(errno);
     return false;
@@ -236,15 +269,39 @@ bool write_state_file(const std::string &path, const State &state, std::string &
 }
 
 bool read_state_file(const std::string &path, State &out, std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // O_NONBLOCK: opening a FIFO planted there returns at once (and is then
+  // refused) instead of waiting for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
     error = path + ": cannot open state file: " + std::strerror(errno);
     return false;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  struct stat st {};
+  std::string text;
+  if (::fstat(fd, &st) != 0) {
+    error = path + ": cannot stat state file: " + std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    error = path + ": not a regular file; a state file is one (written by lbctl watch)";
+  } else if (static_cast<uint64_t>(st.st_size) > kMaxStateFileBytes) {
+    error = path + ": state file of " + std::to_string(st.st_size) + " bytes is larger than " +
+            std::to_string(kMaxStateFileBytes) + " bytes";
+  } else {
+    // Read at most one byte past the bound: the file may grow meanwhile.
+    text.resize(static_cast<size_t>(st.st_size) + 1);
+    size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, &text[got], text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    text.resize(got);
+    if (got > kMaxStateFileBytes) error = path + ": state file grew past the size bound while read";
+  }
+  ::close(fd);
+  if (!error.empty()) return false;
   std::string why;
-  if (!state_from_json(text.str(), out, why)) {
+  if (!state_from_json(text, out, why)) {
     error = path + ": bad state file: " + why;
     return false;
   }

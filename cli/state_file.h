@@ -91,11 +91,18 @@ struct State {
 std::string state_to_json(const State &state);
 bool state_from_json(const std::string &text, State &out, std::string &error);
 
-// Atomic write: temp file "<path>.tmp.<pid>" in the same directory, fsync,
-// rename over @p path, fsync the directory.  False with @p error on failure
-// (the old file is then untouched).
+// Atomic write: a temporary file "<path>.tmp.<16 random hex digits>" in the
+// same directory, created with O_EXCL | O_NOFOLLOW and mode 0600 (URLs may
+// carry credentials), fsync, rename over @p path, fsync the directory.
+// False with @p error on failure (the old file is then untouched).
 bool write_state_file(const std::string &path, const State &state, std::string &error);
-// Reads and parses @p path; @p error names the file.
+
+// The largest state file read (a state of thousands of nodes is a few MB).
+constexpr uint64_t kMaxStateFileBytes = 64ull << 20;
+
+// Reads and parses @p path; @p error names the file.  Refuses what is not
+// a regular file (without blocking on a FIFO) or is larger than
+// kMaxStateFileBytes.
 bool read_state_file(const std::string &path, State &out, std::string &error);
 
 // Wall-clock milliseconds since the Unix epoch.

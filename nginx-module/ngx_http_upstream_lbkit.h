@@ -255,6 +255,8 @@ char *ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf,
 
 /* Called from the module's init_process in every worker. */
 ngx_int_t ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle);
+/* Called from the module's exit_process: closes checks in flight. */
+void ngx_http_upstream_lbkit_check_exit_process(ngx_cycle_t *cycle);
 
 /*
  * Peer @id of @lscf was added, removed or re-addressed (the API, `resolve`):

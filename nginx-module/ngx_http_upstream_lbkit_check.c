@@ -666,8 +666,11 @@ ngx_http_upstream_lbkit_check_ssl_conf(ngx_conf_t *cf,
 
 
 /* ------------------------------------------------------------------ */
-/* Worker start                                                        */
+/* Worker start and exit                                               */
 /* ------------------------------------------------------------------ */
+
+/* This worker's check contexts, for closing them when it exits. */
+static ngx_array_t  *ngx_http_upstream_lbkit_check_ctxs;
 
 ngx_int_t
 ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle)
@@ -687,6 +690,12 @@ ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle)
                                                ngx_http_upstream_lbkit_module);
     if (lmcf == NULL || lmcf->upstreams.nelts == 0) {
         return NGX_OK;
+    }
+
+    ngx_http_upstream_lbkit_check_ctxs = ngx_array_create(cycle->pool, 16,
+                                 sizeof(ngx_http_upstream_lbkit_check_ctx_t *));
+    if (ngx_http_upstream_lbkit_check_ctxs == NULL) {
+        return NGX_ERROR;
     }
 
     lscfp = lmcf->upstreams.elts;
@@ -730,6 +739,33 @@ ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle)
 }
 
 
+/*
+ * A worker that exits (quit, reload) may have checks in flight: their
+ * timers are cancelable, so nginx does not wait for them.  Close their
+ * connections and timers and give up the claims before nginx looks for
+ * open sockets (it reports each as an alert), so that another worker takes
+ * the peers over at once.
+ */
+void
+ngx_http_upstream_lbkit_check_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                             i;
+    ngx_http_upstream_lbkit_check_ctx_t  **ctxp;
+
+    if (ngx_http_upstream_lbkit_check_ctxs == NULL) {
+        return;
+    }
+
+    ctxp = ngx_http_upstream_lbkit_check_ctxs->elts;
+
+    for (i = 0; i < ngx_http_upstream_lbkit_check_ctxs->nelts; i++) {
+        ngx_http_upstream_lbkit_check_release(ctxp[i]);
+    }
+
+    ngx_http_upstream_lbkit_check_ctxs = NULL;
+}
+
+
 /* Whether the pool has no check verdict on server @id yet. */
 static ngx_flag_t
 ngx_http_upstream_lbkit_check_never_checked(
@@ -754,7 +790,7 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     ngx_msec_t                              delay, now, next;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_upstream_lbkit_peer_t         *peer;
-    ngx_http_upstream_lbkit_check_ctx_t    *ctx;
+    ngx_http_upstream_lbkit_check_ctx_t    *ctx, **ctxp;
     ngx_http_upstream_lbkit_check_extra_t  *extra;
 
     peer = &lscf->peers[id];
@@ -768,9 +804,11 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     }
 
     ctx = ngx_pcalloc(cycle->pool, sizeof(ngx_http_upstream_lbkit_check_ctx_t));
-    if (ctx == NULL) {
+    ctxp = ngx_array_push(ngx_http_upstream_lbkit_check_ctxs);
+    if (ctx == NULL || ctxp == NULL) {
         return NGX_ERROR;
     }
+    *ctxp = ctx;
 
     extra->ctxs[id] = ctx;
 
@@ -1756,6 +1794,7 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
     int                                    rc;
     uint64_t                               now_us, delay_us;
     ngx_msec_t                             delay;
+    const char                            *reason;
     lbk_health_event                       event;
     ngx_http_upstream_lbkit_check_peer_t  *shared;
 
@@ -1804,10 +1843,9 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
     shared->outcome = result->outcome;
     shared->http_status = result->http_status;
     shared->checks++;
-    ngx_cpystrn(shared->reason,
-                (u_char *) (rc == LBK_OK && event.reason[0] ? event.reason
-                                                            : result->reason),
-                sizeof(shared->reason));
+    reason = rc == LBK_OK && event.reason[0] ? event.reason : result->reason;
+    (void) lbk_utf8_copy((char *) shared->reason, sizeof(shared->reason),
+                         reason, ngx_strnlen((u_char *) reason, LBK_REASON_MAX));
 
     ngx_memory_barrier();
     (void) ngx_atomic_fetch_add(&shared->seq, 1);

@@ -852,6 +852,8 @@ ngx_http_upstream_lbkit_exit_process(ngx_cycle_t *cycle)
     ngx_http_upstream_lbkit_srv_conf_t  **lscfp;
     ngx_http_upstream_lbkit_main_conf_t  *lmcf;
 
+    ngx_http_upstream_lbkit_check_exit_process(cycle);
+
     lmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_upstream_lbkit_module);
     if (lmcf == NULL) {

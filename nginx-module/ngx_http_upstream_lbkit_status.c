@@ -898,6 +898,34 @@ ngx_http_upstream_lbkit_sink_printf(ngx_http_upstream_lbkit_sink_t *s,
 }
 
 
+/*
+ * @p str as valid UTF-8 for a writer: itself when it is, else a copy in the
+ * request's pool with each invalid byte as U+FFFD (lbk_utf8_copy()); NULL
+ * (and the sink's error set) when there is no memory.  Texts come from
+ * backends and from a record that a torn read may have mixed.
+ */
+static u_char *
+ngx_http_upstream_lbkit_sink_utf8(ngx_http_upstream_lbkit_sink_t *s,
+    u_char *str, size_t *len)
+{
+    u_char  *copy;
+
+    if (lbk_utf8_valid((const char *) str, *len)) {
+        return str;
+    }
+
+    copy = ngx_pnalloc(s->r->pool, 3 * *len + 1);
+    if (copy == NULL) {
+        s->error = 1;
+        return NULL;
+    }
+
+    *len = lbk_utf8_copy((char *) copy, 3 * *len + 1, (const char *) str, *len);
+
+    return copy;
+}
+
+
 /* A JSON string literal, quotes included. */
 static void
 ngx_http_upstream_lbkit_sink_json_string(ngx_http_upstream_lbkit_sink_t *s,
@@ -905,6 +933,11 @@ ngx_http_upstream_lbkit_sink_json_string(ngx_http_upstream_lbkit_sink_t *s,
 {
     u_char  *p, *start;
     size_t   n;
+
+    str = ngx_http_upstream_lbkit_sink_utf8(s, str, &len);
+    if (str == NULL) {
+        return;
+    }
 
     n = len + ngx_escape_json(NULL, str, len) + 2;
 
@@ -930,6 +963,11 @@ ngx_http_upstream_lbkit_sink_label(ngx_http_upstream_lbkit_sink_t *s,
 {
     u_char  *p, *start;
     size_t   i;
+
+    str = ngx_http_upstream_lbkit_sink_utf8(s, str, &len);
+    if (str == NULL) {
+        return;
+    }
 
     start = ngx_http_upstream_lbkit_sink_reserve(s, 2 * len);
     if (start == NULL) {
@@ -966,6 +1004,11 @@ ngx_http_upstream_lbkit_sink_html(ngx_http_upstream_lbkit_sink_t *s,
 {
     u_char  *p, *start;
     size_t   n;
+
+    str = ngx_http_upstream_lbkit_sink_utf8(s, str, &len);
+    if (str == NULL) {
+        return;
+    }
 
     n = len + ngx_escape_html(NULL, str, len);
 

@@ -658,6 +658,32 @@ LBK_EXTERN int lbk_agent_format(char *buf, size_t *inout_len,
 LBK_EXTERN uint32_t lbk_crc32(const void *data, size_t len);
 
 /* ------------------------------------------------------------------ */
+/* Text from the network                                               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Copies @p src_len bytes of @p src into @p dst (@p dst_size bytes) as
+ * valid UTF-8: each byte of an invalid or incomplete sequence becomes
+ * U+FFFD, and text that does not fit is cut at a character boundary.  @p dst
+ * is always NUL-terminated when @p dst_size > 0; NUL bytes in @p src are
+ * kept as U+FFFD too, so the copy is one C string.  Returns the bytes
+ * written, without the NUL.  Every text liblbkit produces from network bytes
+ * (reasons, versions, agent comments) went through this.  Thread-safe.
+ */
+LBK_EXTERN size_t lbk_utf8_copy(char *dst, size_t dst_size, const char *src,
+                                size_t src_len);
+
+/** 1 when @p len bytes at @p s are valid UTF-8 (no NUL byte), else 0. */
+LBK_EXTERN int lbk_utf8_valid(const char *s, size_t len);
+
+/**
+ * The length (1 to 4) of the valid UTF-8 character at @p s, of which @p len
+ * bytes are readable, or 0 when @p s does not start one (RFC 3629: overlong
+ * forms, surrogates, code points above U+10FFFF and NUL are invalid).
+ */
+LBK_EXTERN size_t lbk_utf8_char_len(const char *s, size_t len);
+
+/* ------------------------------------------------------------------ */
 /* Carrying peer state between pools (reload)                          */
 /* ------------------------------------------------------------------ */
 

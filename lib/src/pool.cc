@@ -783,7 +783,8 @@ bool never_checked(const lbk_health_state &st) {
 }
 
 void set_reason(PeerSlot &s, const char *text) {
-  copy_text(s.last_reason, sizeof s.last_reason, text);
+  // Reasons carry backend text: valid UTF-8, cut at a character boundary.
+  lbk_utf8_copy(s.last_reason, sizeof s.last_reason, text, std::strlen(text));
 }
 
 }  // namespace

@@ -131,3 +131,41 @@ TEST(LbctlConfig, UrlValidation) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LbctlIniQuote, PlainValuesStayPlain) {
+  EXPECT_EQ(lbctl::ini_quote("GET /health"), "GET /health");
+  EXPECT_EQ(lbctl::ini_quote(""), "");
+}
+
+TEST(LbctlIniQuote, WhatALineCannotCarryIsEscapedAndReadBack) {
+  for (const std::string &value : {std::string("ok\n[pool evil]"), std::string("a ; b # c"),
+                                  std::string(" edge\t"), std::string("\"quoted\""),
+                                  std::string("back\\slash\r\x01")}) {
+    const std::string quoted = lbctl::ini_quote(value);
+    EXPECT_EQ(quoted.find('\n'), std::string::npos) << quoted;
+    EXPECT_EQ(quoted.find(';'), std::string::npos) << quoted;
+    std::string back, why;
+    ASSERT_TRUE(lbctl::ini_unquote(quoted, back, why)) << why;
+    EXPECT_EQ(back, value);
+    const Loaded l = load("[pool p]\nexpect_body = " + quoted + "\nserver = http://127.0.0.1:9/\n");
+    ASSERT_TRUE(l.ok);
+    ASSERT_EQ(l.config.pools.size(), 1u);
+    EXPECT_EQ(l.config.pools[0].check.expect_body, value);
+  }
+}
+
+TEST(LbctlIniQuote, BadEscapesNameTheLine) {
+  const Loaded l = load("[pool p]\nserver = http://127.0.0.1:9/\nbody = \"a\\qb\"\n");
+  ASSERT_FALSE(l.ok);
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_EQ(l.errors[0].line, 3);
+  EXPECT_NE(l.errors[0].message.find("unknown escape \\q"), std::string::npos)
+      << l.errors[0].message;
+  std::string out, why;
+  EXPECT_FALSE(lbctl::ini_unquote("\"a\\x4\"", out, why));
+  EXPECT_FALSE(lbctl::ini_unquote("\"a\\\"", out, why));
+}
+
+}  // namespace

@@ -94,12 +94,11 @@ bool status_in(const std::vector<StatusRange> &set, int status);
 int copy_to_buffer(char *buf, size_t *inout_len, const std::string &bytes,
                    const char *who);
 
-// Copies @p text into a fixed reason buffer, truncated and NUL-terminated.
+// Copies @p text into a fixed reason buffer as valid UTF-8, cut at a
+// character boundary and NUL-terminated (lbk_utf8_copy()).
 template <size_t N>
 void copy_reason(char (&dst)[N], const std::string &text) {
-  const size_t n = text.size() < N - 1 ? text.size() : N - 1;
-  text.copy(dst, n);
-  dst[n] = '\0';
+  lbk_utf8_copy(dst, N, text.data(), text.size());
 }
 
 }  // namespace health

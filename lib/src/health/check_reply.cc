@@ -278,8 +278,9 @@ LBK_EXTERN void lbk_check_result_fail(lbk_check_result *out, int outcome,
   const int n = std::snprintf(out->reason, sizeof out->reason, "%s%s", phrase,
                               has_detail ? separator : "");
   if (has_detail && n >= 0 && static_cast<size_t>(n) < sizeof out->reason) {
-    // Truncates a long detail to the buffer.
-    std::strncat(out->reason, detail, sizeof out->reason - 1 - static_cast<size_t>(n));
+    // A long detail is cut to the buffer at a character boundary.
+    lbk_utf8_copy(out->reason + n, sizeof out->reason - static_cast<size_t>(n), detail,
+                  std::strlen(detail));
   }
 }
 

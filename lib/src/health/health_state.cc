@@ -18,6 +18,7 @@
 
 #include "health/check_internal.h"
 #include "health/health_state_internal.h"
+#include "proto/utf8.h"
 
 namespace lbk {
 namespace health {
@@ -166,7 +167,7 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
           " (" + std::to_string(num) + "/" + std::to_string(den) + ")";
       // Shorten a long detail rather than lose the progress at the end.
       const size_t room = sizeof out->reason - 1 - text.size() - progress.size();
-      if (what.size() > room) what = what.substr(0, room - 3) + "...";
+      if (what.size() > room) what = lbk::proto::utf8_excerpt(what, room);
       lbk::health::copy_reason(out->reason, text + what + progress);
     } catch (const std::bad_alloc &) {
       out->reason[0] = '\0';  // the transition itself is recorded above

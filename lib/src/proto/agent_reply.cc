@@ -69,9 +69,7 @@ int parse_agent_reply(lbk_agent_reply *out, const char *line, size_t len,
     if (i == text.size()) break;
     if (text[i] == '#') {
       const std::string comment = trim_blanks(text.substr(i + 1));
-      const size_t n = std::min(comment.size(), sizeof out->comment - 1);
-      std::memcpy(out->comment, comment.data(), n);
-      out->comment[n] = '\0';
+      lbk_utf8_copy(out->comment, sizeof out->comment, comment.data(), comment.size());
       break;
     }
     size_t j = i;

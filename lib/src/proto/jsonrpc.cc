@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lbkit.h"
+#include "proto/utf8.h"
 
 namespace lbk {
 namespace proto {
@@ -83,8 +84,8 @@ std::string brief(const json &node, size_t max = 60) {
   for (char &c : s) {
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   }
-  if (s.size() > max) s = s.substr(0, max) + "...";
-  return s;
+  // Cut at a character boundary: the text ends up in JSON and HTML writers.
+  return utf8_excerpt(s, max + 3);
 }
 
 // JSON nesting deeper than this is refused before parsing: nlohmann-json
@@ -272,7 +273,7 @@ JsonRpcVerdict judge_jsonrpc(const char *body, size_t len,
         return fail(LBK_CHECK_FAIL_VERSION, where + " has no version string");
       }
     } else {
-      verdict.version = brief(*node, 63);
+      verdict.version = brief(*node, 60);  // fits version_str[64]
       if (expect.has_min_version) {
         std::vector<uint64_t> found;
         if (!parse_version(verdict.version, &found)) {
