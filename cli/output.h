@@ -7,6 +7,7 @@
 // NO_COLOR is set to a non-empty value or TERM is "dumb".
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -44,6 +45,8 @@ class Table {
 std::string format_ms(double ms, int decimals = 1);
 // A Prometheus label value with \, " and newline escaped.
 std::string prom_label(const std::string &value);
+// RFC 3339 UTC with milliseconds: "2026-12-02T05:50:00.123Z".
+std::string rfc3339_utc(int64_t unix_ms);
 
 // JSON text appended to @p out without building a document tree (for
 // output of thousands of nodes), in the compact form nlohmann::json's
