@@ -1421,6 +1421,20 @@ ngx_http_upstream_free_lbkit_peer(ngx_peer_connection_t *pc, void *data,
     outcome.status = (u && u->headers_in.status_n > 0)
                      ? (int) u->headers_in.status_n : 0;
 
+    /* traffic statistics: nginx fills u->state before it calls free */
+    outcome.response_time_us = outcome.latency_us;
+    if (u && u->state) {
+        outcome.bytes_sent = u->state->bytes_sent;
+        outcome.bytes_received = u->state->bytes_received;
+        if (u->state->header_time != (ngx_msec_t) -1 && outcome.status > 0) {
+            /* nginx measures it in ms from the attempt's start; 0 ms is a
+               header that came within the first millisecond */
+            outcome.header_time_us = u->state->header_time
+                                     ? (uint64_t) u->state->header_time * 1000
+                                     : 1;
+        }
+    }
+
     if (lscf->ledger_mine && lscf->ledger_mine[id] > 0) {
         lscf->ledger_mine[id]--;
     }
