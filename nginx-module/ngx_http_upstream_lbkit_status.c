@@ -27,7 +27,8 @@
  *     "upstreams": [ { "name", "method", "servers_total", "servers_up",
  *       "states": { "up": N, "draining": N, "down": N, "unavail": N,
  *                   "checking": N, "unhealthy": N, "maint": N },
- *       "active", "requests", "failures" (sums over the servers),
+ *       "active", "requests", "failures", "responses" { "1xx" .. "5xx",
+ *       "total" }, "bytes_sent", "bytes_received" (sums over the servers),
  *       "check": null | { "type", "interval_ms", "timeout_ms", "rise",
  *                         "fall" },
  *       "servers": [ { "id", "name", "address", "backup" (bool),
@@ -38,13 +39,21 @@
  *         "requests", "successes", "failures", "fails_in_window",
  *         "ewma_latency_us", "probe_latency_us", "checks", "checks_failed",
  *         "ejections", "value": null | N, "lag": null | N,
+ *         "responses": { "1xx", "2xx", "3xx", "4xx", "5xx", "total" },
+ *         "bytes_sent", "bytes_received",
+ *         "header_time_us", "response_time_us" (means; null before any),
+ *         "last_selected_ms": null | N, "unavail", "unhealthy" (times
+ *         max_fails, active checks took it out), "downtime_ms" (total time
+ *         out for health reasons, the current spell included),
+ *         "down_since_ms": null | N,
  *         "checker_pid": null | N (the worker that holds the check claim),
  *         "last_check": null | { "time_ms", "age_ms", "ok" (bool),
  *           "result": "pass"|"connect"|"timeout"|"tls"|"dns"|"protocol"|
  *                     "status"|"body"|"jsonrpc"|"lag"|"version"|"limit"|
  *                     "agent",
  *           "http_status": null | N, "duration_us", "reason" } } ] } ] }
- * Schema 1 had no schema_version, states, sums or last_state_change_ms, and
+ * Schema 1 had no schema_version, states, sums, last_state_change_ms or
+ * traffic counters (responses .. down_since_ms), and
  * named states up, down, drain, maint, disabled, ejected, full, failed,
  * unavailable.
  */
@@ -84,6 +93,10 @@ typedef struct {
     ngx_uint_t                             state;    /* LBK_STATE_* */
     uint64_t                               change_ms; /* epoch ms of the last
                                                   state change; 0 unknown */
+    uint64_t                               selected_ms; /* epoch ms of the
+                                                  last pick; 0 never */
+    uint64_t                               down_ms;   /* epoch ms the current
+                                                  down spell began; 0 none */
 } ngx_http_upstream_lbkit_status_peer_t;
 
 
@@ -97,6 +110,9 @@ typedef struct {
     uint64_t                               active;
     uint64_t                               requests;
     uint64_t                               failures;
+    uint64_t                               responses[6]; /* 1xx..5xx, total */
+    uint64_t                               bytes_sent;
+    uint64_t                               bytes_received;
 } ngx_http_upstream_lbkit_status_upstream_t;
 
 
@@ -126,6 +142,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_upstream_lbkit_status_format(ngx_http_request_t *r,
     ngx_uint_t *format);
+static uint64_t ngx_http_upstream_lbkit_status_epoch_ms(
+    ngx_http_upstream_lbkit_status_t *st, uint64_t now_us, uint64_t pool_us);
 static ngx_int_t ngx_http_upstream_lbkit_status_snapshot(ngx_http_request_t *r,
     ngx_http_upstream_lbkit_status_t *st);
 static void ngx_http_upstream_lbkit_status_read_record(
@@ -165,6 +183,10 @@ static const char *ngx_http_upstream_lbkit_health_names[] = {
 
 static const char *ngx_http_upstream_lbkit_kind_names[] = {
     "check", "tcp", "http", "https", "jsonrpc", "agent"
+};
+
+static const char *ngx_http_upstream_lbkit_classes[] = {
+    "1xx", "2xx", "3xx", "4xx", "5xx"
 };
 
 
@@ -340,15 +362,35 @@ ngx_http_upstream_lbkit_status_format(ngx_http_request_t *r, ngx_uint_t *format)
 /* Snapshot                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The pool keeps CLOCK_MONOTONIC microseconds: @pool_us as Unix epoch
+ * milliseconds is its age subtracted from now; 0 (never) stays 0.
+ */
+static uint64_t
+ngx_http_upstream_lbkit_status_epoch_ms(ngx_http_upstream_lbkit_status_t *st,
+    uint64_t now_us, uint64_t pool_us)
+{
+    uint64_t  age_ms;
+
+    if (pool_us == 0 || pool_us > now_us) {
+        return 0;
+    }
+
+    age_ms = (now_us - pool_us) / 1000;
+
+    return age_ms < st->now_ms ? st->now_ms - age_ms : 0;
+}
+
+
 static ngx_int_t
 ngx_http_upstream_lbkit_status_snapshot(ngx_http_request_t *r,
     ngx_http_upstream_lbkit_status_t *st)
 {
     u_char                                     *dst, *src;
     uint32_t                                    id;
-    uint64_t                                    now_us, age_us;
+    uint64_t                                    now_us;
     ngx_str_t                                   arg;
-    ngx_uint_t                                  i;
+    ngx_uint_t                                  i, k;
     ngx_http_upstream_lbkit_srv_conf_t        **lscfp, *lscf;
     ngx_http_upstream_lbkit_main_conf_t        *lmcf;
     ngx_http_upstream_lbkit_status_peer_t      *sp;
@@ -440,13 +482,12 @@ ngx_http_upstream_lbkit_status_snapshot(ngx_http_request_t *r,
 
             sp->state = ngx_http_upstream_lbkit_status_state(lscf, &sp->info);
 
-            /* the pool keeps monotonic time: its age, subtracted from now */
-            if (sp->info.last_change_us && sp->info.last_change_us <= now_us) {
-                age_us = now_us - sp->info.last_change_us;
-                if (age_us / 1000 < st->now_ms) {
-                    sp->change_ms = st->now_ms - age_us / 1000;
-                }
-            }
+            sp->change_ms = ngx_http_upstream_lbkit_status_epoch_ms(st,
+                                            now_us, sp->info.last_change_us);
+            sp->selected_ms = ngx_http_upstream_lbkit_status_epoch_ms(st,
+                                            now_us, sp->info.last_selected_us);
+            sp->down_ms = ngx_http_upstream_lbkit_status_epoch_ms(st,
+                                            now_us, sp->info.down_since_us);
 
             up->count++;
             up->up += sp->info.usable ? 1 : 0;
@@ -454,6 +495,14 @@ ngx_http_upstream_lbkit_status_snapshot(ngx_http_request_t *r,
             up->active += sp->info.active;
             up->requests += sp->info.requests;
             up->failures += sp->info.failures;
+            up->bytes_sent += sp->info.bytes_sent;
+            up->bytes_received += sp->info.bytes_received;
+
+            for (k = 0; k < 5; k++) {
+                up->responses[k] += sp->info.responses[k];
+            }
+
+            up->responses[5] += sp->info.responses_total;
         }
     }
 
@@ -527,6 +576,31 @@ ngx_http_upstream_lbkit_status_state(ngx_http_upstream_lbkit_srv_conf_t *lscf,
 /* JSON                                                                */
 /* ------------------------------------------------------------------ */
 
+/* `"responses":{"1xx":N,..,"5xx":N,"total":N}` */
+static void
+ngx_http_upstream_lbkit_status_json_responses(
+    ngx_http_upstream_lbkit_sink_t *s, uint64_t *by_class, uint64_t total)
+{
+    ngx_http_upstream_lbkit_sink_printf(s,
+        "\"responses\":{\"1xx\":%uL,\"2xx\":%uL,\"3xx\":%uL,\"4xx\":%uL,"
+        "\"5xx\":%uL,\"total\":%uL}", by_class[0], by_class[1], by_class[2],
+        by_class[3], by_class[4], total);
+}
+
+
+/* `"NAME":N,`, or `"NAME":null,` for 0 (none). */
+static void
+ngx_http_upstream_lbkit_status_json_number(ngx_http_upstream_lbkit_sink_t *s,
+    const char *name, uint64_t value)
+{
+    if (value) {
+        ngx_http_upstream_lbkit_sink_printf(s, "\"%s\":%uL,", name, value);
+    } else {
+        ngx_http_upstream_lbkit_sink_printf(s, "\"%s\":null,", name);
+    }
+}
+
+
 static void
 ngx_http_upstream_lbkit_status_json(ngx_http_upstream_lbkit_sink_t *s,
     ngx_http_upstream_lbkit_status_t *st)
@@ -566,8 +640,13 @@ ngx_http_upstream_lbkit_status_json(ngx_http_upstream_lbkit_sink_t *s,
         }
 
         ngx_http_upstream_lbkit_sink_printf(s,
-            "},\"active\":%uL,\"requests\":%uL,\"failures\":%uL,\"check\":",
+            "},\"active\":%uL,\"requests\":%uL,\"failures\":%uL,",
             up->active, up->requests, up->failures);
+        ngx_http_upstream_lbkit_status_json_responses(s, up->responses,
+                                                      up->responses[5]);
+        ngx_http_upstream_lbkit_sink_printf(s,
+            ",\"bytes_sent\":%uL,\"bytes_received\":%uL,\"check\":",
+            up->bytes_sent, up->bytes_received);
 
         if (lscf->check.enabled) {
             co = &lscf->check.opts;
@@ -633,6 +712,23 @@ ngx_http_upstream_lbkit_status_json(ngx_http_upstream_lbkit_sink_t *s,
                 ngx_http_upstream_lbkit_sink_printf(s,
                                             "\"value\":null,\"lag\":null,");
             }
+
+            ngx_http_upstream_lbkit_status_json_responses(s, in->responses,
+                                                          in->responses_total);
+            ngx_http_upstream_lbkit_sink_printf(s,
+                ",\"bytes_sent\":%uL,\"bytes_received\":%uL,",
+                in->bytes_sent, in->bytes_received);
+            ngx_http_upstream_lbkit_status_json_number(s, "header_time_us",
+                                                       in->header_time_avg_us);
+            ngx_http_upstream_lbkit_status_json_number(s, "response_time_us",
+                                                    in->response_time_avg_us);
+            ngx_http_upstream_lbkit_status_json_number(s, "last_selected_ms",
+                                                       p->selected_ms);
+            ngx_http_upstream_lbkit_sink_printf(s,
+                "\"unavail\":%uL,\"unhealthy\":%uL,\"downtime_ms\":%uL,",
+                in->unavail, in->unhealthy, in->downtime_us / 1000);
+            ngx_http_upstream_lbkit_status_json_number(s, "down_since_ms",
+                                                       p->down_ms);
 
             if (lscf->check.enabled && p->rec.claim_pid) {
                 ngx_http_upstream_lbkit_sink_printf(s, "\"checker_pid\":%P,",
@@ -701,7 +797,16 @@ typedef enum {
     LBK_METRIC_LAST_CHECK_STATUS,
     LBK_METRIC_EJECTIONS,
     LBK_METRIC_VALUE,
-    LBK_METRIC_LAG
+    LBK_METRIC_LAG,
+    LBK_METRIC_RESPONSES,
+    LBK_METRIC_BYTES_SENT,
+    LBK_METRIC_BYTES_RECEIVED,
+    LBK_METRIC_HEADER_TIME,
+    LBK_METRIC_RESPONSE_TIME,
+    LBK_METRIC_LAST_SELECTED,
+    LBK_METRIC_UNAVAIL,
+    LBK_METRIC_UNHEALTHY,
+    LBK_METRIC_DOWNTIME
 } ngx_http_upstream_lbkit_metric_e;
 
 typedef struct {
@@ -759,6 +864,26 @@ static ngx_http_upstream_lbkit_metric_t  ngx_http_upstream_lbkit_metrics[] = {
       "Last numeric value of a JSON-RPC check (head block)." },
     { LBK_METRIC_LAG, "lbkit_server_lag", "gauge",
       "Best healthy server's value minus this server's." },
+    { LBK_METRIC_RESPONSES, "lbkit_server_responses_total", "counter",
+      "Responses from the server by status class (label code: 1xx..5xx)." },
+    { LBK_METRIC_BYTES_SENT, "lbkit_server_sent_bytes_total", "counter",
+      "Bytes sent to the server." },
+    { LBK_METRIC_BYTES_RECEIVED, "lbkit_server_received_bytes_total",
+      "counter", "Bytes received from the server." },
+    { LBK_METRIC_HEADER_TIME, "lbkit_server_header_time_seconds", "gauge",
+      "Mean time to the end of the response header (absent before any)." },
+    { LBK_METRIC_RESPONSE_TIME, "lbkit_server_response_time_seconds", "gauge",
+      "Mean time to the end of the response (absent before any)." },
+    { LBK_METRIC_LAST_SELECTED,
+      "lbkit_server_last_selected_timestamp_seconds", "gauge",
+      "Unix time of the last pick of the server (absent if never)." },
+    { LBK_METRIC_UNAVAIL, "lbkit_server_unavail_total", "counter",
+      "Times max_fails made the server unavailable." },
+    { LBK_METRIC_UNHEALTHY, "lbkit_server_unhealthy_total", "counter",
+      "Times active checks took the server down." },
+    { LBK_METRIC_DOWNTIME, "lbkit_server_downtime_seconds_total", "counter",
+      "Time the server was out for health reasons (the current spell "
+      "included)." },
 };
 
 
@@ -849,8 +974,35 @@ ngx_http_upstream_lbkit_status_prometheus(ngx_http_upstream_lbkit_sink_t *s,
                                                     in->checks_failed);
                 continue;
 
+            case LBK_METRIC_RESPONSES:
+                for (k = 0; k < 5; k++) {
+                    ngx_http_upstream_lbkit_status_series(s, metric->name,
+                        &sp[i], "code", ngx_http_upstream_lbkit_classes[k]);
+                    ngx_http_upstream_lbkit_sink_printf(s, "%uL\n",
+                                                        in->responses[k]);
+                }
+                continue;
+
             case LBK_METRIC_LAST_CHANGE:
                 if (sp[i].change_ms == 0) {
+                    continue;
+                }
+                break;
+
+            case LBK_METRIC_LAST_SELECTED:
+                if (sp[i].selected_ms == 0) {
+                    continue;
+                }
+                break;
+
+            case LBK_METRIC_HEADER_TIME:
+                if (in->header_time_avg_us == 0) {
+                    continue;
+                }
+                break;
+
+            case LBK_METRIC_RESPONSE_TIME:
+                if (in->response_time_avg_us == 0) {
                     continue;
                 }
                 break;
@@ -973,6 +1125,44 @@ ngx_http_upstream_lbkit_status_prometheus(ngx_http_upstream_lbkit_sink_t *s,
                 ngx_http_upstream_lbkit_sink_printf(s, "%L\n", in->lag);
                 break;
 
+            case LBK_METRIC_BYTES_SENT:
+                ngx_http_upstream_lbkit_sink_printf(s, "%uL\n",
+                                                    in->bytes_sent);
+                break;
+
+            case LBK_METRIC_BYTES_RECEIVED:
+                ngx_http_upstream_lbkit_sink_printf(s, "%uL\n",
+                                                    in->bytes_received);
+                break;
+
+            case LBK_METRIC_HEADER_TIME:
+                ngx_http_upstream_lbkit_status_seconds(s,
+                                                    in->header_time_avg_us);
+                break;
+
+            case LBK_METRIC_RESPONSE_TIME:
+                ngx_http_upstream_lbkit_status_seconds(s,
+                                                    in->response_time_avg_us);
+                break;
+
+            case LBK_METRIC_LAST_SELECTED:
+                ngx_http_upstream_lbkit_sink_printf(s, "%uL.%03uL\n",
+                    sp[i].selected_ms / 1000, sp[i].selected_ms % 1000);
+                break;
+
+            case LBK_METRIC_UNAVAIL:
+                ngx_http_upstream_lbkit_sink_printf(s, "%uL\n", in->unavail);
+                break;
+
+            case LBK_METRIC_UNHEALTHY:
+                ngx_http_upstream_lbkit_sink_printf(s, "%uL\n",
+                                                    in->unhealthy);
+                break;
+
+            case LBK_METRIC_DOWNTIME:
+                ngx_http_upstream_lbkit_status_seconds(s, in->downtime_us);
+                break;
+
             default:
                 break;
             }
@@ -1044,6 +1234,13 @@ static const char ngx_http_upstream_lbkit_html_script[] =
 "    return new Date(ms).toISOString().replace(/\\.\\d+Z$/, 'Z');\n"
 "  }\n"
 "  function ms(us) { return (us / 1000).toFixed(1); }\n"
+"  function bytes(n) {\n"
+"    if (n < 1024) return n + ' B';\n"
+"    var u = 0;\n"
+"    while (u < 5 && n >= Math.pow(1024, u + 2)) u++;\n"
+"    return (Math.floor(n * 10 / Math.pow(1024, u + 1)) / 10).toFixed(1) +\n"
+"           ' ' + 'KMGTPE'[u] + 'iB';\n"
+"  }\n"
 "  function rate(now, old, dt) {\n"
 "    return old === undefined || dt <= 0 ? '\\u2013'\n"
 "           : (Math.max(0, now - old) / dt).toFixed(1);\n"
@@ -1082,6 +1279,12 @@ static const char ngx_http_upstream_lbkit_html_script[] =
 "               ms(c.duration_us) + ' ms)'},\n"
 "      active: s.active, requests: s.requests, failures: s.failures,\n"
 "      rate: rate(s.requests, old, dt),\n"
+"      downtime: age(s.downtime_ms),\n"
+"      r1: s.responses['1xx'], r2: s.responses['2xx'],\n"
+"      r3: s.responses['3xx'], r4: s.responses['4xx'],\n"
+"      r5: s.responses['5xx'],\n"
+"      sent: bytes(s.bytes_sent), received: bytes(s.bytes_received),\n"
+"      resp: ms(s.response_time_us || 0),\n"
 "      ewma: ms(s.ewma_latency_us), probe: ms(s.probe_latency_us),\n"
 "      weight: s.weight === s.effective_weight ? s.weight\n"
 "              : s.effective_weight + '/' + s.weight,\n"
@@ -1099,6 +1302,8 @@ static const char ngx_http_upstream_lbkit_html_script[] =
 "      rate: rate(u.requests, old && old.requests, dt),\n"
 "      errors: old === undefined || dt <= 0 ? errpct(u.failures, u.requests)\n"
 "              : errpct(u.failures - old.failures, u.requests - old.requests),\n"
+"      r5: u.responses['5xx'],\n"
+"      sent: bytes(u.bytes_sent), received: bytes(u.bytes_received),\n"
 "      states: states\n"
 "    };\n"
 "  }\n"
@@ -1198,6 +1403,32 @@ ngx_http_upstream_lbkit_status_age(u_char *buf, size_t len, uint64_t ms)
 }
 
 
+/* Writes "512 B", "1.5 KiB", "3.2 MiB", ... for @n bytes; returns its end. */
+static u_char *
+ngx_http_upstream_lbkit_status_bytes(u_char *buf, size_t len, uint64_t n)
+{
+    ngx_uint_t   unit;
+    uint64_t     tenths;
+    static char  units[] = "KMGTPE";
+
+    if (n < 1024) {
+        return ngx_snprintf(buf, len, "%uL B", n);
+    }
+
+    /* tenths of the largest unit that keeps the value below 1024 */
+    for (unit = 0; unit < 5 && n >= (uint64_t) 1024 << (10 * (unit + 1));
+         unit++)
+    {
+        /* void */
+    }
+
+    tenths = n * 10 / ((uint64_t) 1024 << (10 * unit));
+
+    return ngx_snprintf(buf, len, "%uL.%uL %ciB", tenths / 10, tenths % 10,
+                        units[unit]);
+}
+
+
 /* Writes @ms (epoch) as RFC 3339 UTC, "2026-12-02T05:50:00Z". */
 static u_char *
 ngx_http_upstream_lbkit_status_rfc3339(u_char *buf, size_t len, uint64_t ms)
@@ -1228,6 +1459,19 @@ ngx_http_upstream_lbkit_status_badge(ngx_http_upstream_lbkit_sink_t *s,
     ngx_http_upstream_lbkit_sink_printf(s, "<span class=\"st st-%s\">%s</span>",
         ngx_http_upstream_lbkit_state_names[state],
         ngx_http_upstream_lbkit_state_names[state]);
+}
+
+
+/* `<td class="n">1.5 KiB</td>` */
+static void
+ngx_http_upstream_lbkit_status_bytes_cell(ngx_http_upstream_lbkit_sink_t *s,
+    uint64_t n)
+{
+    u_char  buf[32], *end;
+
+    end = ngx_http_upstream_lbkit_status_bytes(buf, sizeof(buf), n);
+    ngx_http_upstream_lbkit_sink_printf(s, "<td class=\"n\">%*s</td>",
+                                        end - buf, buf);
 }
 
 
@@ -1268,6 +1512,9 @@ ngx_http_upstream_lbkit_status_html_summary(ngx_http_upstream_lbkit_sink_t *s,
         "<th class=\"n\" data-c=\"rate\">req/s</th>"
         "<th class=\"n\" data-c=\"failures\">failures</th>"
         "<th class=\"n\" data-c=\"errors\">error rate</th>"
+        "<th class=\"n\" data-c=\"r5\">5xx</th>"
+        "<th class=\"n\" data-c=\"sent\">sent</th>"
+        "<th class=\"n\" data-c=\"received\">received</th>"
         "</tr></thead><tbody>\n");
 
     for (i = 0; i < st->upstreams.nelts; i++) {
@@ -1308,6 +1555,10 @@ ngx_http_upstream_lbkit_status_html_summary(ngx_http_upstream_lbkit_sink_t *s,
             "<td class=\"n\">&ndash;</td><td class=\"n\">%uL</td>",
             up->active, up->requests, up->failures);
         ngx_http_upstream_lbkit_status_percent(s, up->failures, up->requests);
+        ngx_http_upstream_lbkit_sink_printf(s, "<td class=\"n\">%uL</td>",
+                                            up->responses[4]);
+        ngx_http_upstream_lbkit_status_bytes_cell(s, up->bytes_sent);
+        ngx_http_upstream_lbkit_status_bytes_cell(s, up->bytes_received);
         ngx_http_upstream_lbkit_sink_printf(s, "</tr>\n");
     }
 
@@ -1350,6 +1601,11 @@ ngx_http_upstream_lbkit_status_html_server(ngx_http_upstream_lbkit_sink_t *s,
         ngx_http_upstream_lbkit_sink_printf(s, "</td><td>&ndash;</td>");
     }
 
+    end = ngx_http_upstream_lbkit_status_age(buf, sizeof(buf),
+                                             in->downtime_us / 1000);
+    ngx_http_upstream_lbkit_sink_printf(s, "<td class=\"n\">%*s</td>",
+                                        end - buf, buf);
+
     if (sp->checked) {
         end = ngx_http_upstream_lbkit_status_age(buf, sizeof(buf),
                   st->now_ms > sp->rec.time_ms ? st->now_ms - sp->rec.time_ms
@@ -1379,8 +1635,18 @@ ngx_http_upstream_lbkit_status_html_server(ngx_http_upstream_lbkit_sink_t *s,
     ngx_http_upstream_lbkit_sink_printf(s,
         "<td class=\"n\">%uD</td><td class=\"n\">%uL</td>"
         "<td class=\"n\">&ndash;</td><td class=\"n\">%uL</td>"
-        "<td class=\"n\">%uL.%uL</td><td class=\"n\">%uL.%uL</td>",
-        in->active, in->requests, in->failures,
+        "<td class=\"n\">%uL</td><td class=\"n\">%uL</td>"
+        "<td class=\"n\">%uL</td><td class=\"n\">%uL</td>"
+        "<td class=\"n\">%uL</td>",
+        in->active, in->requests, in->failures, in->responses[0],
+        in->responses[1], in->responses[2], in->responses[3],
+        in->responses[4]);
+    ngx_http_upstream_lbkit_status_bytes_cell(s, in->bytes_sent);
+    ngx_http_upstream_lbkit_status_bytes_cell(s, in->bytes_received);
+    ngx_http_upstream_lbkit_sink_printf(s,
+        "<td class=\"n\">%uL.%uL</td><td class=\"n\">%uL.%uL</td>"
+        "<td class=\"n\">%uL.%uL</td>",
+        in->response_time_avg_us / 1000, in->response_time_avg_us % 1000 / 100,
         in->ewma_latency_us / 1000, in->ewma_latency_us % 1000 / 100,
         in->probe_latency_us / 1000, in->probe_latency_us % 1000 / 100);
 
@@ -1468,17 +1734,27 @@ ngx_http_upstream_lbkit_status_html(ngx_http_upstream_lbkit_sink_t *s,
         ngx_http_upstream_lbkit_sink_html(s, up->lscf->upstream->host.data,
                                           up->lscf->upstream->host.len);
         ngx_http_upstream_lbkit_sink_printf(s,
-            " <small>%s &middot; %ui servers</small></h2>\n",
-            lbk_pool_method(up->lscf->pool), up->count);
+            " <small>%s &middot; %ui server%s</small></h2>\n",
+            lbk_pool_method(up->lscf->pool), up->count,
+            up->count == 1 ? "" : "s");
 
         ngx_http_upstream_lbkit_sink_text(s,
             "<table class=\"servers\"><thead><tr><th>server</th>"
             "<th data-c=\"state\">state</th><th data-c=\"since\">since</th>"
+            "<th class=\"n\" data-c=\"downtime\">downtime</th>"
             "<th data-c=\"check\">last check</th>"
             "<th class=\"n\" data-c=\"active\">active</th>"
             "<th class=\"n\" data-c=\"requests\">requests</th>"
             "<th class=\"n\" data-c=\"rate\">req/s</th>"
             "<th class=\"n\" data-c=\"failures\">failures</th>"
+            "<th class=\"n\" data-c=\"r1\">1xx</th>"
+            "<th class=\"n\" data-c=\"r2\">2xx</th>"
+            "<th class=\"n\" data-c=\"r3\">3xx</th>"
+            "<th class=\"n\" data-c=\"r4\">4xx</th>"
+            "<th class=\"n\" data-c=\"r5\">5xx</th>"
+            "<th class=\"n\" data-c=\"sent\">sent</th>"
+            "<th class=\"n\" data-c=\"received\">received</th>"
+            "<th class=\"n\" data-c=\"resp\">resp ms</th>"
             "<th class=\"n\" data-c=\"ewma\">EWMA ms</th>"
             "<th class=\"n\" data-c=\"probe\">check ms</th>"
             "<th class=\"n\" data-c=\"weight\">weight</th>"

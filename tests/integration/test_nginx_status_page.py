@@ -128,6 +128,25 @@ class DashboardStates(NginxTestCase):
         e = ups["rpc"]["servers"][0]
         self.assertEqual((e["health"], e["checks_failed"]), ("down", 0))
         self.assertGreater(e["checks"], 0)
+        # traffic counters: g answered the /web requests, h refused one
+        web = {s["name"]: s for s in ups["web"]["servers"]}
+        g, h = web[self.n["g"]], web[self.n["h"]]
+        self.assertGreaterEqual(g["responses"]["2xx"], 4)
+        self.assertEqual(g["responses"]["total"], sum(
+            g["responses"][c] for c in ("1xx", "2xx", "3xx", "4xx", "5xx")))
+        self.assertGreater(g["bytes_sent"], 0)
+        self.assertGreater(g["bytes_received"], 0)
+        self.assertGreater(g["response_time_us"], 0)
+        self.assertLessEqual(g["last_selected_ms"], doc["time_ms"])
+        self.assertEqual(ups["web"]["bytes_received"],
+                         g["bytes_received"] + h["bytes_received"])
+        self.assertEqual((h["unavail"], h["responses"]["total"]), (1, 0))
+        self.assertGreater(h["downtime_ms"], 0)
+        self.assertLessEqual(h["down_since_ms"], doc["time_ms"])
+        self.assertIsNone(g["down_since_ms"])
+        b = {s["name"]: s for s in ups["api"]["servers"]}[self.n["b"]]
+        self.assertEqual(b["unhealthy"], 1)
+        self.assertGreater(b["downtime_ms"], 0)
 
     def test_upstream_filter(self):
         doc = self.json("/status.json?upstream=rpc")
@@ -157,6 +176,14 @@ class DashboardStates(NginxTestCase):
         self.assertRegex(
             text, r'lbkit_server_last_state_change_timestamp_seconds\{'
             r'upstream="rpc",server="[^"]+"\} 1\d{9}\.\d{3}\n')
+        g = f'upstream="web",server="{self.n["g"]}"'
+        self.assertRegex(text, r'lbkit_server_responses_total\{' + g + r',code="2xx"\} [1-9]')
+        self.assertRegex(text, r'lbkit_server_received_bytes_total\{' + g + r'\} [1-9]')
+        self.assertRegex(text, r'lbkit_server_response_time_seconds\{' + g + r'\} 0\.\d{6}')
+        self.assertRegex(text, r'lbkit_server_downtime_seconds_total\{upstream="web",'
+                               r'server="' + self.n["h"] + r'"\} \d+\.\d{6}')
+        self.assertRegex(text, r'lbkit_server_unavail_total\{upstream="web",'
+                               r'server="' + self.n["h"] + r'"\} 1\n')
 
     # --- the page in a browser -------------------------------------------
 
@@ -187,15 +214,33 @@ class DashboardStates(NginxTestCase):
         self.assertEqual(by_name["web"][4], "1 up1 unavail")
         # the reason is cut on screen, whole on hover
         cell = browser.evaluate("""
-          (() => { const td = Array.from(document.querySelectorAll(
+          (() => { const keys = Array.from(document.querySelector(
+                     'table.servers thead tr').cells).map(c => c.dataset.c);
+                   const td = Array.from(document.querySelectorAll(
                      'tbody[data-u="api"] tr')).find(r =>
-                     r.cells[1].textContent == 'unhealthy').cells[3];
+                     r.cells[1].textContent == 'unhealthy')
+                     .cells[keys.indexOf('check')];
                    return [td.textContent, td.title,
                            getComputedStyle(td).textOverflow]; })()
         """)
         self.assertTrue(cell[0].startswith("status: "), cell)
         self.assertIn("500", cell[1])
         self.assertEqual(cell[2], "ellipsis")
+        # g's traffic: 2xx responses and bytes in their columns
+        g = browser.evaluate("""
+          (() => { const keys = Array.from(document.querySelector(
+                     'table.servers thead tr').cells).map(c => c.dataset.c);
+                   const row = Array.from(document.querySelectorAll(
+                     'tbody[data-u="web"] tr')).find(r =>
+                     r.cells[1].textContent == 'up');
+                   const v = {};
+                   keys.forEach((k, i) => { if (k) v[k] = row.cells[i].textContent; });
+                   return v; })()
+        """)
+        self.assertGreaterEqual(int(g["r2"]), 4, g)
+        self.assertEqual(g["r5"], "0")
+        self.assertRegex(g["received"], r"^\d+ B$|^\d+\.\d [KM]iB$")
+        self.assertRegex(g["resp"], r"^\d+\.\d$")
         with tempfile.TemporaryDirectory(prefix="lbk-png-") as d:
             png = browser.screenshot(os.path.join(d, png_name))
         self.assertGreater(png.height, 300)
