@@ -104,6 +104,12 @@ class MetricsTest(unittest.TestCase):
 
     def check_node_metrics(self, text, command):
         promtool.check_metrics(self, text)
+        # lbctl(1) documents every metric
+        with open(os.path.join(lbktest.SOURCE_DIR, "man", "lbctl.1")) as f:
+            page = f.read()
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                self.assertIn(".B " + line.split()[2] + "\n", page)
         s = parse(text)
         lbl = {n: f'pool="{p}",node="{n}",url="{u}"' for p, n, u in (
             ("rpc", "a", f"http://127.0.0.1:{self.backend.ports['a']}/"),

@@ -170,6 +170,13 @@ class DashboardStates(NginxTestCase):
                 key = f'upstream="{ups}",server="{server}",state="{st}"'
                 self.assertEqual(series[key], 1.0 if st == state else 0.0, key)
         self.assertIn('lbkit_build_info{version="', text)
+        # the man page documents every metric
+        with open(os.path.join(lbktest.SOURCE_DIR, "man",
+                               "ngx_http_upstream_lbkit_module.8")) as f:
+            page = f.read().replace("\\-", "-")
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                self.assertIn(".B " + line.split()[2] + "\n", page)
         self.assertRegex(
             text, r'lbkit_server_checks_total\{upstream="api",server="'
             + self.n["b"] + r'",result="failure"\} [1-9]')
