@@ -193,8 +193,12 @@ bool MetricsServer::start(event_base *base, const std::string &listen, std::func
   }
   // A scrape is one small GET: bound what a client may send, and how long
   // it may take.
-  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  // (other methods reach on_request, which answers 405; libevent would say
+  // 501 for the ones it is not allowed to parse)
+  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
   evhttp_set_max_headers_size(http_, 8192);
+  evhttp_set_max_body_size(http_, 4096);
   evhttp_set_timeout(http_, 10);
   render_ = std::move(render);
   evhttp_set_gencb(http_, &MetricsServer::on_request, this);
@@ -209,6 +213,12 @@ void MetricsServer::on_request(evhttp_request *req, void *arg) {
   const char *path = uri ? evhttp_uri_get_path(uri) : nullptr;
   if (!path || std::strcmp(path, "/metrics") != 0) {
     evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is served here");
+    return;
+  }
+  const evhttp_cmd_type method = evhttp_request_get_command(req);
+  if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+    evhttp_send_error(req, 405, "only GET and HEAD");
     return;
   }
   const std::string body = self->render_();

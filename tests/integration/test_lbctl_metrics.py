@@ -9,6 +9,7 @@ import calendar
 import os
 import re
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -195,6 +196,32 @@ class MetricsTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("cannot listen on " + address, r.stderr)
+
+    def test_hostile_requests_are_bounded(self):
+        w = self.start("watch", "-q", "-c", self.config, "--state",
+                       os.path.join(self.tmp.name, "state6.json"), "--metrics-listen", "127.0.0.1:0")
+        address = read_line(w, "metrics listening ")
+        host, port = address.rsplit(":", 1)
+        for request, want in ((b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", b" 405 "),
+                              (b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
+                               b""),
+                              (b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n", b" 200 ")):
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(request)
+                reply = b""
+                for _ in range(100):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+                    if b"\r\n\r\n" in reply and request.startswith(b"HEAD"):
+                        break
+            if want:
+                self.assertIn(want, reply.split(b"\r\n", 1)[0], request[:20])
+            else:  # headers over the bound: refused, never served
+                self.assertNotIn(b" 200 ", reply.split(b"\r\n", 1)[0])
+        self.assertIsNone(w.p.poll())
+        promtool.check_metrics(self, scrape(address)[2])
 
     def test_agent_exports_its_own_probes(self):
         a = self.start("agent", "-c", self.config, "--listen", "127.0.0.1:0",
