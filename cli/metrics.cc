@@ -140,7 +140,8 @@ std::string render_metrics(const State &state, const ProbeSession *session,
       const lbk::probe::Timings &t = r.timings;
       sample(duration, labels, t.total_ms / 1000.0);
       const std::pair<const char *, double> phase_ms[] = {
-          {"resolve", t.dns_ms}, {"connect", t.connect_ms}, {"tls", t.tls_ms}, {"processing", t.first_byte_ms}};
+          {"resolve", t.dns_ms}, {"connect", t.connect_ms}, {"tls", t.tls_ms},
+          {"processing", t.first_byte_ms}};
       for (const auto &ph : phase_ms)
         sample(phases, labels + ",phase=\"" + ph.first + "\"", ph.second > 0 ? ph.second / 1000.0 : 0);
       if (!r.tls_version.empty())
