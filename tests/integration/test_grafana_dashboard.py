@@ -186,6 +186,27 @@ class DashboardQueries(NginxTestCase):
                      "lbctl_node_cert_expiry_seconds", "probe_tls_version_info"):
             self.assertTrue(prom.query(expr)["data"]["result"], expr)
 
+    def test_dashboard_shape(self):
+        """What Grafana needs to import it: unique panel ids, panels that do
+        not overlap on the 24-column grid, every query on the data source
+        variable."""
+        with open(DASHBOARD) as f:
+            dashboard = json.load(f)
+        ids = [p["id"] for p in dashboard["panels"]]
+        self.assertEqual(len(ids), len(set(ids)))
+        cells = {}
+        for p in dashboard["panels"]:
+            g = p["gridPos"]
+            self.assertLessEqual(g["x"] + g["w"], 24, p["title"])
+            for x in range(g["x"], g["x"] + g["w"]):
+                for y in range(g["y"], g["y"] + g["h"]):
+                    self.assertNotIn((x, y), cells, f"{p['title']} overlaps {cells.get((x, y))}")
+                    cells[(x, y)] = p["title"]
+            for t in p.get("targets", []):
+                self.assertEqual(t["datasource"]["uid"], "${datasource}", p["title"])
+        names = [v["name"] for v in dashboard["templating"]["list"]]
+        self.assertEqual(names, ["datasource", "upstream", "pool"])
+
     def test_metric_names_of_an_expression(self):
         self.assertEqual(metric_names(
             'sum by (upstream, server) (rate(lbkit_server_checks_total{upstream=~"$upstream",'
