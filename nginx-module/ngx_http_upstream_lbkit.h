@@ -175,6 +175,10 @@ typedef struct {
     /* per worker, by id: the last TLS session to each peer (proxy_ssl) */
     ngx_ssl_session_t         **ssl_sessions;
 #endif
+
+    /* dynamic membership (ngx_http_upstream_lbkit_api.h), set at zone init;
+       npeers above counts every id the upstream has room for */
+    void                       *api;
 } ngx_http_upstream_lbkit_srv_conf_t;
 
 
@@ -216,6 +220,10 @@ typedef struct {
 void ngx_http_upstream_lbkit_log_state(ngx_log_t *log,
     ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id,
     const char *state, const char *reason);
+
+/* "host" of a `server` text "host:port" (IPv6 "[::1]" keeps its brackets;
+   "localhost" for unix: sockets). */
+ngx_str_t ngx_http_upstream_lbkit_host_of(ngx_str_t *server);
 
 /* Wall-clock milliseconds since the epoch (for check records). */
 uint64_t ngx_http_upstream_lbkit_now_ms(void);

@@ -20,6 +20,7 @@
  */
 
 #include "ngx_http_upstream_lbkit.h"
+#include "ngx_http_upstream_lbkit_api.h"
 
 #include <time.h>
 
@@ -706,7 +707,10 @@ ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
                        + ngx_http_upstream_lbkit_slab_cost(lscf->npeers
                              * sizeof(ngx_http_upstream_lbkit_check_peer_t))
                        + ngx_http_upstream_lbkit_slab_cost(
-                             lscf->ledger_entries * lscf->ledger_entry_size);
+                             lscf->ledger_entries * lscf->ledger_entry_size)
+                       + ngx_http_upstream_lbkit_slab_cost(
+                             ngx_http_upstream_lbkit_api_shm_size(lscf,
+                                                              lscf->npeers));
 
     /*
      * The slab allocator's own overhead: one page descriptor (well under
@@ -739,7 +743,7 @@ ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
 
 
 /* "host" of "host:port" (IPv6 "[::1]:80" keeps its brackets). */
-static ngx_str_t
+ngx_str_t
 ngx_http_upstream_lbkit_host_of(ngx_str_t *server)
 {
     ngx_str_t  host = *server;
@@ -857,6 +861,7 @@ static ngx_int_t
 ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 {
     ngx_uint_t                            i, j, k, n, nprimary, nbackup;
+    ngx_uint_t                            capacity;
     ngx_http_upstream_server_t           *server;
     ngx_http_upstream_lbkit_peer_t       *peer;
     ngx_http_upstream_lbkit_srv_conf_t   *lscf, **lscfp;
@@ -896,7 +901,14 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         return NGX_ERROR;
     }
 
-    peer = ngx_pcalloc(cf->pool, n * sizeof(ngx_http_upstream_lbkit_peer_t));
+    /* room for the servers the API may add (ids n..capacity-1, unused) */
+    capacity = ngx_http_upstream_lbkit_api_capacity(cf, us, n);
+    if (capacity == 0) {
+        return NGX_ERROR;
+    }
+
+    peer = ngx_pcalloc(cf->pool,
+                       capacity * sizeof(ngx_http_upstream_lbkit_peer_t));
     if (peer == NULL) {
         return NGX_ERROR;
     }
@@ -948,9 +960,9 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
     }
 
     lscf->peers = peer;
-    lscf->npeers = n;
-    lscf->tried_words = (n + 63) / 64;
-    lscf->pool_size = lbk_pool_size((uint32_t) n);
+    lscf->npeers = capacity;
+    lscf->tried_words = (capacity + 63) / 64;
+    lscf->pool_size = lbk_pool_size((uint32_t) capacity);
     lscf->initialised = 1;
 
     if (lscf->method.len == 0) {
@@ -1018,7 +1030,7 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     int                              rc;
     u_char                          *mem;
     uint32_t                         id;
-    ngx_uint_t                       i;
+    ngx_uint_t                       i, configured;
     lbk_pool_options                 opts = LBK_POOL_OPTIONS_INIT;
     lbk_peer_config                  pc = LBK_PEER_CONFIG_INIT;
     ngx_pool_cleanup_t              *cln;
@@ -1072,8 +1084,14 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     cln->data = &lscf->pool;
 
     peer = lscf->peers;
+    configured = 0;
 
     for (i = 0; i < lscf->npeers; i++) {
+        if (!peer[i].used) {
+            continue;       /* room for servers the API adds */
+        }
+
+        configured++;
         pc.name = ngx_http_upstream_lbkit_cstr(cycle->pool, &peer[i].name);
         pc.address = ngx_http_upstream_lbkit_cstr(cycle->pool,
                                                   &peer[i].address);
@@ -1114,7 +1132,7 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
         }
     }
 
-    return NGX_OK;
+    return ngx_http_upstream_lbkit_api_place(cycle, shpool, lscf, configured);
 }
 
 
@@ -1232,7 +1250,7 @@ ngx_http_upstream_lbkit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             return NGX_ERROR;
         }
 
-        total += lscfp[i]->npeers;
+        total += lbk_pool_count(lscfp[i]->pool);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -1247,7 +1265,10 @@ ngx_http_upstream_lbkit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                       "reload", kept, total);
     }
 
-    return NGX_OK;
+    /* servers the API added, changed or deleted (previous cycle or
+       lbkit_state file) */
+    return ngx_http_upstream_lbkit_api_restore(cycle, lmcf,
+                                  (old && old->shm_zone) ? old : NULL);
 }
 
 
@@ -1285,6 +1306,8 @@ ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
     if (lp == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_http_upstream_lbkit_api_sync(lscf);
 
     lp->conf = lscf;
     lp->request = r;
@@ -1367,6 +1390,9 @@ ngx_http_upstream_get_lbkit_peer(ngx_peer_connection_t *pc, void *data)
         pc->name = &lscf->upstream->host;
         return NGX_ERROR;
     }
+
+    /* a server the API added after this request started: its record */
+    ngx_http_upstream_lbkit_api_sync(lscf);
 
     peer = &lscf->peers[id];
 

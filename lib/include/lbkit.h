@@ -241,6 +241,14 @@ LBK_EXTERN int lbk_pool_set_state(lbk_pool *pool, uint32_t id, int admin_state);
 /** Sets max_conns at run time (0 = unlimited; HAProxy agent `maxconn:N`). */
 LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
                                       uint32_t max_conns);
+/**
+ * Sets max_fails (0 disables) and fail_timeout at run time (the NGINX Plus
+ * API's PATCH).  The current failure window is kept and judged by the new
+ * limits from the next pick on.  Thread and process safe.
+ */
+LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
+                                        uint32_t max_fails,
+                                        uint32_t fail_timeout_ms);
 
 /**
  * Picks a peer.  @p key / @p key_len feed hash methods (ignored by the

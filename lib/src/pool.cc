@@ -1011,6 +1011,20 @@ LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
   return 0;
 }
 
+LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
+                                        uint32_t max_fails,
+                                        uint32_t fail_timeout_ms) {
+  if (int rc = check_peer(pool, id)) return rc;
+  PeerSlot &s = pool->slots[id];
+  // Picks read these words without the lock; each store is one aligned
+  // 32-bit write, so a pick sees the old or the new value of each.
+  __atomic_store_n(&s.max_fails, max_fails, __ATOMIC_RELEASE);
+  __atomic_store_n(&s.fail_timeout_ms, fail_timeout_ms, __ATOMIC_RELEASE);
+  bump(pool->header->generation);
+  bump(pool->header->health_epoch);
+  return 0;
+}
+
 LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
                              size_t key_len, const uint64_t *tried,
                              size_t tried_words) {

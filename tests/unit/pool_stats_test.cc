@@ -199,3 +199,25 @@ TEST(PoolStats, StateCopyCarriesTheCounters) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(PoolFailLimits, SetAtRunTimeJudgesTheWindowByTheNewLimits) {
+  PoolFixture f("round_robin");
+  uint32_t a = f.add("a", 1, false, 0, /*max_fails=*/3, /*fail_timeout=*/10000);
+  f.add("b", 1, false, 0, 0);
+  lbk_outcome failed = LBK_OUTCOME_INIT;
+  failed.result = LBK_OUTCOME_FAILED;
+  ASSERT_EQ(lbk_pool_release(f.pool, a, &failed), 0);
+  EXPECT_EQ(f.sequence(4), "abab");  // 1 of 3 failures: still usable
+  ASSERT_EQ(lbk_pool_set_fail_limits(f.pool, a, 1, 5000), 0);
+  EXPECT_EQ(f.sequence(4), "bbbb");  // 1 of 1: out for fail_timeout
+  lbk_peer_info i = info_of(f, a);
+  EXPECT_EQ(i.max_fails, 1u);
+  EXPECT_EQ(i.fail_timeout_ms, 5000u);
+  f.clock.now_us += 5001000;
+  EXPECT_EQ(f.sequence(2), "ab");
+  EXPECT_EQ(lbk_pool_set_fail_limits(f.pool, 42, 1, 1), LBK_ENOTFOUND);
+}
+
+}  // namespace
