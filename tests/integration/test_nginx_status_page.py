@@ -2,7 +2,8 @@
 Prometheus, and promtool on its metrics.
 
 Real nginx with several upstreams whose servers are in different states
-(up, unhealthy, down, checking, unavail), lbk-testbackend on 127.0.0.1,
+(up, unhealthy, down, draining through the NGINX Plus-compatible API,
+checking, unavail), lbk-testbackend on 127.0.0.1,
 headless Chromium (Debian's chromium) driven over the DevTools protocol with
 JavaScript on and off, and promtool from Debian's prometheus package.
 """
@@ -17,6 +18,7 @@ import lbktest
 import promtool
 from nginx_harness import (Backends, Nginx, NginxTestCase, http_request,
                            upstream)
+from plus_api_client import PlusApiClient
 
 STATES = ("up", "draining", "down", "unavail", "checking", "unhealthy",
           "maint")
@@ -28,7 +30,8 @@ COLOURS = {"up": (46, 125, 50), "draining": (21, 101, 192),
 
 
 def site(be, dead_port):
-    """api: up, unhealthy (answers 500), down; rpc: checking (1000 passes
+    """api: up, unhealthy (answers 500), down, and d to drain through the
+    API; rpc: checking (1000 passes
     needed, 1 a second, none failed); web: up and unavail (max_fails on a closed
     port)."""
     check = ("lbkit_check type=http uri=/health interval={every} timeout=1s "
@@ -36,7 +39,7 @@ def site(be, dead_port):
     return "\n".join([
         upstream("api", "lbkit round_robin;",
                  [f"127.0.0.1:{be.ports['a']}", f"127.0.0.1:{be.ports['b']}",
-                  f"127.0.0.1:{be.ports['c']} down"],
+                  f"127.0.0.1:{be.ports['c']} down", f"127.0.0.1:{be.ports['d']}"],
                  extra=check.format(every="200ms", rise=1, extra="")),
         upstream("rpc", "lbkit peak_ewma;", [f"127.0.0.1:{be.ports['e']}"],
                  extra=check.format(every="1s", rise=1000,
@@ -51,6 +54,7 @@ def site(be, dead_port):
   location = /status { lbkit_status html; }
   location = /status.json { lbkit_status; }
   location = /metrics { lbkit_status prometheus; }
+  location /plus { lbkit_api write=on; }
 }"""])
 
 
@@ -59,13 +63,16 @@ class DashboardStates(NginxTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.be = Backends(["a", "b", "c", "e", "g"])
+        cls.be = Backends(["a", "b", "c", "d", "e", "g"])
         cls.dead = lbktest.free_port()
         try:
             cls.be.control("b", status=500)
             cls.ngx = Nginx(site(cls.be, cls.dead), workers=2)
             cls.n = {k: f"127.0.0.1:{p}" for k, p in cls.be.ports.items()}
             cls.n["h"] = f"127.0.0.1:{cls.dead}"
+            api = PlusApiClient(cls.ngx.port, prefix="/plus")
+            d = [s for s in api.servers("api") if s["server"] == cls.n["d"]][0]
+            api.update_server("api", d["id"], drain=True)
             # one failed attempt makes h unavail; the request goes on to g
             for _ in range(4):
                 code, _ = cls.ngx.get("/web")
@@ -86,7 +93,8 @@ class DashboardStates(NginxTestCase):
     def expected(cls):
         n = cls.n
         return {("api", n["a"]): "up", ("api", n["b"]): "unhealthy",
-                ("api", n["c"]): "down", ("rpc", n["e"]): "checking",
+                ("api", n["c"]): "down", ("api", n["d"]): "draining",
+                ("rpc", n["e"]): "checking",
                 ("web", n["g"]): "up", ("web", n["h"]): "unavail"}
 
     @classmethod
@@ -111,7 +119,7 @@ class DashboardStates(NginxTestCase):
         self.assertRegex(doc["nginx_version"], r"^1\.\d+\.\d+$")
         ups = {u["name"]: u for u in doc["upstreams"]}
         self.assertEqual(ups["api"]["states"],
-                         {"up": 1, "draining": 0, "down": 1, "unavail": 0,
+                         {"up": 1, "draining": 1, "down": 1, "unavail": 0,
                           "checking": 0, "unhealthy": 1, "maint": 0})
         self.assertEqual(ups["rpc"]["states"]["checking"], 1)
         self.assertEqual(ups["web"]["states"]["unavail"], 1)
@@ -223,8 +231,8 @@ class DashboardStates(NginxTestCase):
         """)
         by_name = {r[0]: r for r in summary}
         self.assertEqual(list(by_name), ["api", "rpc", "web"])
-        self.assertEqual(by_name["api"][3], "1/3")
-        self.assertEqual(by_name["api"][4], "1 up1 down1 unhealthy")
+        self.assertEqual(by_name["api"][3], "1/4")
+        self.assertEqual(by_name["api"][4], "1 up1 draining1 down1 unhealthy")
         self.assertEqual(by_name["rpc"][4], "1 checking")
         self.assertEqual(by_name["web"][3], "1/2")
         self.assertEqual(by_name["web"][4], "1 up1 unavail")
