@@ -37,7 +37,8 @@
 // answered however many idle or slow connections are held open.  When accept
 // fails (descriptors exhausted) the listener pauses, 50 ms doubling to 1 s,
 // with one log line per episode.  Requested names are logged escaped.
-// Prints "listening ADDR:PORT" on stdout once bound (port 0 = any free).
+// Prints "listening ADDR:PORT" on stdout once bound (port 0 = any free), then
+// "metrics listening ADDR:PORT" with --metrics-listen (metrics.h).
 // Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage or config error, 4 cannot
 // listen.
 #include <CLI/CLI.hpp>
@@ -65,6 +66,8 @@
 #include "config.h"
 #include "haproxy_verdict.h"
 #include "output.h"
+#include "listen_address.h"
+#include "metrics.h"
 #include "probe_session.h"
 #include "state_file.h"
 
@@ -79,61 +82,10 @@ constexpr rlim_t kReservedDescriptors = 32;
 constexpr int kAcceptPauseFirstMs = 50, kAcceptPauseMaxMs = 1000;
 
 struct AgentOptions {
-  std::string config_path, listen, state_path;
+  std::string config_path, listen, state_path, metrics_listen;
   unsigned max_connections = 1024;
   std::string connection_timeout = "2s";
 };
-
-std::string sockaddr_text(const sockaddr *sa) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (sa->sa_family == AF_INET) {
-    const auto *in = reinterpret_cast<const sockaddr_in *>(sa);
-    evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    port = ntohs(in->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
-  }
-  const auto *in6 = reinterpret_cast<const sockaddr_in6 *>(sa);
-  evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-  port = ntohs(in6->sin6_port);
-  return "[" + std::string(host) + "]:" + std::to_string(port);
-}
-
-// "127.0.0.1:5555", "[::1]:0" (numeric only; port 0 = any free port).
-bool parse_listen_address(const std::string &text, sockaddr_storage &ss, socklen_t &len) {
-  std::string host, port;
-  if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find("]:");
-    if (close == std::string::npos) return false;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
-    return false;
-  const long number = std::strtol(port.c_str(), nullptr, 10);
-  if (number > 65535) return false;
-  ss = sockaddr_storage{};
-  auto *in = reinterpret_cast<sockaddr_in *>(&ss);
-  auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-  if (evutil_inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons(static_cast<uint16_t>(number));
-    len = sizeof(sockaddr_in);
-    return true;
-  }
-  if (evutil_inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(static_cast<uint16_t>(number));
-    len = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
-}
 
 class Agent {
  public:
@@ -143,6 +95,7 @@ class Agent {
     for (event *e : {round_timer_, sigint_, sigterm_, accept_pause_})
       if (e) event_free(e);
     if (listener_) evconnlistener_free(listener_);
+    metrics_.stop();
     runner_.reset();
     if (base_) event_base_free(base_);
   }
@@ -193,6 +146,17 @@ class Agent {
     socklen_t blen = sizeof bound;
     getsockname(evconnlistener_get_fd(listener_), reinterpret_cast<sockaddr *>(&bound), &blen);
     std::printf("listening %s\n", sockaddr_text(reinterpret_cast<sockaddr *>(&bound)).c_str());
+    if (!opts_.metrics_listen.empty()) {
+      const auto render = [this]() {
+        if (!opts_.state_path.empty()) reload_state_if_changed();
+        return render_metrics(state_, opts_.state_path.empty() ? &session_ : nullptr, "agent", unix_now_ms());
+      };
+      if (!metrics_.start(base_, opts_.metrics_listen, render, error)) {
+        std::fprintf(stderr, "lbctl agent: %s\n", error.c_str());
+        return kExitRuntime;
+      }
+      std::printf("metrics listening %s\n", metrics_.bound().c_str());
+    }
     std::fflush(stdout);
 
     std::signal(SIGPIPE, SIG_IGN);
@@ -519,6 +483,7 @@ class Agent {
   evconnlistener *listener_ = nullptr;
   event *round_timer_ = nullptr, *sigint_ = nullptr, *sigterm_ = nullptr;
   ProbeSession session_;
+  MetricsServer metrics_;
   std::unique_ptr<RoundRunner> runner_;
   State state_;
   bool have_state_ = false;
@@ -550,6 +515,8 @@ void register_agent(CLI::App &app, int &exit_code) {
                   "ADDR:PORT to listen on (default: [lbctl] listen, 127.0.0.1:5555)");
   cmd->add_option("--state", opts->state_path,
                   "answer from the canary's state file (lbctl watch) instead of probing");
+  cmd->add_option("--metrics-listen", opts->metrics_listen,
+                  "serve Prometheus metrics on http://ADDR:PORT/metrics (PORT alone: 127.0.0.1)");
   cmd->add_option("--max-connections", opts->max_connections,
                   "connections open at once, lowered to fit the descriptor limit; at the bound "
                   "a new one replaces the oldest still waiting for its line (default 1024)")
@@ -558,7 +525,7 @@ void register_agent(CLI::App &app, int &exit_code) {
                   "time from accept to the answer, not extended by bytes received; as long "
                   "again to take the answer (default 2s)");
   cmd->footer("Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage/config error, 4 cannot "
-              "listen.");
+              "listen (agent or metrics address).");
   cmd->callback([opts, &exit_code]() {
     Agent agent(*opts);
     exit_code = agent.run();

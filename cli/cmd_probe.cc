@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "node_options.h"
 #include "output.h"
+#include "metrics.h"
 #include "probe_session.h"
 
 namespace lbctl {
@@ -204,51 +205,9 @@ std::string render_table(const ProbeSession &session, bool color) {
   return table.render(color);
 }
 
+// The same metrics as watch's and agent's /metrics (metrics.h).
 std::string render_prometheus(const ProbeSession &session) {
-  std::string out;
-  auto family = [&out](const char *name, const char *help) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
-  };
-  auto labels = [&session](const NodeRun &n) {
-    return "pool=\"" + prom_label(session.config().pools[n.pool_index].name) + "\",node=\"" +
-           prom_label(n.server.name) + "\",url=\"" + prom_label(n.server.url) + "\"";
-  };
-  auto number = [](double v) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return std::string(buf);
-  };
-  family("lbctl_probe_success", "1 if the node is healthy, else 0");
-  for (const NodeRun &n : session.nodes())
-    out += "lbctl_probe_success{" + labels(n) + "} " + (node_healthy(n) ? "1" : "0") + "\n";
-  family("lbctl_probe_http_status_code", "HTTP status of the last probe (0 = none)");
-  for (const NodeRun &n : session.nodes())
-    out += "lbctl_probe_http_status_code{" + labels(n) + "} " +
-           std::to_string(n.last.verdict.http_status) + "\n";
-  family("lbctl_probe_duration_seconds", "Duration of each phase of the last probe");
-  for (const NodeRun &n : session.nodes()) {
-    const lbk::probe::Timings &t = n.last.timings;
-    const std::pair<const char *, double> phases[] = {{"dns", t.dns_ms}, {"connect", t.connect_ms},
-                                                      {"tls", t.tls_ms}, {"first_byte", t.first_byte_ms},
-                                                      {"total", t.total_ms}};
-    for (const auto &p : phases)
-      if (p.second >= 0)
-        out += "lbctl_probe_duration_seconds{" + labels(n) + ",phase=\"" + p.first + "\"} " +
-               number(p.second / 1000.0) + "\n";
-  }
-  bool any_rpc = false;
-  for (const NodeRun &n : session.nodes()) any_rpc |= is_jsonrpc(session, n) && n.last.verdict.has_value;
-  if (any_rpc) {
-    family("lbctl_probe_jsonrpc_head", "JSON-RPC head (numeric field) of the last probe");
-    for (const NodeRun &n : session.nodes())
-      if (is_jsonrpc(session, n) && n.last.verdict.has_value)
-        out += "lbctl_probe_jsonrpc_head{" + labels(n) + "} " + std::to_string(n.last.verdict.value) + "\n";
-    family("lbctl_probe_jsonrpc_lag", "Blocks behind the best healthy head");
-    for (const NodeRun &n : session.nodes())
-      if (is_jsonrpc(session, n) && n.last.verdict.has_value)
-        out += "lbctl_probe_jsonrpc_lag{" + labels(n) + "} " + std::to_string(n.lag) + "\n";
-  }
-  return out;
+  return render_metrics(session.snapshot(0), &session, "probe", unix_now_ms());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // NO_COLOR is set to a non-empty value or TERM is "dumb".
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -50,6 +51,8 @@ std::string valid_utf8(const std::string &text);
 // @p text for a log line: valid UTF-8 and printable ASCII kept; control
 // bytes (ESC, CR, LF, ...), DEL, backslash and invalid bytes as \xNN.
 std::string log_escape(const std::string &text);
+// RFC 3339 UTC with milliseconds: "2026-12-02T05:50:00.123Z".
+std::string rfc3339_utc(int64_t unix_ms);
 
 // JSON text appended to @p out without building a document tree (for
 // output of thousands of nodes), in the compact form nlohmann::json's

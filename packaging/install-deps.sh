@@ -14,6 +14,8 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev googletest libbenchmark-dev
   python3 curl openssl jq procps wrk hyperfine
+  # the status page in a real browser; promtool checks Prometheus output
+  chromium prometheus
   clang libclang-rt-14-dev
   # the real peers the integration tests start; nginx 1.30 is built from
   # ../shared/vendor with pcre2; dnsmasq answers `resolve` tests

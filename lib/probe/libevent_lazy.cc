@@ -8,6 +8,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 
@@ -62,6 +63,9 @@ LBK_LAZY_FUNCTION(CORE, int, evbuffer_peek,
                    struct evbuffer_iovec *vec_out, int n_vec),
                   (buf, len, start_at, vec_out, n_vec))
 
+LBK_LAZY_FUNCTION(CORE, int, evbuffer_add, (struct evbuffer * buf, const void *data, size_t datlen),
+                  (buf, data, datlen))
+
 // bufferevent.h
 LBK_LAZY_FUNCTION(CORE, struct bufferevent *, bufferevent_socket_new,
                   (struct event_base * base, evutil_socket_t fd, int options), (base, fd, options))
@@ -90,6 +94,7 @@ LBK_LAZY_FUNCTION(CORE, struct evconnlistener *, evconnlistener_new_bind,
                    const struct sockaddr *sa, int socklen),
                   (base, cb, ptr, flags, backlog, sa, socklen))
 LBK_LAZY_FUNCTION(CORE, void, evconnlistener_free, (struct evconnlistener * lev), (lev))
+LBK_LAZY_FUNCTION(CORE, int, evconnlistener_enable, (struct evconnlistener * lev), (lev))
 LBK_LAZY_FUNCTION(CORE, evutil_socket_t, evconnlistener_get_fd, (struct evconnlistener * lev), (lev))
 LBK_LAZY_FUNCTION(CORE, int, evconnlistener_enable, (struct evconnlistener * lev), (lev))
 LBK_LAZY_FUNCTION(CORE, int, evconnlistener_disable, (struct evconnlistener * lev), (lev))
@@ -108,6 +113,39 @@ LBK_LAZY_FUNCTION(EXTRA, struct evdns_getaddrinfo_request *, evdns_getaddrinfo,
                    const struct evutil_addrinfo *hints, evdns_getaddrinfo_cb cb, void *arg),
                   (base, nodename, servname, hints, cb, arg))
 LBK_LAZY_FUNCTION(EXTRA, void, evdns_getaddrinfo_cancel, (struct evdns_getaddrinfo_request * req), (req))
+
+// http.h (libevent_extra): lbctl's /metrics endpoint (cli/metrics.cc)
+LBK_LAZY_FUNCTION(EXTRA, struct evhttp *, evhttp_new, (struct event_base * base), (base))
+LBK_LAZY_FUNCTION(EXTRA, void, evhttp_free, (struct evhttp * http), (http))
+LBK_LAZY_FUNCTION(EXTRA, struct evhttp_bound_socket *, evhttp_bind_listener,
+                  (struct evhttp * http, struct evconnlistener *listener), (http, listener))
+LBK_LAZY_FUNCTION(EXTRA, void, evhttp_set_gencb,
+                  (struct evhttp * http, void (*cb)(struct evhttp_request *, void *), void *arg),
+                  (http, cb, arg))
+LBK_LAZY_FUNCTION(EXTRA, void, evhttp_set_timeout, (struct evhttp * http, int timeout_in_secs),
+                  (http, timeout_in_secs))
+LBK_LAZY_FUNCTION(EXTRA, void, evhttp_set_max_headers_size, (struct evhttp * http, ev_ssize_t max),
+                  (http, max))
+LBK_LAZY_FUNCTION(EXTRA, void, evhttp_set_max_body_size, (struct evhttp * http, ev_ssize_t max),
+                  (http, max))
+LBK_LAZY_FUNCTION(EXTRA, void, evhttp_set_allowed_methods, (struct evhttp * http, ev_uint16_t methods),
+                  (http, methods))
+LBK_LAZY_FUNCTION(EXTRA, enum evhttp_cmd_type, evhttp_request_get_command,
+                  (const struct evhttp_request *req), (req))
+LBK_LAZY_FUNCTION(EXTRA, const struct evhttp_uri *, evhttp_request_get_evhttp_uri,
+                  (const struct evhttp_request *req), (req))
+LBK_LAZY_FUNCTION(EXTRA, const char *, evhttp_uri_get_path, (const struct evhttp_uri *uri), (uri))
+LBK_LAZY_FUNCTION(EXTRA, struct evkeyvalq *, evhttp_request_get_output_headers,
+                  (struct evhttp_request * req), (req))
+LBK_LAZY_FUNCTION(EXTRA, struct evbuffer *, evhttp_request_get_output_buffer,
+                  (struct evhttp_request * req), (req))
+LBK_LAZY_FUNCTION(EXTRA, int, evhttp_add_header,
+                  (struct evkeyvalq * headers, const char *key, const char *value), (headers, key, value))
+LBK_LAZY_FUNCTION(EXTRA, void, evhttp_send_reply,
+                  (struct evhttp_request * req, int code, const char *reason, struct evbuffer *databuf),
+                  (req, code, reason, databuf))
+LBK_LAZY_FUNCTION(EXTRA, void, evhttp_send_error, (struct evhttp_request * req, int error, const char *reason),
+                  (req, error, reason))
 
 // bufferevent_ssl.h (libevent_openssl)
 LBK_LAZY_FUNCTION(OPENSSL, struct bufferevent *, bufferevent_openssl_socket_new,

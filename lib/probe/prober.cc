@@ -666,6 +666,8 @@ struct Prober::Impl {
       if (p->phase == Phase::kTls) {
         p->t_tls = SteadyClock::now();
         p->tls_done = true;
+        p->result.tls_earliest_expiry_unix = earliest_certificate_expiry(p->ssl);
+        p->result.tls_version = SSL_get_version(p->ssl);
         p->phase = Phase::kReply;
         p->t_request_sent = SteadyClock::now();
         if (!p->request.empty()) bufferevent_write(p->bev, p->request.data(), p->request.size());

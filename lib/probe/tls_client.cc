@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 
 #include <cstring>
+#include <ctime>
 
 namespace lbk {
 namespace probe {
@@ -75,6 +76,21 @@ std::string describe_tls_failure(const SSL *ssl, unsigned long ssl_error, int so
   if (ssl_error != 0) return "TLS handshake failed: " + openssl_error_text(ssl_error);
   if (socket_errno != 0) return std::string("TLS handshake failed: ") + std::strerror(socket_errno);
   return "TLS handshake failed: connection closed by the peer";
+}
+
+int64_t earliest_certificate_expiry(const SSL *ssl) {
+  // A client's SSL_get_peer_cert_chain includes the server's own
+  // certificate first.
+  STACK_OF(X509) *chain = ssl ? SSL_get_peer_cert_chain(ssl) : nullptr;
+  int64_t earliest = 0;
+  for (int i = 0; chain && i < sk_X509_num(chain); ++i) {
+    const ASN1_TIME *not_after = X509_get0_notAfter(sk_X509_value(chain, i));
+    std::tm tm{};
+    if (!not_after || ASN1_TIME_to_tm(not_after, &tm) != 1) continue;
+    const int64_t t = static_cast<int64_t>(timegm(&tm));
+    if (earliest == 0 || t < earliest) earliest = t;
+  }
+  return earliest;
 }
 
 }  // namespace probe

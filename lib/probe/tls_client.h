@@ -4,6 +4,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -34,6 +35,10 @@ class TlsContexts {
 // when the chain or name did not verify, else OpenSSL's error @p ssl_error
 // (from bufferevent_get_openssl_error, 0 if none) or the socket's errno.
 std::string describe_tls_failure(const SSL *ssl, unsigned long ssl_error, int socket_errno);
+
+// The earliest notAfter (Unix seconds) of the certificate chain the peer
+// sent on @p ssl, or 0 when it sent none.
+int64_t earliest_certificate_expiry(const SSL *ssl);
 
 }  // namespace probe
 }  // namespace lbk

@@ -77,6 +77,14 @@ class Backend:
         self.stop()
 
 
+def gen_cert(dirname):
+    """A fresh self-signed certificate for 127.0.0.1 in @dirname
+    (tests/support/gen-cert.sh): (cert.pem path, key.pem path)."""
+    subprocess.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests", "support", "gen-cert.sh"), dirname],
+                   check=True, capture_output=True, timeout=60)
+    return os.path.join(dirname, "cert.pem"), os.path.join(dirname, "key.pem")
+
+
 def lbctl(*args, timeout=60, input=None, env=None):
     """Runs lbctl to completion; returns the CompletedProcess (text)."""
     full_env = dict(os.environ)

@@ -10,6 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbktest  # noqa: E402
+import promtool  # noqa: E402
 from lbctl_common import (Backend, LBCTL, JSONRPC_SUMMARY, PROBE_DOC, lbctl,  # noqa: E402
                           lbctl_json, validate)
 
@@ -132,19 +133,21 @@ class ProbeTest(unittest.TestCase):
     def test_prometheus(self):
         r = lbctl("probe", "-o", "prometheus", self.url("fast"), self.url("broken"))
         self.assertEqual(r.returncode, 1, r.stderr)
+        promtool.check_metrics(self, r.stdout)
         samples = {}
         for line in r.stdout.splitlines():
             if line.startswith("#"):
-                self.assertRegex(line, r"^# (HELP|TYPE) lbctl_\w+ ")
+                self.assertRegex(line, r"^# (HELP|TYPE) (lbctl|probe)_\w+ ")
                 continue
-            m = re.match(r'^(\w+)\{([^}]*)\} (\S+)$', line)
+            m = re.match(r'^(\w+)(?:\{([^}]*)\})? (\S+)$', line)
             self.assertIsNotNone(m, line)
             float(m.group(3))
             samples.setdefault(m.group(1), []).append((m.group(2), float(m.group(3))))
-        success = {labels: v for labels, v in samples["lbctl_probe_success"]}
+        success = {labels: v for labels, v in samples["probe_success"]}
         self.assertEqual(sorted(success.values()), [0.0, 1.0])
-        self.assertTrue(any('phase="total"' in l for l, _ in samples["lbctl_probe_duration_seconds"]))
-        self.assertIn(500.0, [v for _, v in samples["lbctl_probe_http_status_code"]])
+        self.assertTrue(any('phase="connect"' in l for l, _ in samples["probe_http_duration_seconds"]))
+        self.assertIn(500.0, [v for _, v in samples["probe_http_status_code"]])
+        self.assertEqual(len(samples["lbctl_build_info"]), 1)
 
     def test_table_not_coloured_when_piped(self):
         r = lbctl("probe", "-o", "table", self.url("fast"), self.url("broken"))

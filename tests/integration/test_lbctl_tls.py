@@ -2,24 +2,20 @@
 node is unhealthy with outcome "tls"), -k turns it off, ca_file in the INI
 trusts the certificate; forward verifies too unless -k."""
 import os
-import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbktest  # noqa: E402
-from lbctl_common import Backend, lbctl, lbctl_json  # noqa: E402
+from lbctl_common import Backend, gen_cert, lbctl, lbctl_json  # noqa: E402
 
 
 class TlsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = lbktest.tempdir()
-        subprocess.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests", "support", "gen-cert.sh"),
-                        cls.tmp.name], check=True, capture_output=True, timeout=60)
-        cls.cert = os.path.join(cls.tmp.name, "cert.pem")
-        cls.backend = Backend([("tls", ["--tls-cert", cls.cert, "--tls-key",
-                                        os.path.join(cls.tmp.name, "key.pem"), "--body", "secure\n"])])
+        cls.cert, key = gen_cert(cls.tmp.name)
+        cls.backend = Backend([("tls", ["--tls-cert", cls.cert, "--tls-key", key, "--body", "secure\n"])])
         cls.url = "https://127.0.0.1:%d/" % cls.backend.ports["tls"]
 
     @classmethod

@@ -174,7 +174,7 @@ class TakenOutAndBack(NginxTestCase):
                         self.assertEqual(st[names["refused"]]["last_check"]["result"],
                                          "connect")
                         for fault in ("refused", "err", "hung"):
-                            self.assertEqual(st[names[fault]]["state"], "down")
+                            self.assertEqual(st[names[fault]]["state"], "unhealthy")
 
                         # taken out: every request goes to the healthy one
                         self.assertEqual(count_bodies(ngx, "/x", 12), {"ok": 12})

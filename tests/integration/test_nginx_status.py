@@ -13,6 +13,7 @@ import time
 import unittest
 
 import lbktest
+import promtool
 from nginx_harness import (Backends, Nginx, NginxTestCase, count_bodies,
                            http_request, upstream)
 
@@ -176,6 +177,7 @@ class StatusPage(NginxTestCase):
         self.assertEqual(ctype, "application/json")
         doc = json.loads(body)
         self.assertEqual(doc["version"], "1.0.0")
+        self.assertEqual(doc["schema_version"], 2)
         self.assertIsInstance(doc["pid"], int)
         self.assertLess(abs(doc["time_ms"] / 1000 - time.time()), 60)
         ups = {u["name"]: u for u in doc["upstreams"]}
@@ -191,7 +193,7 @@ class StatusPage(NginxTestCase):
         b = self.servers(doc, "api")[self.names["b"]]
         self.assertEqual((a["state"], a["health"], a["usable"]), ("up", "up", True))
         self.assertEqual((b["state"], b["health"], b["usable"]),
-                         ("down", "down", False))
+                         ("unhealthy", "down", False))
         self.assertGreaterEqual(a["requests"], 10)
         self.assertEqual(b["requests"], 0)
         self.assertGreater(a["ewma_latency_us"], 0)
@@ -232,6 +234,7 @@ class StatusPage(NginxTestCase):
         code, ctype, text = http_full(self.ngx.port, "/metrics")
         self.assertEqual(code, 200)
         self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
+        promtool.check_metrics(self, text)
         fams = parse_prometheus(text)
         doc = self.json()
         for name, fam in fams.items():
@@ -257,8 +260,12 @@ class StatusPage(NginxTestCase):
                 self.assertEqual(up[key], 1.0 if s["usable"] else 0.0, key)
                 self.assertEqual(fams["lbkit_server_weight"]["samples"][key],
                                  s["weight"])
-                state_key = key + (("state", s["state"]),)
-                self.assertEqual(fams["lbkit_server_state"]["samples"][state_key], 1)
+                for state in ("up", "draining", "down", "unavail",
+                              "checking", "unhealthy", "maint"):
+                    state_key = key + (("state", state),)
+                    self.assertEqual(
+                        fams["lbkit_server_state"]["samples"][state_key],
+                        1 if state == s["state"] else 0, state_key)
         b_key = (("upstream", "api"), ("server", self.names["b"]))
         self.assertEqual(fams["lbkit_server_healthy"]["samples"][b_key], 0)
         self.assertEqual(fams["lbkit_server_last_check_success"]["samples"][b_key], 0)
@@ -275,16 +282,25 @@ class StatusPage(NginxTestCase):
         self.assertTrue(ctype.startswith("text/html"), ctype)
         parser = TableRows()
         parser.feed(text)
-        header, rows = parser.rows[0], parser.rows[1:]
-        self.assertIn("state", header)
+        # the summary table, then one table of servers per upstream
+        summary = parser.rows[0]
+        self.assertEqual(summary[:3], ["upstream", "method", "check"])
+        by_upstream = {r[0]: dict(zip(summary, r)) for r in parser.rows[1:3]}
+        self.assertEqual(by_upstream["api"]["servers up"], "1/2")
+        self.assertEqual(by_upstream["plain"]["method"], "least_conn")
+        header = parser.rows[3]
+        self.assertEqual(header[:3], ["server", "state", "since"])
+        rows = [r for r in parser.rows[4:] if r != header]
         self.assertEqual(len(rows), 4)
-        by_server = {r[1].replace(" (backup)", ""): dict(zip(header, r))
+        by_server = {r[0].replace(" backup", ""): dict(zip(header, r))
                      for r in rows}
-        self.assertEqual(by_server[self.names["b"]]["state"], "down")
-        self.assertEqual(by_server[self.names["b"]]["result"], "status")
+        self.assertEqual(by_server[self.names["b"]]["state"], "unhealthy")
+        self.assertTrue(by_server[self.names["b"]]["last check"].startswith(
+            "status: "), by_server[self.names["b"]])
         self.assertEqual(by_server[self.names["a"]]["state"], "up")
-        self.assertEqual(by_server[self.names["c"]]["upstream"], "plain")
-        self.assertEqual(by_server[self.names["c"]]["last check"], "never")
+        self.assertEqual(by_server[self.names["c"]]["last check"], "\u2013")
+        self.assertTrue(by_server[self.names["d"]]["server"].endswith(
+            " backup"))
 
     def test_format_argument_overrides(self):
         code, ctype, body = http_full(self.ngx.port, "/metrics?format=json")

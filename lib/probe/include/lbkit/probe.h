@@ -52,6 +52,12 @@ struct Result {
   lbk_check_result verdict{};  // outcome, status, value, reason
   Timings timings;
   std::string address;         // "ip:port" ("[ip]:port") last tried; "" if none
+  // After a completed TLS handshake: the earliest notAfter of the
+  // certificates the server sent (Unix seconds; blackbox_exporter's
+  // probe_ssl_earliest_cert_expiry) and the protocol ("TLSv1.3").  0 and ""
+  // without TLS.
+  int64_t tls_earliest_expiry_unix = 0;
+  std::string tls_version;
 };
 
 struct Options {
