@@ -386,17 +386,18 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     bool passed = v.outcome == LBK_CHECK_PASS;
     n.outcome = outcome_name(v.outcome);
     n.error = passed ? "" : v.reason;
-    if (passed && pc.check.max_lag > 0 && n.lag > pc.check.max_lag) {
-      passed = false;
-      n.outcome = "lag";
-      n.error = "head " + std::to_string(v.value) + " lags the best healthy head by " +
-                std::to_string(n.lag) + " (max_lag " + std::to_string(pc.check.max_lag) + ")";
-    }
+    // Another chain first: its head says nothing of this chain's lag.
     if (passed && !pc.check.chain_id.empty() && !n.chain_id.empty() &&
         !same_chain_id(n.chain_id, pc.check.chain_id)) {
       passed = false;
       n.outcome = "chain";
       n.error = "chain id " + n.chain_id + ", expected " + pc.check.chain_id;
+    }
+    if (passed && pc.check.max_lag > 0 && n.lag > pc.check.max_lag) {
+      passed = false;
+      n.outcome = "lag";
+      n.error = "head " + std::to_string(v.value) + " lags the best healthy head by " +
+                std::to_string(n.lag) + " (max_lag " + std::to_string(pc.check.max_lag) + ")";
     }
     if (passed) {
       n.consecutive_failures = 0;
