@@ -9,6 +9,7 @@ import os
 import select
 import subprocess
 import time
+import unittest
 import urllib.request
 
 import lbktest
@@ -75,6 +76,26 @@ class Backend:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class BackendCase(unittest.TestCase):
+    """A test case with one lbk-testbackend (the class's LISTENERS, head not
+    advancing) and a temporary directory (self.dir), both for the class."""
+    LISTENERS = []
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = Backend(cls.LISTENERS, global_args=["--head-interval", "0"])
+        cls.tmp = lbktest.tempdir()
+        cls.dir = cls.tmp.name
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.backend.stop()
+        cls.tmp.cleanup()
+
+    def url(self, name, path="/"):
+        return self.backend.url(name, path)
 
 
 def lbctl(*args, timeout=60, input=None, env=None):

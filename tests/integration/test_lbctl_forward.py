@@ -11,33 +11,21 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbktest  # noqa: E402
-from lbctl_common import Backend, lbctl, write_state  # noqa: E402
+from lbctl_common import BackendCase, lbctl, write_state  # noqa: E402
 
 RPC = '{"jsonrpc":"2.0","id":7,"method":"eth_blockNumber","params":[]}'
 
 
-class ForwardTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.backend = Backend([
-            ("fast", ["--body", "from-fast\n"]),
-            ("slow", ["--body", "from-slow\n", "--latency", "40ms"]),
-            ("broken", ["--status", "500"]),
-        ], global_args=["--head-interval", "0"])
-        cls.tmp = lbktest.tempdir()
-        cls.dir = cls.tmp.name
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.backend.stop()
-        cls.tmp.cleanup()
+class ForwardTest(BackendCase):
+    LISTENERS = [
+        ("fast", ["--body", "from-fast\n"]),
+        ("slow", ["--body", "from-slow\n", "--latency", "40ms"]),
+        ("broken", ["--status", "500"]),
+    ]
 
     def setUp(self):
         for name in ("fast", "slow", "broken"):
             self.backend.control(name, {"latency_ms": 40 if name == "slow" else 0, "reset_stats": True})
-
-    def url(self, name, path="/"):
-        return self.backend.url(name, path)
 
     def requests(self, name, path):
         return self.backend.stats(name)["by_path"].get(path, 0)

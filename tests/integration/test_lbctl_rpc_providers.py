@@ -9,7 +9,7 @@ import unittest
 
 import lbktest
 from anvil_support import Anvil
-from lbctl_common import Backend, lbctl, lbctl_json, write_state
+from lbctl_common import BackendCase, lbctl, lbctl_json, write_state
 
 
 def rpc(method, params=()):
@@ -100,28 +100,16 @@ class AnvilTest(unittest.TestCase):
 SECRETS = ("k-secret-1", "pw-secret-2", "path-secret-3", "q-secret-4", "s-secret-5")
 
 
-class ProviderFaultsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.backend = Backend([
-            ("keyed", ["--require-header", "X-Api-Key: k-secret-1"]),
-            ("keyed2", ["--require-header", "X-Api-Key: s-secret-5"]),
-            ("basic", ["--require-header", "Authorization: Basic dXNlcjpwdy1zZWNyZXQtMg=="]),
-            ("good", []),
-            ("busy", ["--status", "503"]),
-            ("limited", ["--rpc-error", "eth_blockNumber=-32005:limit exceeded"]),
-            ("reverts", ["--rpc-error", "eth_call=3:execution reverted"]),
-        ], global_args=["--head-interval", "0"])
-        cls.tmp = lbktest.tempdir()
-        cls.dir = cls.tmp.name
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.backend.stop()
-        cls.tmp.cleanup()
-
-    def url(self, name, path="/"):
-        return self.backend.url(name, path)
+class ProviderFaultsTest(BackendCase):
+    LISTENERS = [
+        ("keyed", ["--require-header", "X-Api-Key: k-secret-1"]),
+        ("keyed2", ["--require-header", "X-Api-Key: s-secret-5"]),
+        ("basic", ["--require-header", "Authorization: Basic dXNlcjpwdy1zZWNyZXQtMg=="]),
+        ("good", []),
+        ("busy", ["--status", "503"]),
+        ("limited", ["--rpc-error", "eth_blockNumber=-32005:limit exceeded"]),
+        ("reverts", ["--rpc-error", "eth_call=3:execution reverted"]),
+    ]
 
     def config(self):
         path = os.path.join(self.dir, "providers.ini")
