@@ -107,8 +107,8 @@ class Agent {
       return kExitUsage;
     }
     if (!parse_duration_ms(opts_.connection_timeout, conn_timeout_ms_) || !conn_timeout_ms_) {
-      std::fprintf(stderr, "lbctl agent: --connection-timeout: bad duration '%s'\n",
-                   opts_.connection_timeout.c_str());
+      std::fprintf(stderr, "lbctl agent: --connection-timeout: %s\n",
+                   duration_problem(opts_.connection_timeout).c_str());
       return kExitUsage;
     }
     std::string error;

@@ -146,8 +146,8 @@ class Syncer {
       return false;
     }
     if (!parse_duration_ms(opts_.timeout, timeout_ms_) || timeout_ms_ == 0) {
-      std::fprintf(stderr, "lbctl haproxy-sync: --timeout: bad duration '%s'\n",
-                   opts_.timeout.c_str());
+      std::fprintf(stderr, "lbctl haproxy-sync: --timeout: %s\n",
+                   duration_problem(opts_.timeout).c_str());
       return false;
     }
     if (opts_.state_path.empty() && !session_.init(config_, error)) {
@@ -242,8 +242,8 @@ int run_sync(const SyncOptions &opts) {
   uint32_t interval_ms = 0;
   if (!opts.interval.empty() && (!parse_duration_ms(opts.interval, interval_ms) ||
                                  interval_ms == 0)) {
-    std::fprintf(stderr, "lbctl haproxy-sync: --interval: bad duration '%s'\n",
-                 opts.interval.c_str());
+    std::fprintf(stderr, "lbctl haproxy-sync: --interval: %s\n",
+                 duration_problem(opts.interval).c_str());
     return kExitUsage;
   }
   Syncer syncer(opts);

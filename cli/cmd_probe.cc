@@ -6,7 +6,8 @@
 //    "nodes": [{"pool", "name", "url", "address" (resolved ip:port or ""),
 //               "healthy" (bool), "verdict" ("healthy"|"unhealthy"),
 //               "outcome" (pass|connect|timeout|tls|dns|protocol|status|body|
-//                          jsonrpc|lag|version|limit),
+//                          jsonrpc|lag|chain|version|limit),
+//               "chain_id" (string as the node reports it, or null),
 //               "error" (string or null), "http_status" (int or null),
 //               "dns_ms", "connect_ms", "tls_ms", "first_byte_ms", "total_ms"
 //                 (last round; number or null when the phase was not reached),
@@ -76,13 +77,15 @@ bool is_jsonrpc(const ProbeSession &session, const NodeRun &n) {
 }
 
 // The node's verdict as shown: rise/fall health and the lag judgement.
-bool node_healthy(const NodeRun &n) { return n.healthy && n.outcome != "lag"; }
+bool node_healthy(const NodeRun &n) { return n.healthy && n.outcome != "lag" && n.outcome != "chain"; }
 
 void append_node(std::string &out, const ProbeSession &session, const NodeRun &n) {
   const lbk::probe::Timings &t = n.last.timings;
   const bool ok = node_healthy(n);
   out += "{\"address\":";
   json_append_string(out, n.last.address);
+  out += ",\"chain_id\":";
+  append_text_or_null(out, n.chain_id);
   out += ",\"checks\":";
   json_append_int(out, static_cast<long long>(n.checks));
   out += ",\"checks_failed\":";
@@ -134,7 +137,7 @@ void append_node(std::string &out, const ProbeSession &session, const NodeRun &n
   out += ",\"total_ms\":";
   append_ms(out, t.total_ms);
   out += ",\"url\":";
-  json_append_string(out, n.server.url);
+  json_append_string(out, n.server.shown_url);
   out += ",\"verdict\":";
   out += ok ? "\"healthy\"" : "\"unhealthy\"";
   out += '}';
@@ -232,7 +235,7 @@ void register_probe(CLI::App &app, int &exit_code) {
       return;
     }
     if (!parse_duration_ms(args->interval, interval_ms)) {
-      std::fprintf(stderr, "lbctl probe: --interval: bad duration '%s'\n", args->interval.c_str());
+      std::fprintf(stderr, "lbctl probe: --interval: %s\n", duration_problem(args->interval).c_str());
       exit_code = kExitUsage;
       return;
     }

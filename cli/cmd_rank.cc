@@ -121,7 +121,7 @@ void register_rank(CLI::App &app, int &exit_code) {
     uint32_t interval_ms = 0;
     parse_format(args->format, format);
     if (!parse_duration_ms(args->interval, interval_ms)) {
-      std::fprintf(stderr, "lbctl rank: --interval: bad duration '%s'\n", args->interval.c_str());
+      std::fprintf(stderr, "lbctl rank: --interval: %s\n", duration_problem(args->interval).c_str());
       exit_code = kExitUsage;
       return;
     }

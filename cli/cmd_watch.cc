@@ -92,7 +92,7 @@ void on_signal(evutil_socket_t sig, short, void *arg) {
 }
 
 void finish_round(Watch &w, std::vector<lbk::probe::Result> results) {
-  const bool with_versions = w.session.rounds() == 0;
+  const bool with_versions = w.session.identity_due();
   w.session.absorb(results, with_versions, w.in_round);
   const timeval next_round = w.schedule->finish(std::chrono::steady_clock::now(), [&w](size_t i) {
     return w.forced_ms ? w.forced_ms : w.session.next_check_ms(i);
@@ -142,7 +142,7 @@ void start_round(Watch &w) {
   if (w.stopping) return;
   w.round_started = std::chrono::steady_clock::now();
   w.in_round = w.schedule->begin(w.round_started);
-  const bool with_versions = w.session.rounds() == 0;
+  const bool with_versions = w.session.identity_due();
   w.runner->start(w.session.targets(with_versions, w.in_round),
                   [&w](std::vector<lbk::probe::Result> r) { finish_round(w, std::move(r)); });
 }
@@ -159,7 +159,7 @@ int watch(const WatchArgs &args) {
   }
   if (!args.interval.empty()) {
     if (!parse_duration_ms(args.interval, w.forced_ms) || w.forced_ms == 0) {
-      std::fprintf(stderr, "lbctl watch: --interval: bad duration '%s'\n", args.interval.c_str());
+      std::fprintf(stderr, "lbctl watch: --interval: %s\n", duration_problem(args.interval).c_str());
       return kExitUsage;
     }
   } else if (args.nodes.config_path.empty()) {

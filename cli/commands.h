@@ -18,6 +18,7 @@ enum ExitCode {
   kExitUsage = 2,
   kExitNoneHealthy = 3,
   kExitRuntime = 4,
+  kExitReplyError = 22,  // forward --fail: an HTTP or JSON-RPC error reply (as curl's --fail)
 };
 
 void register_probe(CLI::App &app, int &exit_code);

@@ -19,6 +19,8 @@
 #include <sstream>
 
 #include "lbkit.h"
+#include "lbkit/probe.h"
+#include "secrets.h"
 
 namespace lbctl {
 
@@ -29,26 +31,6 @@ std::string ConfigError::text() const {
   if (!key.empty()) out += key + ": ";
   out += message;
   return out;
-}
-
-bool parse_duration_ms(const std::string &text, uint32_t &out_ms) {
-  if (text.empty()) return false;
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
-    ++digits;
-  if (digits == 0 || digits > 12) return false;
-  const uint64_t number = std::strtoull(text.substr(0, digits).c_str(), nullptr, 10);
-  const std::string unit = text.substr(digits);
-  uint64_t scale;
-  if (unit.empty() || unit == "ms") scale = 1;
-  else if (unit == "s") scale = 1000;
-  else if (unit == "m") scale = 60 * 1000;
-  else if (unit == "h") scale = 3600 * 1000;
-  else return false;
-  const uint64_t ms = number * scale;
-  if (ms > UINT32_MAX) return false;
-  out_ms = static_cast<uint32_t>(ms);
-  return true;
 }
 
 namespace {
@@ -131,7 +113,7 @@ char *feed_line(char *buf, int size, void *stream) {
 bool set_duration(ParseState &st, const std::string &key, const std::string &value,
                   uint32_t &out) {
   if (!parse_duration_ms(value, out)) {
-    st.error(key, "bad duration '" + value + "' (use e.g. 500ms, 2s, 1m; a bare number is ms)");
+    st.error(key, duration_problem(value));
     return false;
   }
   return true;
@@ -161,31 +143,134 @@ bool valid_server_url(const std::string &url, std::string &why) {
   std::string rest = url.substr(sep + 3);
   const std::string authority = rest.substr(0, rest.find_first_of("/?#"));
   if (authority.empty()) { why = "missing host"; return false; }
+  const std::string host_port = authority.substr(authority.rfind('@') + 1);
   if (scheme == "tcp") {
-    const size_t colon = authority.rfind(':');
-    const size_t bracket = authority.rfind(']');
+    const size_t colon = host_port.rfind(':');
+    const size_t bracket = host_port.rfind(']');
     if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
       why = "tcp:// needs a port";
       return false;
     }
   }
+  // The rest as the prober will read it (userinfo is taken out first: it
+  // becomes an Authorization header).
+  lbk::probe::Url parsed;
+  std::string error;
+  if (!lbk::probe::parse_url(&parsed, scheme + "://" + host_port + rest.substr(authority.size()),
+                             &error)) {
+    why = error;
+    return false;
+  }
+  return true;
+}
+
+bool finish_server(ServerConfig &s, const std::string &raw, bool named,
+                   const std::string &secret_headers, std::string &why) {
+  if (!valid_server_url(raw, why)) return false;
+  NodeUrl parts;
+  if (!split_node_url(raw, named, parts, why)) return false;
+  s.url = parts.url;
+  s.shown_url = parts.shown;
+  if (!named) s.name = parts.shown;
+  if (!parts.basic_auth.empty()) {
+    s.headers = merge_headers({parts.basic_auth}, s.headers);
+    const size_t at = raw.find('@'), sep = raw.find("://");
+    const std::string userinfo = raw.substr(sep + 3, at - sep - 3);
+    if (userinfo.find(':') != std::string::npos) s.secrets.push_back(userinfo.substr(userinfo.find(':') + 1));
+    s.secrets.push_back(parts.basic_auth.substr(parts.basic_auth.rfind(' ') + 1));
+  }
+  for (const std::string &h : s.headers)
+    if (mask_header(h, secret_headers) != h) {
+      std::string value = h.substr(h.find(':') + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      s.secrets.push_back(value);
+    }
+  // What the masked URL hides (a path when named, query values).
+  if (parts.shown != parts.url) {
+    const size_t sep = parts.url.find("://");
+    const size_t path_at = parts.url.find_first_of("/?#", sep + 3);
+    if (path_at != std::string::npos && named) {
+      const std::string path = parts.url.substr(path_at, parts.url.find_first_of("?#", path_at) - path_at);
+      if (path.size() > 1) s.secrets.push_back(path.substr(1));
+    }
+    const size_t q = parts.url.find('?');
+    if (q != std::string::npos) {
+      std::string query = parts.url.substr(q + 1);
+      query = query.substr(0, query.find('#'));
+      size_t start = 0;
+      while (start < query.size()) {
+        size_t amp = query.find('&', start);
+        if (amp == std::string::npos) amp = query.size();
+        const std::string item = query.substr(start, amp - start);
+        const size_t eq = item.find('=');
+        if (eq != std::string::npos && eq + 1 < item.size()) s.secrets.push_back(item.substr(eq + 1));
+        start = amp + 1;
+      }
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> node_headers(const CheckConfig &check, const ServerConfig &server) {
+  std::vector<std::string> pool;
+  for (size_t at = 0; at < check.headers.size();) {
+    size_t nl = check.headers.find('\n', at);
+    if (nl == std::string::npos) nl = check.headers.size();
+    pool.push_back(check.headers.substr(at, nl - at));
+    at = nl + 1;
+  }
+  return merge_headers(pool, server.headers);
+}
+
+bool resolve_chain_defaults(CheckConfig &c, std::string &why) {
+  const lbk_chain_profile *profile = lbk_chain_profile_find(c.chain.c_str());
+  if (!profile) {
+    why = "unknown chain '" + c.chain + "' (known: " + lbk_chain_profile_names() + ")";
+    return false;
+  }
+  const bool jsonrpc = c.kind == "jsonrpc" || !c.chain.empty() || !c.chain_id.empty();
+  if (!c.chain.empty() || !c.chain_id.empty()) c.kind = "jsonrpc";
+  if (c.jsonrpc_method.empty()) {
+    c.jsonrpc_method = profile->head_method;
+    if (!c.has_jsonrpc_field) c.jsonrpc_field = profile->head_field;
+    if (c.jsonrpc_params == "[]") c.jsonrpc_params = profile->head_params;
+  }
+  if (jsonrpc) c.has_jsonrpc_field = true;
+  if (c.max_lag < 0) c.max_lag = jsonrpc ? profile->max_lag : 0;
   return true;
 }
 
 namespace {
 
+// The words of a server line; a word may quote its value (header="A: b c"):
+// the quotes are dropped, spaces inside them kept.
+bool server_words(const std::string &value, std::vector<std::string> &out) {
+  std::string word;
+  bool quoted = false, in_word = false;
+  for (char ch : value) {
+    if (ch == '"') {
+      quoted = !quoted;
+      in_word = true;
+    } else if (!quoted && std::isspace(static_cast<unsigned char>(ch))) {
+      if (in_word) out.push_back(word);
+      word.clear();
+      in_word = false;
+    } else {
+      word += ch;
+      in_word = true;
+    }
+  }
+  if (in_word) out.push_back(word);
+  return !quoted;
+}
+
 void parse_server(ParseState &st, const std::string &value) {
-  std::istringstream words(value);
+  std::vector<std::string> words;
   ServerConfig server;
   server.line = st.current_line;
-  std::string word;
-  bool first = true;
-  while (words >> word) {
-    if (first) {
-      server.url = word;
-      first = false;
-      continue;
-    }
+  if (!server_words(value, words)) st.error("server", "unbalanced '\"'");
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string &word = words[i];
     if (word == "backup") {
       server.backup = true;
     } else if (word == "disabled") {
@@ -201,21 +286,23 @@ void parse_server(ParseState &st, const std::string &value) {
       server.name = word.substr(5);
       if (server.name.empty() || server.name.size() >= LBK_NAME_MAX)
         st.error("server", "name must be 1.." + std::to_string(LBK_NAME_MAX - 1) + " bytes");
+    } else if (word.rfind("header=", 0) == 0) {
+      const std::string h = word.substr(7);
+      if (h.find(':') == std::string::npos || h.find(':') == 0)
+        st.error("server", "header= expects \"Name: value\" (quoted when it has spaces)");
+      else
+        server.headers = merge_headers(server.headers, {h});
     } else {
-      st.error("server", "unknown server parameter '" + word +
-                             "' (known: weight=N, name=NAME, backup, disabled)");
+      st.error("server", "unknown server parameter '" + word.substr(0, word.find('=') + 1) +
+                             "' (known: weight=N, name=NAME, header=\"Name: value\", backup, "
+                             "disabled)");
     }
   }
-  std::string why;
-  if (server.url.empty()) {
+  if (words.empty()) {
     st.error("server", "missing URL");
     return;
   }
-  if (!valid_server_url(server.url, why)) {
-    st.error("server", "bad URL '" + server.url + "': " + why);
-    return;
-  }
-  if (server.name.empty()) server.name = server.url;
+  server.url = words[0];
   st.pool->servers.push_back(server);
 }
 
@@ -258,7 +345,7 @@ void set_pool_key(ParseState &st, const std::string &key, const std::string &val
     if (value.empty() || value[0] != '/') st.error(key, "must start with '/'");
     else c.path = value;
   } else if (key == "header") {
-    if (value.find(':') == std::string::npos) st.error(key, "expected 'Name: value'");
+    if (value.find(':') == std::string::npos || value[0] == ':') st.error(key, "expected 'Name: value'");
     else c.headers += (c.headers.empty() ? "" : "\n") + value;
   } else if (key == "body") {
     c.body = value;
@@ -266,6 +353,20 @@ void set_pool_key(ParseState &st, const std::string &key, const std::string &val
     c.expect_status = value;
   } else if (key == "expect_body") {
     c.expect_body = value;
+  } else if (key == "chain") {
+    if (!lbk_chain_profile_find(value.c_str()) || value.empty())
+      st.error(key, "unknown chain '" + value + "' (known: " + lbk_chain_profile_names() + ")");
+    else
+      c.chain = value;
+  } else if (key == "chain_id") {
+    if (value.empty() || value.size() > 128 || value.find_first_of(" \t\"") != std::string::npos)
+      st.error(key, "expected a chain id such as 1, 0x1 or main, got '" + value + "'");
+    else
+      c.chain_id = value;
+  } else if (key == "secret_headers") {
+    c.secret_headers = value;
+  } else if (key == "failover_errors") {
+    c.failover_errors = value;
   } else if (key == "jsonrpc_method") {
     c.jsonrpc_method = value;
   } else if (key == "jsonrpc_params") {
@@ -301,7 +402,7 @@ void set_pool_key(ParseState &st, const std::string &key, const std::string &val
   } else if (key == "sni") {
     c.sni = value;
   } else {
-    st.error(key, "unknown key in [pool " + p.name + "]");
+    st.error(key, "unknown key in [pool " + p.name + "] (see lbctl.ini(5))");
   }
 }
 
@@ -367,6 +468,20 @@ void validate(ParseState &st) {
   for (size_t i = 0; i < cfg.pools.size(); ++i) {
     PoolConfig &p = cfg.pools[i];
     if (!st.pools_with_timeout.count(i)) p.check.timeout_ms = cfg.global.timeout_ms;
+    std::string why;
+    for (auto it = p.servers.begin(); it != p.servers.end();) {
+      const std::string raw = it->url;
+      if (!finish_server(*it, raw, it->name != "", p.check.secret_headers, why)) {
+        // The URL itself may carry a secret: say what is wrong, not the URL.
+        NodeUrl shown;
+        std::string ignored;
+        split_node_url(raw, true, shown, ignored);
+        st.error("server", "bad URL '" + shown.shown + "': " + why, it->line);
+        it = p.servers.erase(it);
+      } else {
+        ++it;
+      }
+    }
     if (p.servers.empty())
       st.error("server", "pool '" + p.name + "' has no server", p.line);
     std::map<std::string, int> names;

@@ -13,15 +13,18 @@
 //   check = jsonrpc              ; tcp | http | https | jsonrpc
 //   interval = 5s                ; also fastinter, downinter, timeout
 //   rise = 2                     ; also fall
-//   jsonrpc_method = eth_blockNumber
+//   chain = ethereum             ; ethereum | bitcoin | steem | hive | solana
+//   chain_id = 1                 ; nodes reporting another chain are unhealthy
+//   jsonrpc_method = eth_blockNumber   ; default: the chain's head method
 //   jsonrpc_field =              ; "" = result itself
-//   max_lag = 5
-//   server = https://rpc.example.org/ weight=2 name=ex
+//   max_lag = 5                  ; default: the chain's; 0 = off
+//   header = X-Api-Key: KEY      ; checks and forward
+//   server = https://rpc.example.org/ weight=2 name=ex header="X-Api-Key: K2"
 //   server = http://127.0.0.1:8545/ backup
 //   server = http://10.0.0.9:8545/ disabled   ; held out (maintenance)
 //
-// Durations: a number with ms, s, m or h; a bare number is milliseconds
-// (as in HAProxy).  Line numbers are tracked by reading through
+// Durations: a number with a unit (duration.h: 500ms, 2s, 1m); a bare
+// number is an error.  Line numbers are tracked by reading through
 // ini_parse_stream() with a counting reader, so errors say file:line.
 #pragma once
 
@@ -29,11 +32,19 @@
 #include <string>
 #include <vector>
 
+#include "duration.h"
+#include "failover.h"
+#include "secrets.h"
+
 namespace lbctl {
 
 struct ServerConfig {
-  std::string url;
-  std::string name;       // default: the URL
+  std::string url;        // as probed and forwarded: without userinfo
+  std::string shown_url;  // masked (secrets.h): what outputs say
+  std::string name;       // default: shown_url
+  std::vector<std::string> headers;  // header= lines, then Basic auth from
+                                     // userinfo (unless header= gave one)
+  std::vector<std::string> secrets;  // texts that must never be printed
   uint32_t weight = 1;
   bool backup = false;
   bool disabled = false;  // administratively out: never probed nor used;
@@ -48,14 +59,18 @@ struct CheckConfig {
   std::string method;     // HTTP method; "" = GET (POST for jsonrpc)
   std::string path;       // "" = the URL's path
   std::string headers;    // "Name: value" lines separated by '\n'
+  std::string secret_headers = kDefaultSecretHeaders;  // masked header names
+  std::string failover_errors = kDefaultFailoverErrors;  // forward: try the next node
   std::string body;
   std::string expect_status = "200-399";
   std::string expect_body;
-  std::string jsonrpc_method = "eth_blockNumber";
+  std::string chain;                // profile name; "" = ethereum
+  std::string chain_id;             // expected chain id ("1", "0x1"); "" = any
+  std::string jsonrpc_method;       // "" = the chain profile's head method
   std::string jsonrpc_params = "[]";
   std::string jsonrpc_field;        // path into result; "" = result itself
   bool has_jsonrpc_field = false;   // set when the key (or check=jsonrpc) says so
-  int64_t max_lag = 0;
+  int64_t max_lag = -1;             // -1 = the chain profile's default
   std::string version_field;
   std::string min_version;
   uint32_t interval_ms = 5000, fastinter_ms = 0, downinter_ms = 0;
@@ -98,12 +113,24 @@ struct ConfigError {
 bool load_config(const std::string &path, Config &out,
                  std::vector<ConfigError> &errors);
 
-// Checks a node URL: scheme http, https or tcp, a host, and a port for
-// tcp://; false with the reason in @p why.
+// Checks a node URL as probe and forward will take it (userinfo apart):
+// scheme http, https or tcp, a host, a port in range (required for tcp://);
+// false with the reason in @p why.
 bool valid_server_url(const std::string &url, std::string &why);
 
-// Parses "2s", "500ms", "1m", "250" (ms); false on bad input.
-bool parse_duration_ms(const std::string &text, uint32_t &out_ms);
+// Fills @p s's url, shown_url, default name, Basic auth header and secrets
+// from @p raw (its URL as written) and @p named (a name= was given); false
+// with @p why when the URL is not valid (valid_server_url).
+bool finish_server(ServerConfig &s, const std::string &raw, bool named,
+                   const std::string &secret_headers, std::string &why);
+
+// The header lines a node's requests carry: the pool's, overridden and
+// extended by its server's (secrets.h merge_headers).
+std::vector<std::string> node_headers(const CheckConfig &check, const ServerConfig &server);
+
+// Resolves the defaults a pool takes from its chain profile (jsonrpc_method,
+// max_lag) once every key is read; false with @p why for an unknown chain.
+bool resolve_chain_defaults(CheckConfig &c, std::string &why);
 
 // A value as written to an INI line: unchanged when inih reads it back as
 // it is, else in double quotes with \\, \", \n, \r, \t and \xNN escapes

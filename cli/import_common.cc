@@ -46,29 +46,6 @@ ImportFormat detect_import_format(const std::string &text) {
   return haproxy >= nginx ? ImportFormat::kHaproxy : ImportFormat::kNginx;
 }
 
-bool parse_foreign_duration_ms(const std::string &text, uint32_t &out_ms) {
-  size_t i = 0;
-  uint64_t n = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    n = n * 10 + static_cast<uint64_t>(text[i] - '0');
-    if (n > UINT32_MAX) return false;
-    ++i;
-  }
-  if (i == 0) return false;
-  const std::string unit = text.substr(i);
-  uint64_t ms;
-  if (unit.empty() || unit == "ms") ms = n;
-  else if (unit == "us") ms = n / 1000;
-  else if (unit == "s") ms = n * 1000;
-  else if (unit == "m") ms = n * 60 * 1000;
-  else if (unit == "h") ms = n * 3600 * 1000;
-  else if (unit == "d") ms = n * 86400 * 1000;
-  else return false;
-  if (ms > UINT32_MAX) return false;
-  out_ms = static_cast<uint32_t>(ms);
-  return true;
-}
-
 std::string url_host(const std::string &host) {
   if (host.find(':') != std::string::npos && host.front() != '[') return "[" + host + "]";
   return host;

@@ -38,9 +38,11 @@ enum class ImportFormat { kUnknown, kHaproxy, kNginx };
 // `upstream NAME {` blocks and `;`-terminated directives.
 ImportFormat detect_import_format(const std::string &text);
 
-// Durations of both servers: a number with an optional unit (us, ms, s, m,
-// h, d); a bare number is in milliseconds.  False on bad input or overflow.
-bool parse_foreign_duration_ms(const std::string &text, uint32_t &out_ms);
+// Durations of both servers: duration.h's parser, a bare number being
+// milliseconds there.  False on bad input or overflow.
+inline bool parse_foreign_duration_ms(const std::string &text, uint32_t &out_ms) {
+  return parse_duration_ms(text, out_ms, BareNumber::kMilliseconds);
+}
 
 // Brackets an IPv6 literal for use in a URL ("::1" -> "[::1]").
 std::string url_host(const std::string &host);

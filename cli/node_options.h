@@ -20,11 +20,15 @@ struct NodeOptions {
   std::string config_path;        // -c FILE
   std::string pool;               // --pool NAME: only this pool of the config
   std::string check;              // --check tcp|http|https|jsonrpc
+  std::string default_check;      // the kind when neither --check nor the config says
   std::string timeout;            // --timeout DURATION (per probe)
   std::string path;               // --check-path PATH
   std::string expect_status;      // --expect-status SET
   std::string jsonrpc_method;     // --jsonrpc-method NAME
   int64_t max_lag = -1;           // --max-lag N; -1 = keep
+  std::string chain;              // --chain NAME
+  std::string chain_id;           // --chain-id ID
+  std::string ca_file;            // --cacert FILE (probe and forward)
   bool insecure = false;          // -k: no certificate verification
   unsigned concurrency = 0;       // --concurrency N; 0 = config / 1000
 };

@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <chrono>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <stdexcept>
 
@@ -101,8 +103,8 @@ int check_kind(const CheckConfig &c, const std::string &url) {
 
 const char *or_null(const std::string &s) { return s.empty() ? nullptr : s.c_str(); }
 
-bool compile_check(const CheckConfig &c, const std::string &url, lbk_check **out,
-                   std::string &error) {
+bool compile_check(const CheckConfig &c, const std::string &url, const std::string &headers,
+                   lbk_check **out, std::string &error) {
   lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
   o.kind = check_kind(c, url);
   o.rise = c.rise;
@@ -118,7 +120,7 @@ bool compile_check(const CheckConfig &c, const std::string &url, lbk_check **out
   const std::string path = c.path.empty() ? url_path(url) : c.path;
   o.method = or_null(c.method);
   o.path = path.c_str();
-  o.headers = or_null(c.headers);
+  o.headers = or_null(headers);
   o.body = or_null(c.body);
   o.expect_status = or_null(c.expect_status);
   o.expect_body = or_null(c.expect_body);
@@ -138,24 +140,62 @@ bool compile_check(const CheckConfig &c, const std::string &url, lbk_check **out
   return true;
 }
 
-// A check asking web3_clientVersion, whose `result` is the version.
-lbk_check *compile_version_check(const CheckConfig &c, const std::string &url) {
+// A one-call JSON-RPC check whose @p field of `result` is read as a string
+// (version_str): the profile's version or chain-id call.
+lbk_check *compile_identity_check(const CheckConfig &c, const std::string &url,
+                                  const std::string &headers, const char *method,
+                                  const char *field) {
   lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
   o.kind = LBK_CHECK_JSONRPC;
   o.timeout_ms = c.timeout_ms;
   const std::string path = c.path.empty() ? url_path(url) : c.path;
   o.path = path.c_str();
-  o.headers = or_null(c.headers);
-  o.jsonrpc_method = "web3_clientVersion";
+  o.headers = or_null(headers);
+  o.jsonrpc_method = method;
   o.jsonrpc_params = "[]";
-  o.version_field = "";
+  // jsonrpc_field stays NULL: no head is read (but for a head method, as
+  // bitcoin's chain-id call is: its head is then read, and is there).
+  o.version_field = field;
   lbk_check *check = nullptr;
   return lbk_check_create(&check, &o) == 0 ? check : nullptr;
 }
 
+// The calls of an identity round, in the order of their targets: which
+// check of a node asks, and where its answer (version_str) goes.
+struct IdentityCall {
+  const lbk_check *NodeRun::*check;
+  std::string NodeRun::*answer;
+};
+const IdentityCall kIdentityCalls[] = {{&NodeRun::version_check, &NodeRun::version},
+                                       {&NodeRun::chain_id_check, &NodeRun::chain_id}};
+
+// Chain ids as nodes write them: numbers (0x1 and 1 are the same chain) or
+// names and hashes (bitcoin's "main", Solana's genesis hash).
+bool same_chain_id(const std::string &a, const std::string &b) {
+  auto number = [](const std::string &t, unsigned long long &out) {
+    if (t.empty() || t.size() > 18) return false;
+    const bool hex = t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
+    const std::string digits = hex ? t.substr(2) : t;
+    if (digits.empty()) return false;
+    for (char ch : digits)
+      if (!(hex ? std::isxdigit(static_cast<unsigned char>(ch)) : std::isdigit(static_cast<unsigned char>(ch))))
+        return false;
+    out = std::strtoull(digits.c_str(), nullptr, hex ? 16 : 10);
+    return true;
+  };
+  unsigned long long x = 0, y = 0;
+  if (number(a, x) && number(b, y)) return x == y;
+  // A reported id is cut to the check result's version_str (63 bytes;
+  // Steem's and Hive's are 64): compare what was kept.
+  const size_t kept = sizeof(lbk_check_result{}.version_str) - 1;
+  if (a.size() == kept && b.size() > kept) return b.compare(0, kept, a) == 0;
+  if (b.size() == kept && a.size() > kept) return a.compare(0, kept, b) == 0;
+  return a == b;
+}
+
 lbk::probe::Target make_target(const NodeRun &n, const CheckConfig &c, const lbk_check *check) {
   lbk::probe::Target t;
-  t.url = n.server.url;
+  t.url = n.server.url;  // without userinfo: that is a header now
   t.check = check;
   t.sni = c.sni;
   t.tls_verify = c.tls_verify;
@@ -170,6 +210,7 @@ ProbeSession::~ProbeSession() {
   for (PoolRun &p : pools_) {
     for (auto &kv : p.checks_by_path) lbk_check_free(kv.second);
     for (auto &kv : p.version_checks_by_path) lbk_check_free(kv.second);
+    for (auto &kv : p.chain_id_checks_by_path) lbk_check_free(kv.second);
     lbk_pool_free(p.pool);
   }
 }
@@ -205,16 +246,32 @@ bool ProbeSession::init(const Config &config, std::string &error) {
       n.pool_index = pi;
       n.server = pc.servers[si];
       const std::string path = pc.check.path.empty() ? url_path(n.server.url) : pc.check.path;
-      lbk_check *&check = pools_.back().checks_by_path[path];
-      if (!check && !compile_check(pc.check, n.server.url, &check, error)) {
-        pools_.back().checks_by_path.erase(path);
+      for (const std::string &h : node_headers(pc.check, n.server))
+        n.headers += (n.headers.empty() ? "" : "\n") + h;
+      const std::string key = path + "\n" + n.headers;
+      lbk_check *&check = pools_.back().checks_by_path[key];
+      if (!check && !compile_check(pc.check, n.server.url, n.headers, &check, error)) {
+        pools_.back().checks_by_path.erase(key);
+        error = scrub(error, n.server.secrets);
         return false;
       }
       n.check = check;
-      if (check_kind(pc.check, n.server.url) == LBK_CHECK_JSONRPC && pc.check.version_field.empty()) {
-        lbk_check *&version = pools_.back().version_checks_by_path[path];
-        if (!version) version = compile_version_check(pc.check, n.server.url);
-        n.version_check = version;
+      const lbk_chain_profile *profile = lbk_chain_profile_find(pc.check.chain.c_str());
+      if (check_kind(pc.check, n.server.url) == LBK_CHECK_JSONRPC && profile) {
+        if (pc.check.version_field.empty() && profile->version_method[0]) {
+          lbk_check *&version = pools_.back().version_checks_by_path[key];
+          if (!version)
+            version = compile_identity_check(pc.check, n.server.url, n.headers, profile->version_method,
+                                             profile->version_field);
+          n.version_check = version;
+        }
+        if (profile->chain_id_method[0]) {
+          lbk_check *&chain = pools_.back().chain_id_checks_by_path[key];
+          if (!chain)
+            chain = compile_identity_check(pc.check, n.server.url, n.headers, profile->chain_id_method,
+                                           profile->chain_id_field);
+          n.chain_id_check = chain;
+        }
       }
       // Peer names in the pool are internal ("n<index>"): URLs may exceed
       // LBK_NAME_MAX and node names are kept here.
@@ -269,10 +326,11 @@ std::vector<lbk::probe::Target> ProbeSession::targets(bool with_versions,
     if (probed(i, node_due))
       out.push_back(make_target(nodes_[i], config_.pools[nodes_[i].pool_index].check, nodes_[i].check));
   if (with_versions)
-    for (size_t i = 0; i < nodes_.size(); ++i)
-      if (nodes_[i].version_check && probed(i, node_due))
-        out.push_back(
-            make_target(nodes_[i], config_.pools[nodes_[i].pool_index].check, nodes_[i].version_check));
+    for (const IdentityCall &call : kIdentityCalls)
+      for (size_t i = 0; i < nodes_.size(); ++i)
+        if (nodes_[i].*call.check && probed(i, node_due))
+          out.push_back(
+              make_target(nodes_[i], config_.pools[nodes_[i].pool_index].check, nodes_[i].*call.check));
   return out;
 }
 
@@ -309,6 +367,18 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     lbk_pool_report_check(&ev, pools_[n.pool_index].pool, n.peer_id, n.check, &r.verdict);
     if (ev.changed) n.last_change_unix_ms = now_ms;
   }
+  if (with_versions) {
+    // The identity targets follow the health ones, a kind at a time (targets()).
+    size_t k = in_round.size();
+    for (const IdentityCall &call : kIdentityCalls)
+      for (size_t i : in_round) {
+        NodeRun &n = nodes_[i];
+        if (!(n.*call.check) || k >= results.size()) continue;
+        const lbk_check_result &v = results[k++].verdict;
+        if (v.outcome == LBK_CHECK_PASS && v.version_str[0]) n.*call.answer = v.version_str;
+      }
+    report_chain_disagreement();
+  }
   for (size_t i : in_round) {
     NodeRun &n = nodes_[i];
     const PoolConfig &pc = config_.pools[n.pool_index];
@@ -321,6 +391,13 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     bool passed = v.outcome == LBK_CHECK_PASS;
     n.outcome = outcome_name(v.outcome);
     n.error = passed ? "" : v.reason;
+    // Another chain first: its head says nothing of this chain's lag.
+    if (passed && !pc.check.chain_id.empty() && !n.chain_id.empty() &&
+        !same_chain_id(n.chain_id, pc.check.chain_id)) {
+      passed = false;
+      n.outcome = "chain";
+      n.error = "chain id " + n.chain_id + ", expected " + pc.check.chain_id;
+    }
     if (passed && pc.check.max_lag > 0 && n.lag > pc.check.max_lag) {
       passed = false;
       n.outcome = "lag";
@@ -334,7 +411,7 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
       ++n.consecutive_failures;
       if (n.error.empty()) n.error = info.last_reason;
     }
-    if (v.version_str[0]) n.version = v.version_str;
+    if (v.version_str[0] && !n.version_check) n.version = v.version_str;
     const lbk::probe::Timings &t = n.last.timings;
     if (passed) {
       n.dns.add(t.dns_ms);
@@ -344,15 +421,26 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
       n.total.add(t.total_ms);
     }
   }
-  if (with_versions) {
-    size_t k = in_round.size();
-    for (size_t i : in_round) {
-      NodeRun &n = nodes_[i];
-      if (!n.version_check) continue;
-      if (k >= results.size()) break;
-      const lbk_check_result &v = results[k++].verdict;
-      if (v.outcome == LBK_CHECK_PASS && v.version_str[0]) n.version = v.version_str;
+}
+
+void ProbeSession::report_chain_disagreement() {
+  for (size_t p = 0; p < pools_.size(); ++p) {
+    std::map<std::string, std::string> first_by_id;  // chain id -> a node reporting it
+    std::string text;
+    for (const NodeRun &n : nodes_) {
+      if (n.pool_index != p || n.chain_id.empty()) continue;
+      bool known = false;
+      for (const auto &kv : first_by_id) known |= same_chain_id(kv.first, n.chain_id);
+      if (!known) first_by_id[n.chain_id] = n.server.name;
     }
+    if (first_by_id.size() < 2) continue;
+    for (const auto &kv : first_by_id)
+      text += (text.empty() ? "" : ", ") + kv.second + " reports " + kv.first;
+    if (text == pools_[p].disagreement) continue;
+    pools_[p].disagreement = text;
+    std::fprintf(stderr, "lbctl: pool %s: nodes disagree on the chain id: %s%s\n",
+                 config_.pools[p].name.c_str(), text.c_str(),
+                 config_.pools[p].check.chain_id.empty() ? " (set chain_id to say which is right)" : "");
   }
 }
 
@@ -365,11 +453,12 @@ State ProbeSession::snapshot(uint32_t interval_ms) const {
   for (const NodeRun &n : nodes_) {
     NodeState ns;
     ns.name = n.server.name;
-    ns.url = n.server.url;
+    ns.url = n.server.shown_url.empty() ? n.server.url : n.server.shown_url;
+    ns.chain_id = n.chain_id;
     ns.weight = n.server.weight;
     ns.backup = n.server.backup;
     ns.disabled = n.server.disabled;
-    ns.healthy = !n.server.disabled && n.healthy && n.outcome != "lag";
+    ns.healthy = !n.server.disabled && n.healthy && n.outcome != "lag" && n.outcome != "chain";
     ns.health = !n.has_result ? "unknown" : (ns.healthy ? "up" : "down");
     ns.outcome = n.outcome;
     ns.reason = n.error;
@@ -521,7 +610,7 @@ void probe_rounds(ProbeSession &session, unsigned rounds, uint32_t interval_ms) 
       while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
       }
     }
-    const bool with_versions = r == 1;
+    const bool with_versions = session.identity_due();
     const std::string label =
         rounds > 1 ? "probing, round " + std::to_string(r) + "/" + std::to_string(rounds) : "probing";
     session.absorb(

@@ -61,7 +61,10 @@ struct NodeRun {
   ServerConfig server;
   uint32_t peer_id = LBK_PEER_NONE;
   const lbk_check *check = nullptr;  // shared by the pool's nodes with this path
-  const lbk_check *version_check = nullptr;  // JSON-RPC: web3_clientVersion, or null
+  std::string headers;               // pool and server header lines, '\n'-joined
+  const lbk_check *version_check = nullptr;  // JSON-RPC: the profile's version call, or null
+  const lbk_check *chain_id_check = nullptr; // JSON-RPC: the profile's chain-id call, or null
+  std::string chain_id;              // as the node last reported it, "" = unknown
   bool has_result = false;
   lbk::probe::Result last;           // the latest round's result
   std::string outcome = "unknown";   // last round: pass, timeout, ..., lag
@@ -84,9 +87,10 @@ class ProbeSession {
   // Compiles the checks and creates one pool per configured pool.
   bool init(const Config &config, std::string &error);
 
-  // The targets of one round, in nodes() order.  With @p with_versions,
-  // JSON-RPC nodes get a second target (web3_clientVersion) appended after
-  // all the health targets, used only for the version column.
+  // The targets of one round, in nodes() order.  With @p with_versions
+  // (an identity round: the first, then one in kIdentityEvery), JSON-RPC
+  // nodes get a version target and a chain-id target each, appended after
+  // all the health targets: the other rounds cost one request per node.
   std::vector<lbk::probe::Target> targets(bool with_versions) const;
   // Feeds one round's results (as many as targets(with_versions) gave).
   void absorb(const std::vector<lbk::probe::Result> &results, bool with_versions);
@@ -104,6 +108,10 @@ class ProbeSession {
   const std::vector<NodeRun> &nodes() const { return nodes_; }
   const Config &config() const { return config_; }
   uint64_t rounds() const { return rounds_; }
+  // Rounds between identity rounds (chain id and client version asked).
+  static constexpr uint64_t kIdentityEvery = 60;
+  // Whether the next round is an identity round.
+  bool identity_due() const { return rounds_ % kIdentityEvery == 0; }
   // Node states grouped per pool (in config order, nodes in config order).
   State snapshot(uint32_t interval_ms) const;
   lbk::probe::Options probe_options() const;
@@ -111,14 +119,19 @@ class ProbeSession {
  private:
   struct PoolRun {
     lbk_pool *pool = nullptr;
-    // One compiled check per distinct request path (a check renders its
-    // path; nodes of a pool differ only by URL), and for JSON-RPC pools one
-    // web3_clientVersion check per path.
+    // One compiled check per distinct request path and header set (a check
+    // renders both; nodes of a pool differ by URL and server headers), and
+    // for JSON-RPC pools one version and one chain-id check per such key.
     std::map<std::string, lbk_check *> checks_by_path;
     std::map<std::string, lbk_check *> version_checks_by_path;
+    std::map<std::string, lbk_check *> chain_id_checks_by_path;
+    std::string disagreement;  // the last chain-id disagreement reported
   };
   // Node @p i is probed in a round of @p node_due: due and not disabled
   // (a disabled server is never probed).
+  // Says on stderr when the nodes of a pool report different chain ids
+  // (once per change).
+  void report_chain_disagreement();
   bool probed(size_t i, const std::vector<bool> &node_due) const {
     return node_due[i] && !nodes_[i].server.disabled;
   }

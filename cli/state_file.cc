@@ -43,6 +43,7 @@ json node_to_json(const NodeState &n) {
   j["head"] = n.has_head ? json(n.head) : json(nullptr);
   j["lag"] = n.lag;
   j["version"] = n.version;
+  j["chain_id"] = n.chain_id;
   j["latency_ms"] = {{"last", n.last_ms}, {"p50", n.p50_ms}, {"p95", n.p95_ms}};
   j["checks"] = n.checks;
   j["checks_failed"] = n.checks_failed;
@@ -88,6 +89,7 @@ bool node_from_json(const json &j, NodeState &n, const std::string &where, std::
       !get_member(j, "http_status", n.http_status, where, error, false) ||
       !get_member(j, "lag", n.lag, where, error, false) ||
       !get_member(j, "version", n.version, where, error, false) ||
+      !get_member(j, "chain_id", n.chain_id, where, error, false) ||
       !get_member(j, "checks", n.checks, where, error, false) ||
       !get_member(j, "checks_failed", n.checks_failed, where, error, false) ||
       !get_member(j, "consecutive_failures", n.consecutive_failures, where, error, false) ||

@@ -28,6 +28,7 @@
 //         "head": 1234,                 // jsonrpc numeric field, or null
 //         "lag": 0,                     // best healthy head minus ours (>= 0)
 //         "version": "geth/1.13",       // jsonrpc version field, "" = none
+//         "chain_id": "0x1",            // as the node reports it, "" = unknown
 //         "latency_ms": {"last": 1.2, "p50": 1.1, "p95": 2.0},  // -1 = none
 //         "checks": 10, "checks_failed": 0,
 //         "consecutive_failures": 0,
@@ -62,6 +63,7 @@ struct NodeState {
   int64_t head = 0;
   int64_t lag = 0;
   std::string version;
+  std::string chain_id;
   double last_ms = -1, p50_ms = -1, p95_ms = -1;
   uint64_t checks = 0, checks_failed = 0, consecutive_failures = 0;
   int64_t last_check_unix_ms = 0;

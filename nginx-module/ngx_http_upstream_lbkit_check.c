@@ -68,6 +68,8 @@ typedef struct {
                                                  empty = the peer's host */
     ngx_str_t                   tls_trusted;  /* CA file; empty = system */
     ngx_str_t                   headers;      /* joined `headers=` lines */
+    const lbk_chain_profile    *chain;        /* `chain=`, or NULL */
+    ngx_flag_t                  type_set;     /* `type=` was given */
     ngx_msec_t                  lease;        /* claim lease length */
     /* per worker, by id: the peer's check, or NULL (set at init_process) */
     void                      **ctxs;
@@ -213,6 +215,7 @@ static ngx_http_upstream_lbkit_param_t  ngx_http_upstream_lbkit_params[] = {
     { ngx_string("jitter"), LBK_PARAM_SPECIAL, 0 },
     { ngx_string("headers"), LBK_PARAM_SPECIAL, 0 },
     { ngx_string("max_lag"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("chain"), LBK_PARAM_SPECIAL, 0 },
     { ngx_string("slow_start"), LBK_PARAM_SPECIAL, 0 },
     { ngx_string("initial"), LBK_PARAM_SPECIAL, 0 },
     { ngx_string("port"), LBK_PARAM_SPECIAL, 0 },
@@ -259,6 +262,28 @@ ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (extra->headers.len) {
         lscf->check.opts.headers = (const char *) extra->headers.data;
+    }
+
+    if (extra->chain) {
+        /* a chain profile: a JSON-RPC check of its head call, with its
+           lag limit unless max_lag= says otherwise (liblbkit's table, the
+           same defaults as lbctl's) */
+        if (extra->type_set && lscf->check.opts.kind != LBK_CHECK_JSONRPC) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"chain=\" needs type=jsonrpc");
+            return NGX_CONF_ERROR;
+        }
+        lscf->check.opts.kind = LBK_CHECK_JSONRPC;
+        if (lscf->check.opts.jsonrpc_method == NULL) {
+            lscf->check.opts.jsonrpc_method = extra->chain->head_method;
+            lscf->check.opts.jsonrpc_params = extra->chain->head_params;
+            if (lscf->check.opts.jsonrpc_field == NULL) {
+                lscf->check.opts.jsonrpc_field = extra->chain->head_field;
+            }
+        }
+        if (lscf->check.opts.max_lag == 0) {
+            lscf->check.opts.max_lag = extra->chain->max_lag;
+        }
     }
 
     if (lscf->check.opts.kind == LBK_CHECK_HTTPS) {
@@ -459,6 +484,7 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
                 && ngx_strncmp(kinds[k].name, v.data, v.len) == 0)
             {
                 opts->kind = kinds[k].kind;
+                extra->type_set = 1;
                 return NGX_CONF_OK;
             }
         }
@@ -515,6 +541,22 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
         opts->max_lag = (int64_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(param->name.data, "chain") == 0) {
+        p = ngx_pnalloc(cf->pool, v.len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        *ngx_cpymem(p, v.data, v.len) = '\0';
+        extra->chain = v.len ? lbk_chain_profile_find((const char *) p) : NULL;
+        if (extra->chain == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": one of %s is expected",
+                               arg, lbk_chain_profile_names());
+            return NGX_CONF_ERROR;
+        }
         return NGX_CONF_OK;
     }
 

@@ -431,7 +431,10 @@ typedef struct lbk_check_options {
   const char *jsonrpc_field;  /**< path into `result` of a numeric value
                                    ("" = result itself, "number",
                                    "a.b.0"); NULL = none.  Hex strings
-                                   ("0x1a") and decimals are numbers. */
+                                   ("0x1a") and decimals are numbers.
+                                   NULL with the head_method of a chain
+                                   profile (eth_blockNumber, ...) = that
+                                   profile's head_field. */
   int64_t max_lag;            /**< unhealthy when best - value > max_lag;
                                    0 = no lag check */
   const char *version_field;  /**< path into `result` of a version string;
@@ -719,6 +722,54 @@ LBK_EXTERN int lbk_pool_peer_next_check_delay(uint64_t *out_us,
                                               uint32_t id,
                                               const lbk_check *check,
                                               uint64_t random);
+
+/* ------------------------------------------------------------------ */
+/* Chain profiles: the JSON-RPC check defaults of a blockchain family  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * What a JSON-RPC health check asks a node of one chain family, and which of
+ * its methods write.  One table, used by lbctl and the nginx module, so both
+ * judge nodes alike.  Strings are static and never NULL ("" = none).  The
+ * struct only grows at the end (the library owns it; callers only read).
+ */
+typedef struct lbk_chain_profile {
+  const char *name;            /**< "ethereum", "bitcoin", "steem", ... */
+  const char *head_method;     /**< the check's call: "eth_blockNumber" */
+  const char *head_params;     /**< its params (JSON): "[]" */
+  const char *head_field;      /**< path into result of the head ("" = result) */
+  const char *chain_id_method; /**< call whose result names the chain */
+  const char *chain_id_field;  /**< path into that result ("" = result) */
+  const char *version_method;  /**< call whose result names the client */
+  const char *version_field;   /**< path into that result ("" = result) */
+  int64_t max_lag;             /**< default lag limit, in head units */
+  const char *write_methods;   /**< comma-separated methods that change
+                                    state (never resent, never hedged); an
+                                    item ending in '*' is a prefix */
+} lbk_chain_profile;
+
+/**
+ * The profile named @p name ("ethereum", "bitcoin", "steem", "hive",
+ * "solana"); NULL or "" gives ethereum, the default of JSON-RPC checks.
+ * Returns NULL for an unknown name.  Thread safe (static data).
+ */
+LBK_EXTERN const lbk_chain_profile *lbk_chain_profile_find(const char *name);
+
+/**
+ * The profile whose head_method is @p method, or NULL: how a JSON-RPC check
+ * given only a method finds where its head is.
+ */
+LBK_EXTERN const lbk_chain_profile *lbk_chain_profile_by_head_method(const char *method);
+
+/** The comma-separated names of every profile, for help texts. */
+LBK_EXTERN const char *lbk_chain_profile_names(void);
+
+/**
+ * 1 when @p method is a write method of @p profile (exact, or by a
+ * prefix item), else 0.  A NULL profile means ethereum.
+ */
+LBK_EXTERN int lbk_chain_profile_is_write(const lbk_chain_profile *profile,
+                                          const char *method);
 
 #ifdef __cplusplus
 }

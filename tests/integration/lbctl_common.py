@@ -9,6 +9,7 @@ import os
 import select
 import subprocess
 import time
+import unittest
 import urllib.request
 
 import lbktest
@@ -83,6 +84,26 @@ def gen_cert(dirname):
     subprocess.run(["sh", os.path.join(lbktest.SOURCE_DIR, "tests", "support", "gen-cert.sh"), dirname],
                    check=True, capture_output=True, timeout=60)
     return os.path.join(dirname, "cert.pem"), os.path.join(dirname, "key.pem")
+
+
+class BackendCase(unittest.TestCase):
+    """A test case with one lbk-testbackend (the class's LISTENERS, head not
+    advancing) and a temporary directory (self.dir), both for the class."""
+    LISTENERS = []
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = Backend(cls.LISTENERS, global_args=["--head-interval", "0"])
+        cls.tmp = lbktest.tempdir()
+        cls.dir = cls.tmp.name
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.backend.stop()
+        cls.tmp.cleanup()
+
+    def url(self, name, path="/"):
+        return self.backend.url(name, path)
 
 
 def lbctl(*args, timeout=60, input=None, env=None):

@@ -86,8 +86,12 @@ class ProbeTest(unittest.TestCase):
         self.assertEqual(lagging["jsonrpc"]["lag"], 20)
         self.assertFalse(lagging["healthy"])
         self.assertEqual(lagging["outcome"], "lag")
-        # Without --max-lag the lag is reported but not judged.
+        # Without --max-lag the chain's default (ethereum: 5) judges it.
         r, doc = lbctl_json("probe", "-o", "json", "--check", "jsonrpc", *urls)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(self.by_name(doc)[self.url("lagging")]["outcome"], "lag")
+        # --max-lag 0 turns the judgement off; the lag is still reported.
+        r, doc = lbctl_json("probe", "-o", "json", "--check", "jsonrpc", "--max-lag", "0", *urls)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.by_name(doc)[self.url("lagging")]["jsonrpc"]["lag"], 20)
 
@@ -97,8 +101,9 @@ class ProbeTest(unittest.TestCase):
         r, doc = lbctl_json("probe", "-o", "json", "--check", "jsonrpc", *urls)
         self.assertEqual(r.returncode, 0, r.stderr)
         by_path = self.backend.stats("fast")["by_path"]
-        # One health check and one web3_clientVersion request per node.
-        self.assertEqual((by_path.get("/rpc/a"), by_path.get("/rpc/b")), (2, 2))
+        # One health check per node, and in this first (identity) round one
+        # web3_clientVersion and one eth_chainId request.
+        self.assertEqual((by_path.get("/rpc/a"), by_path.get("/rpc/b")), (3, 3))
         for n in doc["nodes"]:
             self.assertEqual(n["jsonrpc"]["version"], "lbk-testbackend/1.0.0")
 

@@ -214,14 +214,14 @@ class TakenOutAndBack(NginxTestCase):
 
 
 class JsonRpcLag(NginxTestCase):
+    CHECK = ("lbkit_check type=jsonrpc jsonrpc_method=eth_blockNumber "
+             "jsonrpc_field= max_lag=10 interval=300ms timeout=300ms "
+             "rise=2 fall=2;")
 
     def test_lagging_node_is_taken_out_and_back(self):
         extra = {"n3": ["--lag", "50"]}
         with Backends(["n1", "n2", "n3"], extra=extra) as be:
-            check = ("lbkit_check type=jsonrpc jsonrpc_method=eth_blockNumber "
-                     "jsonrpc_field= max_lag=10 interval=300ms timeout=300ms "
-                     "rise=2 fall=2;")
-            names, body = checked_site(be, "n1", "n2", "n3", check=check)
+            names, body = checked_site(be, "n1", "n2", "n3", check=self.CHECK)
             with Nginx(body, workers=2) as ngx:
                 wait_health(ngx, names["n3"], "down", 5)
                 lbktest.wait_until(

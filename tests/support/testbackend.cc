@@ -56,6 +56,8 @@ const char kUsage[] =
     "  --status CODE           HTTP status of every reply (default 200)\n"
     "  --body TEXT             reply body (default \"ok\\n\")\n"
     "  --header 'Name: value'  extra reply header (repeatable)\n"
+    "  --require-header 'Name: value'  answer 401 to requests without this exact\n"
+    "                          header (an API key); repeatable\n"
     "  --latency SPEC          delay before replying: 5ms, 1.5s, 250us,\n"
     "                          uniform:2ms-10ms, exp:5ms (mean) (default 0)\n"
     "  --fault KIND            none | hang (read, never answer) | close (close\n"
@@ -86,7 +88,7 @@ const char kUsage[] =
     "  listening ADDR:PORT name=NAME [tls] [fault=KIND]\n"
     "then \"dns ADDR:PORT\" if --dns was given and finally \"ready\".\n"
     "Runtime (on every listener, never delayed or faulted, not counted):\n"
-    "  GET  /__stats    {\"name\",\"requests\",\"connections\",\"by_path\",\n"
+    "  GET  /__stats    {\"name\",\"requests\",\"connections\",\"unauthorized\",\"by_path\",\n"
     "                   \"by_method\",\"by_rpc_method\"}\n"
     "  GET  /__control  the listener's behaviour as JSON\n"
     "  POST /__control  JSON object with any of: status, body, latency (SPEC\n"
@@ -175,6 +177,7 @@ struct Behaviour {
   int status = 200;
   std::string body = "ok\n";
   std::vector<std::string> headers;
+  std::vector<std::string> required_headers;  // "name: value", name lower-cased
   Latency latency;
   Fault fault = Fault::kNone;
   double trickle_interval_ms = 100;
@@ -190,7 +193,7 @@ struct Behaviour {
 };
 
 struct Stats {
-  uint64_t requests = 0, connections = 0;
+  uint64_t requests = 0, connections = 0, unauthorized = 0;
   std::map<std::string, uint64_t> by_path, by_method, by_rpc_method;
 };
 
@@ -349,6 +352,7 @@ constexpr size_t kMaxRequestBodyBytes = 4u << 20;
 
 struct Request {
   std::string method, target, path, version;
+  std::vector<std::string> headers;  // "name: value", name lower-cased
   std::string body;
   bool keep_alive = true;
 };
@@ -508,6 +512,7 @@ std::string stats_json(const Listener *l) {
   json j = {{"name", l->name},
             {"requests", l->stats.requests},
             {"connections", l->stats.connections},
+            {"unauthorized", l->stats.unauthorized},
             {"by_path", l->stats.by_path},
             {"by_method", l->stats.by_method},
             {"by_rpc_method", l->stats.by_rpc_method}};
@@ -612,6 +617,14 @@ bool handle_request(Conn *c, const Request &req) {
   l->stats.by_path[req.path]++;
   l->stats.by_method[req.method]++;
 
+  for (const std::string &h : b.required_headers)
+    if (std::find(req.headers.begin(), req.headers.end(), h) == req.headers.end()) {
+      l->stats.unauthorized++;
+      c->close_after_write = !req.keep_alive;
+      send_now(c, build_reply(401, "missing or wrong " + h.substr(0, h.find(':')) + "\n", "text/plain",
+                              req.keep_alive, {}));
+      return true;
+    }
   if (b.fault == Fault::kHang) {
     c->busy = true;
     c->hanging = true;
@@ -744,6 +757,7 @@ void conn_read_cb(bufferevent *bev, void *arg) {
       std::string name = lower(line.substr(0, colon));
       std::string value = line.substr(colon + 1);
       value.erase(0, value.find_first_not_of(" \t"));
+      req.headers.push_back(name + ": " + value);
       if (name == "content-length") {
         content_length = std::strtoull(value.c_str(), nullptr, 10);
       } else if (name == "connection") {
@@ -1092,6 +1106,12 @@ int main(int argc, char **argv) {
       b.status = static_cast<int>(parse_int(opt, v, 100, 999));
     } else if (opt == "--body") {
       b.body = v;
+    } else if (opt == "--require-header") {
+      const size_t colon = v.find(':');
+      if (colon == std::string::npos) usage_error("--require-header: '" + v + "' is not 'Name: value'");
+      std::string value = v.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      b.required_headers.push_back(lower(v.substr(0, colon)) + ": " + value);
     } else if (opt == "--header") {
       if (v.find(':') == std::string::npos) usage_error("--header: '" + v + "' is not 'Name: value'");
       b.headers.push_back(v);

@@ -1,5 +1,6 @@
 // Unit tests of lbctl's INI loader (cli/config.cc): values, defaults and
 // file:line errors.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -36,8 +37,6 @@ Loaded load(const std::string &text) {
 
 TEST(LbctlDuration, Units) {
   uint32_t ms = 0;
-  ASSERT_TRUE(lbctl::parse_duration_ms("250", ms));
-  EXPECT_EQ(ms, 250u);
   ASSERT_TRUE(lbctl::parse_duration_ms("250ms", ms));
   EXPECT_EQ(ms, 250u);
   ASSERT_TRUE(lbctl::parse_duration_ms("2s", ms));
@@ -46,8 +45,79 @@ TEST(LbctlDuration, Units) {
   EXPECT_EQ(ms, 180000u);
   ASSERT_TRUE(lbctl::parse_duration_ms("1h", ms));
   EXPECT_EQ(ms, 3600000u);
-  for (const char *bad : {"", "s", "1.5s", "-1", "2 s", "2d", "99999999999h"})
+  ASSERT_TRUE(lbctl::parse_duration_ms("1d", ms));
+  EXPECT_EQ(ms, 86400000u);
+  ASSERT_TRUE(lbctl::parse_duration_ms("2500us", ms));
+  EXPECT_EQ(ms, 2u);
+  for (const char *bad : {"", "s", "1.5s", "-1", "2 s", "2x", "99999999999h", "250", "5"})
     EXPECT_FALSE(lbctl::parse_duration_ms(bad, ms)) << bad;
+  // Imported HAProxy/nginx settings keep their servers' rule: bare = ms.
+  ASSERT_TRUE(lbctl::parse_duration_ms("250", ms, lbctl::BareNumber::kMilliseconds));
+  EXPECT_EQ(ms, 250u);
+}
+
+TEST(LbctlDuration, BareNumberAsksForAUnit) {
+  EXPECT_EQ(lbctl::duration_problem("5"), "'5' has no unit: 5s or 5ms?");
+  EXPECT_EQ(lbctl::duration_problem("5x"), "bad duration '5x' (use e.g. 500ms, 2s, 1m)");
+  Loaded l = load("[pool p]\ninterval = 5\nserver = http://127.0.0.1:1/\n");
+  ASSERT_FALSE(l.ok);
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_NE(l.errors[0].text().find(":2: interval: '5' has no unit: 5s or 5ms?"), std::string::npos)
+      << l.errors[0].text();
+}
+
+TEST(LbctlSecrets, UserinfoBecomesBasicAuthAndIsMasked) {
+  Loaded l = load(
+      "[pool p]\nheader = X-Api-Key: poolkey1\n"
+      "server = https://alice:s3cr%40t@rpc.example.org/v3/pathkey99 name=a header=\"X-Api-Key: serverkey2\"\n"
+      "server = http://127.0.0.1:8545/?apikey=querykey3\n");
+  ASSERT_TRUE(l.ok) << (l.errors.empty() ? "" : l.errors[0].text());
+  const lbctl::ServerConfig &a = l.config.pools[0].servers[0];
+  EXPECT_EQ(a.url, "https://rpc.example.org/v3/pathkey99");
+  EXPECT_EQ(a.shown_url, "https://alice:***@rpc.example.org/***");
+  ASSERT_EQ(a.headers.size(), 2u);
+  EXPECT_EQ(a.headers[0], "Authorization: Basic YWxpY2U6czNjckB0");  // alice:s3cr@t
+  EXPECT_EQ(a.headers[1], "X-Api-Key: serverkey2");
+  for (const char *secret : {"s3cr%40t", "serverkey2", "v3/pathkey99"})
+    EXPECT_NE(std::find(a.secrets.begin(), a.secrets.end(), secret), a.secrets.end()) << secret;
+  const lbctl::ServerConfig &b = l.config.pools[0].servers[1];
+  EXPECT_EQ(b.shown_url, "http://127.0.0.1:8545/?apikey=***");
+  EXPECT_EQ(b.name, b.shown_url);
+  EXPECT_EQ(lbctl::mask_header("x-api-key: k", lbctl::kDefaultSecretHeaders), "x-api-key: ***");
+  EXPECT_EQ(lbctl::mask_header("Accept: k", lbctl::kDefaultSecretHeaders), "Accept: k");
+  EXPECT_EQ(lbctl::merge_headers({"A: 1", "B: 2"}, {"b: 3", "C: 4"}),
+            (std::vector<std::string>{"A: 1", "b: 3", "C: 4"}));
+}
+
+TEST(LbctlConfig, UrlsAreCheckedAsProbeReadsThem) {
+  Loaded l = load("[pool p]\nserver = http://127.0.0.1:99999/\nserver = http://h:1/ header=oops\n");
+  ASSERT_FALSE(l.ok);
+  ASSERT_GE(l.errors.size(), 2u);
+  EXPECT_NE(l.errors[0].text().find(":2: server: bad URL"), std::string::npos) << l.errors[0].text();
+  EXPECT_NE(l.errors[1].text().find(":3: server: header="), std::string::npos) << l.errors[1].text();
+}
+
+TEST(LbctlConfig, ChainKeys) {
+  Loaded l = load("[pool p]\nchain = solana\nchain_id = 0x1\nserver = http://127.0.0.1:1/\n"
+                  "[pool q]\nchain = dogecoin\nserver = http://127.0.0.1:1/\n");
+  ASSERT_FALSE(l.ok);
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_NE(l.errors[0].text().find(":6: chain: unknown chain 'dogecoin'"), std::string::npos)
+      << l.errors[0].text();
+  lbctl::CheckConfig c = l.config.pools[0].check;
+  std::string why;
+  ASSERT_TRUE(lbctl::resolve_chain_defaults(c, why));
+  EXPECT_EQ(c.kind, "jsonrpc");
+  EXPECT_EQ(c.jsonrpc_method, "getSlot");
+  EXPECT_EQ(c.max_lag, 150);
+  lbctl::CheckConfig plain;  // an http pool takes no lag
+  ASSERT_TRUE(lbctl::resolve_chain_defaults(plain, why));
+  EXPECT_EQ(plain.max_lag, 0);
+  plain.kind = "jsonrpc";
+  plain.max_lag = -1;
+  ASSERT_TRUE(lbctl::resolve_chain_defaults(plain, why));
+  EXPECT_EQ(plain.max_lag, 5);
+  EXPECT_EQ(plain.jsonrpc_method, "eth_blockNumber");
 }
 
 TEST(LbctlConfig, FullPool) {

@@ -188,6 +188,14 @@ int compile(lbk_check *c, const lbk_check_options &o) {
     return set_error(LBK_ERANGE, "check options: max_lag %lld is negative",
                      static_cast<long long>(o.max_lag));
   }
+  if (c->kind == LBK_CHECK_JSONRPC && !c->has_jsonrpc_field) {
+    // A known head method reads its head where its chain profile says.
+    const lbk_chain_profile *profile = lbk_chain_profile_by_head_method(c->jsonrpc_method.c_str());
+    if (profile != nullptr) {
+      c->has_jsonrpc_field = true;
+      c->jsonrpc_field = profile->head_field;
+    }
+  }
   if (o.max_lag > 0 && !c->has_jsonrpc_field) {
     return set_error(LBK_EINVAL,
                      "check options: max_lag needs jsonrpc_field (the value to compare)");
