@@ -10,13 +10,14 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config git
   libevent-dev libssl-dev libcurl4-openssl-dev libinih-dev zlib1g-dev
+  libc-ares-dev
   nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev googletest libbenchmark-dev
   python3 curl openssl jq procps wrk hyperfine
   clang libclang-rt-14-dev
   # the real peers the integration tests start
-  nginx-dev nginx-light haproxy
+  nginx-dev nginx-light haproxy dnsmasq-base
   # manuals and packages
   mandoc groff-base man-db debhelper dpkg-dev fakeroot lintian rpm
 )
