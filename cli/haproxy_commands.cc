@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "discovery.h"
+
 namespace lbctl {
 
 // "http://h:p/x" -> host "h", port "p" (the scheme's default when absent).
@@ -23,6 +25,13 @@ void url_host_port(const std::string &url, std::string &host, int &port) {
     host = rest.substr(0, colon);
     if (colon != std::string::npos) port = std::atoi(rest.c_str() + colon + 1);
   }
+}
+
+std::string url_host_port_text(const std::string &url) {
+  std::string host;
+  int port = 0;
+  url_host_port(url, host, port);
+  return host_port_text(host, port);
 }
 
 const ServerRuntimeState *match_server(const NodeState &node,

@@ -14,6 +14,9 @@ namespace lbctl {
 // "http://h:p/x" -> host "h", port "p" (the scheme's default when absent).
 void url_host_port(const std::string &url, std::string &host, int &port);
 
+// "h:p" of a URL as host_port_text() writes it ("[v6]:p" for IPv6).
+std::string url_host_port_text(const std::string &url);
+
 // The server of @p servers that is @p node: by name, else by address and port.
 const ServerRuntimeState *match_server(const NodeState &node,
                                        const std::vector<ServerRuntimeState> &servers);
