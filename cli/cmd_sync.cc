@@ -18,7 +18,8 @@
 // pool's targets are left untouched.
 //
 // Output: each change as one line on stdout ("sync NAME: ..."), warnings on
-// stderr.  Exit codes: 0 done (or stopped by a signal), 2 usage or config
+// stderr; with --once, the number of requests sent to each target (reads
+// and changes) on stderr.  Exit codes: 0 done (or stopped by a signal), 2 usage or config
 // error, 4 runtime failure in the last round (DNS without a good answer, a
 // target unreachable, a command refused).
 #include <CLI/CLI.hpp>
@@ -189,10 +190,12 @@ class Syncer {
     return code;
   }
 
-  uint64_t requests() const {
-    uint64_t n = 0;
-    for (const auto &t : targets_) n += t.target->requests();
-    return n;
+  // One line per target on stderr: the requests sent to it so far.
+  void report_requests() const {
+    for (const auto &t : targets_)
+      std::fprintf(stderr, "lbctl sync: %s: %llu request(s) to the %s\n", t.config.name.c_str(),
+                   static_cast<unsigned long long>(t.target->requests()),
+                   t.config.haproxy.empty() ? "nginx API" : "runtime API");
   }
 
  private:
@@ -247,6 +250,7 @@ int run_sync_command(const SyncCommandOptions &opts) {
   if (init != kExitOk) return init;
   if (opts.once) {
     const int code = syncer.round(true);
+    syncer.report_requests();
     if (opts.dry_run) std::fprintf(stderr, "lbctl sync: dry run: nothing sent\n");
     return code;
   }
