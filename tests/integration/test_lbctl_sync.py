@@ -281,20 +281,32 @@ class SyncHaproxyTest(unittest.TestCase):
                       r.stderr)
 
         self.dns.set_srv(self.srv("a"))
+        good = open(self.write_ini()).read()
+        ini = os.path.join(self.tmp.name, "target.ini")
         missing = os.path.join(self.tmp.name, "missing.sock")
         with open(ini, "w") as f:
-            f.write(open(self.write_ini()).read().replace(self.haproxy.socket, missing))
+            f.write(good.replace(self.haproxy.socket, missing))
         r = lbctl("sync", "-c", ini, "--once")
         self.assertEqual(r.returncode, 4)
         self.assertIn(f"sync: edge: haproxy {missing} backend 'api'", r.stderr)
         self.assertIn("No such file or directory", r.stderr)
 
         with open(ini, "w") as f:
-            f.write(open(self.write_ini()).read().replace("backend = api", "backend = nope"))
+            f.write(good.replace("backend = api", "backend = nope"))
         r = lbctl("sync", "-c", ini, "--once")
         self.assertEqual(r.returncode, 4)
         self.assertIn("backend 'nope'", r.stderr)
         self.assertEqual(set(self.servers()), {"static"})
+
+        # an NGINX Plus-compatible API nobody listens on
+        closed = free_port()
+        with open(ini, "w") as f:
+            f.write(good.replace(f"haproxy = {self.haproxy.socket}\nbackend = api",
+                                 f"nginx_api = http://127.0.0.1:{closed}/api\nupstream = api"))
+        r = lbctl("sync", "-c", ini, "--once")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn(f"sync: edge: nginx API http://127.0.0.1:{closed}/api:", r.stderr)
+        self.assertIn("Couldn't connect", r.stderr)
 
     def test_haproxy_sync_still_works(self):
         ini = os.path.join(self.tmp.name, "static.ini")
