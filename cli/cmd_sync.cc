@@ -137,16 +137,25 @@ class Syncer {
                   "min_servers = " + std::to_string(d.min_servers);
       }
       if (!r.ok) {
-        std::fprintf(stderr, "lbctl sync: pool '%s': DNS %s; %s\n", entry.first.c_str(),
-                     r.error.c_str(),
-                     p.resolved ? ("keeping the last good set (" +
-                                   std::to_string(p.servers.size()) + " servers)").c_str()
-                                : "its targets are left unchanged until a good answer");
+        // Said when it starts or changes, then once a minute while it lasts.
+        const auto now = Clock::now();
+        if (r.error != p.last_warning || now - p.warned_at >= std::chrono::minutes(1)) {
+          std::fprintf(stderr, "lbctl sync: pool '%s': DNS %s; %s\n", entry.first.c_str(),
+                       r.error.c_str(),
+                       p.resolved ? ("keeping the last good set (" +
+                                     std::to_string(p.servers.size()) + " servers)").c_str()
+                                  : "its targets are left unchanged until a good answer");
+          p.last_warning = r.error;
+          p.warned_at = now;
+        }
         code = kExitRuntime;
         p.next_resolve = Clock::now();  // again next round
         continue;
       }
       p.next_resolve = Clock::now() + std::chrono::milliseconds(r.ttl_ms);
+      if (!p.last_warning.empty())
+        std::fprintf(stderr, "lbctl sync: pool '%s': DNS answers again\n", entry.first.c_str());
+      p.last_warning.clear();
       if (!p.resolved || r.servers != p.servers) {
         std::fprintf(stderr, "lbctl sync: pool '%s': %s: %zu server(s)\n", entry.first.c_str(),
                      d.spec.c_str(), r.servers.size());
@@ -204,6 +213,8 @@ class Syncer {
     bool resolved = false;
     std::vector<DiscoveredServer> servers;  // the last good answer
     Clock::time_point next_resolve{};
+    std::string last_warning;               // the DNS problem said last, "" = none
+    Clock::time_point warned_at{};
   };
   struct Target {
     SyncConfig config;

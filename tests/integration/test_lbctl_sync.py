@@ -158,11 +158,14 @@ class SyncHaproxyTest(unittest.TestCase):
         time.sleep(3 * INTERVAL_MS / 1000)
         self.assertTrue(self.ready(owned(pa)) and self.ready(owned(pb)), self.servers())
         self.assertNotIn("drain", self.text(out))
+        # said once, not at every round
+        self.assertEqual(self.text(err).count("keeping the last good set"), 1, self.text(err))
         # Back, with one more record: sync resumes.
         self.dns.srv = self.srv("a", "b", "c")
         self.dns.start()
         wait_until(lambda: self.ready(owned(pc)), timeout=20, what="c added after DNS is back")
         self.assertTrue(self.ready(owned(pa)))
+        self.assertIn("pool 'api': DNS answers again", self.text(err))
 
     # ---- A records, --once, --dry-run, backup ---------------------------
 
