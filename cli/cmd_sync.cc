@@ -222,7 +222,7 @@ class Syncer {
   };
 
   // The probing session over the synced pools: configured servers first,
-  // then the discovered ones (rise/fall history starts again).
+  // then the discovered ones; servers it had before keep their health.
   bool rebuild_session() {
     Config probe_config;
     probe_config.global = config_.global;
@@ -232,12 +232,14 @@ class Syncer {
         pool.servers.push_back(discovered_node(pool, s));
       probe_config.pools.push_back(pool);
     }
-    session_.reset(new ProbeSession);
+    std::unique_ptr<ProbeSession> fresh(new ProbeSession);
     std::string error;
-    if (!session_->init(probe_config, error)) {
+    if (!fresh->init(probe_config, error)) {
       std::fprintf(stderr, "lbctl sync: %s\n", error.c_str());
       return false;
     }
+    if (session_) fresh->keep_state_of(*session_);
+    session_ = std::move(fresh);
     return true;
   }
 
