@@ -14,10 +14,10 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev googletest libbenchmark-dev
-  python3 curl openssl jq procps wrk hyperfine
+  python3 curl openssl jq procps wrk hyperfine dnsmasq-base
   clang libclang-rt-14-dev
   # the real peers the integration tests start
-  nginx-dev nginx-light haproxy dnsmasq-base
+  nginx-dev nginx-light haproxy
   # manuals and packages
   mandoc groff-base man-db debhelper dpkg-dev fakeroot lintian rpm
 )
