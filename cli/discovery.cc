@@ -4,6 +4,7 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <dlfcn.h>
 #include <netdb.h>
 #include <poll.h>
 
@@ -56,6 +57,19 @@ LBK_LAZY_FUNCTION(LBK_CARES_SONAME, int, ares_expand_name,
 LBK_LAZY_FUNCTION(LBK_CARES_SONAME, const char *, ares_strerror, (int code), (code))
 
 namespace lbctl {
+
+bool cares_version(std::string &version, std::string &error) {
+  void *library = lbk::probe::lazy_library(LBK_CARES_SONAME, &error);
+  if (!library) return false;
+  using Fn = const char *(*)(int *);
+  const auto fn = reinterpret_cast<Fn>(dlsym(library, "ares_version"));
+  if (!fn) {
+    error = std::string(LBK_CARES_SONAME) + ": no symbol ares_version";
+    return false;
+  }
+  version = fn(nullptr);
+  return true;
+}
 
 std::string host_port_text(const std::string &address, int port) {
   return (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +

@@ -52,6 +52,10 @@ struct DiscoveryResult {
   uint32_t ttl_ms = kDiscoveryMinTtlMs;  // when to resolve again (bounded)
 };
 
+// c-ares's version ("1.18.1"), loading the library; false with the reason
+// in @p error when it cannot be loaded (lbctl version).
+bool cares_version(std::string &version, std::string &error);
+
 // Resolves @p d once (blocking, at most @p timeout_ms).
 DiscoveryResult discover_servers(const DiscoveryConfig &d, uint32_t timeout_ms);
 

@@ -311,6 +311,22 @@ class SyncHaproxyTest(unittest.TestCase):
         self.assertIn(f"sync: edge: nginx API http://127.0.0.1:{closed}/api:", r.stderr)
         self.assertIn("Couldn't connect", r.stderr)
 
+    def test_c_ares_loaded_by_sync_only(self):
+        self.dns.set_srv(self.srv("a"))
+        ini = self.write_ini()
+
+        def loaded(*args):
+            r = lbctl(*args, env={"LD_DEBUG": "files"})
+            return r, set(re.findall(r"\bfile=(\S+) \[", r.stderr))
+        r, libraries = loaded("sync", "-c", ini, "--once", "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertTrue(any(f.startswith("libcares") for f in libraries), libraries)
+        r, libraries = loaded("check-config", "-c", ini)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertEqual([f for f in libraries if f.startswith("libcares")], [])
+        r = lbctl("version")
+        self.assertRegex(r.stdout, r"\nc-ares \d+\.\d+")
+
     def test_haproxy_sync_still_works(self):
         ini = os.path.join(self.tmp.name, "static.ini")
         with open(ini, "w") as f:
