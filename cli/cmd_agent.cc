@@ -11,7 +11,9 @@
 //          agent-port 5555 agent-inter 2s agent-send "POOL/SERVER\n"
 //
 // where POOL is the [pool NAME] and SERVER the server's name= (or its URL) in
-// the lbctl configuration.  The agent reads one line (up to '\n', at most
+// the lbctl configuration, or its URL's HOST:PORT ("10.0.0.1:8545",
+// "[fd00::1]:8545"; the nginx module's `lbkit_check type=agent` sends the
+// server's host:port as written in nginx.conf).  The agent reads one line (up to '\n', at most
 // 512 bytes; a bare SERVER is accepted when one pool has it), answers one
 // line and closes.  Answers (haproxy_verdict.h has the mapping):
 //   "ready up 73% #lbkit: score ..."   healthy; weight = ranking score
@@ -64,6 +66,8 @@
 
 #include "commands.h"
 #include "config.h"
+#include "discovery.h"
+#include "haproxy_commands.h"
 #include "haproxy_verdict.h"
 #include "output.h"
 #include "listen_address.h"
@@ -301,7 +305,7 @@ class Agent {
     for (const PoolState &p : state_.pools) {
       if (!pool_name.empty() && p.name != pool_name) continue;
       for (const NodeState &n : p.nodes)
-        if (n.name == server) {
+        if (n.name == server || url_host_port_text(n.url) == server) {
           found_pool = &p;
           found = &n;
           ++matches;

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "curl_api.h"
+#include "discovery.h"
 #include "lbkit.h"
 #include "lbkit/lazy_library.h"
 
@@ -27,6 +28,9 @@ void register_version(CLI::App &app, int &exit_code) {
     else std::printf("libcurl not loaded (%s)\n", error.c_str());
     if (lbk::probe::libevent_loadable(&error)) std::printf("libevent %s\n", event_get_version());
     else std::printf("libevent not loaded (%s)\n", error.c_str());
+    std::string cares;
+    if (cares_version(cares, error)) std::printf("c-ares %s\n", cares.c_str());
+    else std::printf("c-ares not loaded (%s)\n", error.c_str());
     std::printf("%s\n", OPENSSL_VERSION_TEXT);
     exit_code = kExitOk;
   });

@@ -31,5 +31,6 @@ void register_version(CLI::App &app, int &exit_code);
 void register_agent(CLI::App &app, int &exit_code);
 void register_haproxy_sync(CLI::App &app, int &exit_code);
 void register_import(CLI::App &app, int &exit_code);
+void register_sync(CLI::App &app, int &exit_code);
 
 }  // namespace lbctl

@@ -33,6 +33,14 @@ std::string ConfigError::text() const {
   return out;
 }
 
+bool parse_bool(const std::string &v, bool &out) {
+  std::string l = v;
+  std::transform(l.begin(), l.end(), l.begin(), ::tolower);
+  if (l == "1" || l == "yes" || l == "true" || l == "on") { out = true; return true; }
+  if (l == "0" || l == "no" || l == "false" || l == "off") { out = false; return true; }
+  return false;
+}
+
 namespace {
 
 std::string trim(const std::string &s) {
@@ -40,14 +48,6 @@ std::string trim(const std::string &s) {
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
   return s.substr(b, e - b);
-}
-
-bool parse_bool(const std::string &v, bool &out) {
-  std::string l = v;
-  std::transform(l.begin(), l.end(), l.begin(), ::tolower);
-  if (l == "1" || l == "yes" || l == "true" || l == "on") { out = true; return true; }
-  if (l == "0" || l == "no" || l == "false" || l == "off") { out = false; return true; }
-  return false;
 }
 
 bool parse_uint(const std::string &v, uint64_t max, uint64_t &out) {
@@ -67,6 +67,7 @@ struct ParseState {
   Config *config = nullptr;
   std::vector<ConfigError> *errors = nullptr;
   PoolConfig *pool = nullptr;   // the pool section being read
+  SyncConfig *sync = nullptr;   // the [sync NAME] section being read
   bool in_global = false;
   bool in_unknown = false;
   std::string last_section;
@@ -402,13 +403,19 @@ void set_pool_key(ParseState &st, const std::string &key, const std::string &val
   } else if (key == "sni") {
     c.sni = value;
   } else {
-    st.error(key, "unknown key in [pool " + p.name + "] (see lbctl.ini(5))");
+    bool known = true;
+    std::string why;
+    if (!set_discovery_key(p.discover, key, value, known, why))
+      st.error(key, known ? why : "unknown key in [pool " + p.name + "] (see lbctl.ini(5))");
+    else if (key == "discover")
+      p.discover.line = st.current_line;
   }
 }
 
 void enter_section(ParseState &st, const std::string &section) {
   st.last_section = section;
   st.pool = nullptr;
+  st.sync = nullptr;
   st.in_global = false;
   st.in_unknown = false;
   if (section == "lbctl") {
@@ -435,7 +442,17 @@ void enter_section(ParseState &st, const std::string &section) {
     st.pool = &st.config->pools.back();
     return;
   }
-  st.error("", "unknown section [" + section + "] (known: [lbctl], [pool NAME])",
+  if (section.rfind("sync", 0) == 0 &&
+      (section.size() == 4 || std::isspace(static_cast<unsigned char>(section[4])))) {
+    SyncConfig sync;
+    sync.name = trim(section.substr(4));
+    sync.file = st.file;
+    sync.line = st.last_header_line;
+    st.config->syncs.push_back(sync);
+    st.sync = &st.config->syncs.back();
+    return;
+  }
+  st.error("", "unknown section [" + section + "] (known: [lbctl], [pool NAME], [sync NAME])",
            st.last_header_line);
   st.in_unknown = true;
 }
@@ -443,7 +460,7 @@ void enter_section(ParseState &st, const std::string &section) {
 int on_key(void *user, const char *section, const char *name, const char *value) {
   auto &st = *static_cast<ParseState *>(user);
   const std::string sec = section ? section : "";
-  if (sec != st.last_section || (!st.pool && !st.in_global && !st.in_unknown)) {
+  if (sec != st.last_section || (!st.pool && !st.sync && !st.in_global && !st.in_unknown)) {
     if (sec.empty()) {
       st.error(name ? name : "", "key outside a section (put it under [lbctl] or [pool NAME])");
       return 1;
@@ -458,6 +475,10 @@ int on_key(void *user, const char *section, const char *name, const char *value)
   }
   if (st.in_global) set_global(st, key, val);
   else if (st.pool) set_pool_key(st, key, val);
+  else if (st.sync) {
+    std::string why;
+    if (!set_sync_key(*st.sync, key, val, why)) st.error(key, why);
+  }
   // keys of an unknown section were reported with the section
   return 1;
 }
@@ -482,8 +503,8 @@ void validate(ParseState &st) {
         ++it;
       }
     }
-    if (p.servers.empty())
-      st.error("server", "pool '" + p.name + "' has no server", p.line);
+    if (p.servers.empty() && p.discover.spec.empty())
+      st.error("server", "pool '" + p.name + "' has no server (nor discover =)", p.line);
     std::map<std::string, int> names;
     for (const ServerConfig &s : p.servers) {
       auto it = names.find(s.name);
@@ -499,6 +520,8 @@ void validate(ParseState &st) {
           st.error("server", "bad URL for a tcp check", s.line);
     }
   }
+  for (const SyncProblem &problem : validate_syncs(cfg))
+    st.error(problem.key, problem.message, problem.line);
 }
 
 }  // namespace
@@ -531,6 +554,8 @@ bool load_config(const std::string &path, Config &out, std::vector<ConfigError> 
     bool seen = name == "lbctl";
     for (const PoolConfig &p : out.pools)
       if (p.line == number) seen = true;
+    for (const SyncConfig &y : out.syncs)
+      if (y.line == number) seen = true;
     if (!seen && name.rfind("pool", 0) == 0 && trim(name.substr(4)).size() &&
         std::isspace(static_cast<unsigned char>(name.size() > 4 ? name[4] : 'x'))) {
       PoolConfig pool;
@@ -538,6 +563,13 @@ bool load_config(const std::string &path, Config &out, std::vector<ConfigError> 
       pool.file = path;
       pool.line = number;
       out.pools.push_back(pool);
+    } else if (!seen && name.rfind("sync", 0) == 0 &&
+               (name.size() == 4 || std::isspace(static_cast<unsigned char>(name[4])))) {
+      SyncConfig sync;  // a [sync] without keys: validate_syncs() says what is missing
+      sync.name = trim(name.substr(4));
+      sync.file = path;
+      sync.line = number;
+      out.syncs.push_back(sync);
     } else if (!seen) {
       bool reported = false;
       for (size_t e = before; e < errors.size(); ++e)
@@ -546,11 +578,13 @@ bool load_config(const std::string &path, Config &out, std::vector<ConfigError> 
         errors.push_back({path, number, "",
                           name == "pool" ? "[pool] needs a name: [pool NAME]"
                                          : "unknown section [" + name +
-                                               "] (known: [lbctl], [pool NAME])"});
+                                               "] (known: [lbctl], [pool NAME], [sync NAME])"});
     }
   }
   std::stable_sort(out.pools.begin(), out.pools.end(),
                    [](const PoolConfig &a, const PoolConfig &b) { return a.line < b.line; });
+  std::stable_sort(out.syncs.begin(), out.syncs.end(),
+                   [](const SyncConfig &a, const SyncConfig &b) { return a.line < b.line; });
   validate(st);
   std::stable_sort(errors.begin() + static_cast<long>(before), errors.end(),
                    [](const ConfigError &a, const ConfigError &b) { return a.line < b.line; });

@@ -80,8 +80,21 @@ struct CheckConfig {
   std::string ca_file, sni;
 };
 
+// Where a pool's servers come from besides its `server =` lines:
+// DNS service discovery (cli/discovery.h).
+struct DiscoveryConfig {
+  std::string spec;        // as written: "dns-srv:NAME" or "dns:NAME:PORT"; "" = none
+  bool srv = false;        // SRV records (else A/AAAA + port)
+  std::string dns_name;
+  int port = 0;            // dns: only
+  std::string resolver;    // "HOST:PORT" or "HOST"; "" = /etc/resolv.conf
+  uint32_t min_servers = 1;  // a smaller answer keeps the last good set
+  int line = 0;
+};
+
 struct PoolConfig {
   std::string name;
+  DiscoveryConfig discover;
   std::string method = "peak_ewma";
   CheckConfig check;
   std::vector<ServerConfig> servers;
@@ -96,9 +109,24 @@ struct GlobalConfig {
   std::string listen = "127.0.0.1:5555";
 };
 
+// [sync NAME]: one balancer lbctl sync keeps equal to a pool (cmd_sync.cc).
+struct SyncConfig {
+  std::string name;
+  std::string pool;
+  std::string haproxy;     // runtime API: unix socket path or HOST:PORT
+  std::string backend;
+  std::string nginx_api;   // NGINX Plus-compatible API base URL
+  std::string upstream;
+  bool own_all = false;    // also remove servers lbctl did not add
+  uint32_t drain_timeout_ms = 60000;  // removed servers: delete after this even if busy
+  std::string file;
+  int line = 0;
+};
+
 struct Config {
   GlobalConfig global;
   std::vector<PoolConfig> pools;
+  std::vector<SyncConfig> syncs;
 };
 
 struct ConfigError {
@@ -139,5 +167,23 @@ std::string ini_quote(const std::string &value);
 // The reverse, applied to every value read: a value in double quotes is
 // unescaped; false (with @p why) on a bad escape.  Others are unchanged.
 bool ini_unquote(const std::string &value, std::string &out, std::string &why);
+
+// [sync NAME] keys and the pool's discovery keys (sync_config.cc).  Each
+// returns false with the reason in @p why; set_discovery_key() sets
+// @p known = false for a key that is not a discovery key.
+bool set_sync_key(SyncConfig &sync, const std::string &key, const std::string &value,
+                  std::string &why);
+bool set_discovery_key(DiscoveryConfig &discover, const std::string &key,
+                       const std::string &value, bool &known, std::string &why);
+// Whole-file checks of [sync] sections: (line, key, message) per problem.
+struct SyncProblem {
+  int line;
+  std::string key, message;
+};
+std::vector<SyncProblem> validate_syncs(const Config &config);
+
+// Parses yes/no, on/off, true/false, 1/0 (any case); false on other text.
+bool parse_bool(const std::string &text, bool &out);
+
 
 }  // namespace lbctl

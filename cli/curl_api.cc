@@ -48,6 +48,8 @@ Loaded load() {
   bind(lib, a.multi_cleanup, "curl_multi_cleanup", out);
   bind(lib, a.slist_append, "curl_slist_append", out);
   bind(lib, a.slist_free_all, "curl_slist_free_all", out);
+  bind(lib, a.easy_perform, "curl_easy_perform", out);
+  bind(lib, a.easy_reset, "curl_easy_reset", out);
   // The library stays loaded until exit (libcurl is not made to be unloaded).
   return out;
 }

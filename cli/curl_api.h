@@ -35,6 +35,8 @@ struct CurlApi {
   decltype(&::curl_multi_cleanup) multi_cleanup;
   decltype(&::curl_slist_append) slist_append;
   decltype(&::curl_slist_free_all) slist_free_all;
+  decltype(&::curl_easy_perform) easy_perform;
+  decltype(&::curl_easy_reset) easy_reset;
 };
 
 // Loads libcurl once (thread safe); nullptr with the reason in @p error

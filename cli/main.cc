@@ -44,6 +44,9 @@ int main(int argc, char **argv) {
 #ifdef LBCTL_HAVE_IMPORT
       {"import", lbctl::register_import},
 #endif
+#ifdef LBCTL_HAVE_SYNC
+      {"sync", lbctl::register_sync},
+#endif
   };
   bool built_one = false;
   if (argc > 1 && argv[1][0] != '-') {

@@ -215,6 +215,28 @@ ProbeSession::~ProbeSession() {
   }
 }
 
+void ProbeSession::keep_state_of(const ProbeSession &old) {
+  std::map<std::pair<std::string, std::string>, const NodeRun *> before;
+  for (const NodeRun &n : old.nodes_)
+    before[{old.config_.pools[n.pool_index].name, n.server.url}] = &n;
+  for (NodeRun &n : nodes_) {
+    auto it = before.find({config_.pools[n.pool_index].name, n.server.url});
+    if (it == before.end()) continue;
+    const NodeRun &was = *it->second;
+    if (lbk_pool_peer_state_copy(pools_[n.pool_index].pool, n.peer_id,
+                                 old.pools_[was.pool_index].pool, was.peer_id) != LBK_OK)
+      continue;
+    NodeRun kept = was;  // results and samples; identity and checks stay ours
+    kept.pool_index = n.pool_index;
+    kept.server = n.server;
+    kept.peer_id = n.peer_id;
+    kept.check = n.check;
+    kept.version_check = n.version_check;
+    n = std::move(kept);
+  }
+  rounds_ = old.rounds_;
+}
+
 bool ProbeSession::init(const Config &config, std::string &error) {
   config_ = config;
   // Thousands of probes in flight need as many descriptors: raise the soft

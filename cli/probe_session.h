@@ -86,6 +86,10 @@ class ProbeSession {
 
   // Compiles the checks and creates one pool per configured pool.
   bool init(const Config &config, std::string &error);
+  // After init(): nodes that @p old also has (same pool name and URL) take
+  // its health (rise/fall counters, lag, results, samples), so a session
+  // rebuilt for a changed server set (lbctl sync) keeps its history.
+  void keep_state_of(const ProbeSession &old);
 
   // The targets of one round, in nodes() order.  With @p with_versions
   // (an identity round: the first, then one in kIdentityEvery), JSON-RPC

@@ -73,6 +73,10 @@ typedef struct {
     ngx_msec_t                  lease;        /* claim lease length */
     /* per worker, by id: the peer's check, or NULL (set at init_process) */
     void                      **ctxs;
+    /* type=agent: `agent=HOST:PORT` (NULL = each peer's host at port=) and
+       `agent_pool=NAME`, sent as "NAME/" before the server's name */
+    ngx_addr_t                 *agent;
+    ngx_str_t                   agent_pool;
 } ngx_http_upstream_lbkit_check_extra_t;
 
 
@@ -223,6 +227,8 @@ static ngx_http_upstream_lbkit_param_t  ngx_http_upstream_lbkit_params[] = {
     { ngx_string("tls_verify"), LBK_PARAM_SPECIAL, 0 },
     { ngx_string("tls_name"), LBK_PARAM_SPECIAL, 0 },
     { ngx_string("tls_trusted_certificate"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("agent"), LBK_PARAM_SPECIAL, 0 },
+    { ngx_string("agent_pool"), LBK_PARAM_SPECIAL, 0 },
     { ngx_null_string, 0, 0 }
 };
 
@@ -290,9 +296,26 @@ ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         extra->tls = 1;
     }
 
-    if (extra->tls && lscf->check.opts.kind == LBK_CHECK_TCP) {
+    if (extra->tls && (lscf->check.opts.kind == LBK_CHECK_TCP
+                       || lscf->check.opts.kind == LBK_CHECK_AGENT))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"tls=on\" needs type=http, https or jsonrpc");
+        return NGX_CONF_ERROR;
+    }
+
+    if (lscf->check.opts.kind == LBK_CHECK_AGENT) {
+        if (extra->agent == NULL && lscf->check.port == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "type=agent needs agent=ADDRESS:PORT (one "
+                               "agent for every server) or port=N (an "
+                               "agent on each server's host)");
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (extra->agent || extra->agent_pool.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"agent=\" and \"agent_pool=\" need type=agent");
         return NGX_CONF_ERROR;
     }
 
@@ -477,6 +500,7 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
             { "http", LBK_CHECK_HTTP },
             { "https", LBK_CHECK_HTTPS },
             { "jsonrpc", LBK_CHECK_JSONRPC },
+            { "agent", LBK_CHECK_AGENT },
         };
 
         for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -490,8 +514,8 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\": tcp, http, https or "
-                           "jsonrpc is expected", arg);
+                           "invalid parameter \"%V\": tcp, http, https, "
+                           "jsonrpc or agent is expected", arg);
         return NGX_CONF_ERROR;
     }
 
@@ -614,7 +638,26 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
         return NGX_CONF_OK;
     }
 
-    /* tls_name, tls_trusted_certificate */
+    if (ngx_strcmp(param->name.data, "agent") == 0) {
+        ngx_url_t  u;
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+        u.url = v;
+        u.no_resolve = 1;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs != 1
+            || u.no_port || u.family == AF_UNIX)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a numeric "
+                               "ADDRESS:PORT is expected", arg);
+            return NGX_CONF_ERROR;
+        }
+        extra->agent = &u.addrs[0];
+        return NGX_CONF_OK;
+    }
+
+    /* agent_pool, tls_name, tls_trusted_certificate */
 
     if (v.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -628,7 +671,17 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
     }
     *ngx_cpymem(p, v.data, v.len) = '\0';
 
-    if (ngx_strcmp(param->name.data, "tls_name") == 0) {
+    if (ngx_strcmp(param->name.data, "agent_pool") == 0) {
+        if (ngx_strlchr(v.data, v.data + v.len, '/') != NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a pool name "
+                               "without '/' is expected", arg);
+            return NGX_CONF_ERROR;
+        }
+        extra->agent_pool.data = p;
+        extra->agent_pool.len = v.len;
+
+    } else if (ngx_strcmp(param->name.data, "tls_name") == 0) {
         extra->tls_name.data = p;
         extra->tls_name.len = v.len;
 
@@ -869,7 +922,13 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     ngx_memcpy(ctx->sockaddr, peer->sockaddr, peer->socklen);
     ctx->socklen = peer->socklen;
 
-    if (lscf->check.port) {
+    if (extra->agent) {
+        /* one agent answers for every server */
+        ctx->sockaddr = extra->agent->sockaddr;
+        ctx->socklen = extra->agent->socklen;
+        ctx->name = extra->agent->name;
+
+    } else if (lscf->check.port) {
         ngx_inet_set_port(ctx->sockaddr, lscf->check.port);
 
         ctx->name.data = ngx_pnalloc(cycle->pool, NGX_SOCKADDR_STRLEN);
@@ -903,6 +962,21 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
         ctx->sni = host;
     }
 
+    if (lscf->check.opts.kind == LBK_CHECK_AGENT) {
+        /* "POOL/SERVER\n", SERVER as written in nginx.conf ("host:port") */
+        len = extra->agent_pool.len + 1 + peer->name.len + 1;
+        ctx->request = ngx_pnalloc(cycle->pool, len);
+        if (ctx->request == NULL) {
+            return NGX_ERROR;
+        }
+        ctx->request_len = ngx_sprintf(ctx->request, "%V%s%V\n",
+                                       &extra->agent_pool,
+                                       extra->agent_pool.len ? "/" : "",
+                                       &peer->name)
+                           - ctx->request;
+        goto rendered;
+    }
+
     /* the request bytes never change: render them once */
     len = 0;
     rc = lbk_check_request(NULL, &len, lscf->check.check, (const char *) host);
@@ -929,6 +1003,8 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
                       lbk_error_last());
         return NGX_ERROR;
     }
+
+rendered:
 
     ctx->recv_buf = ngx_pnalloc(cycle->pool, NGX_HTTP_LBKIT_CHECK_RECV_SIZE);
     if (ctx->recv_buf == NULL) {
@@ -1835,6 +1911,7 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
 {
     int                                    rc;
     uint64_t                               now_us, delay_us;
+    ngx_flag_t                             unreachable;
     ngx_msec_t                             delay;
     const char                            *reason;
     lbk_health_event                       event;
@@ -1848,8 +1925,22 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
     ngx_memzero(&event, sizeof(lbk_health_event));
     event.version = LBK_HEALTH_EVENT_VERSION;
 
-    rc = lbk_pool_report_check(&event, ctx->lscf->pool, ctx->id,
-                               ctx->lscf->check.check, result);
+    unreachable = lbk_check_kind(ctx->lscf->check.check) == LBK_CHECK_AGENT
+                  && (result->outcome == LBK_CHECK_FAIL_CONNECT
+                      || result->outcome == LBK_CHECK_FAIL_TIMEOUT);
+
+    if (unreachable) {
+        /* as HAProxy does: no answer from the agent changes nothing; the
+           server keeps its last state and the status page says why */
+        rc = LBK_OK;
+        (void) ngx_snprintf((u_char *) event.reason, sizeof(event.reason) - 1,
+                            "agent %V unreachable: %s%Z", &ctx->name,
+                            result->reason);
+
+    } else {
+        rc = lbk_pool_report_check(&event, ctx->lscf->pool, ctx->id,
+                                   ctx->lscf->check.check, result);
+    }
 
     if (rc != LBK_OK) {
         ngx_log_error(NGX_LOG_ERR, ctx->tick.log, 0,
@@ -1871,8 +1962,10 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
         }
     }
 
-    (void) lbk_health_report(NULL, &ctx->mirror, ctx->lscf->check.check,
-                             result, now_us);
+    if (!unreachable) {
+        (void) lbk_health_report(NULL, &ctx->mirror, ctx->lscf->check.check,
+                                 result, now_us);
+    }
 
     /* the last-check record, seqlock style (see the header) */
     shared = ctx->shared;

@@ -12,10 +12,11 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config git
   libevent-dev libssl-dev libcurl4-openssl-dev libinih-dev zlib1g-dev
+  libc-ares-dev
   nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev googletest libbenchmark-dev
-  python3 curl openssl jq procps wrk hyperfine
+  python3 curl openssl jq procps wrk hyperfine dnsmasq-base
   # the status page in a real browser; promtool checks Prometheus output
   chromium prometheus
   clang libclang-rt-14-dev

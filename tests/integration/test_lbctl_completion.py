@@ -31,7 +31,7 @@ class CompletionTest(unittest.TestCase):
         self.assertEqual(complete("lbctl", "rank", "--check", "j"), ["jsonrpc"])
 
     def test_offered_options_exist(self):
-        for sub in ("probe", "rank", "forward", "watch", "check-config"):
+        for sub in ("probe", "rank", "forward", "watch", "check-config", "sync"):
             offered = complete("lbctl", sub, "-")
             self.assertTrue(offered, sub)
             help_text = lbctl(sub, "--help").stdout

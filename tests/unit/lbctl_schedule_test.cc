@@ -1,6 +1,7 @@
 // RoundSchedule: which nodes a round of the canary (or the agent) probes,
 // and how long until the next round; ProbeSession::next_check_ms: inter,
-// fastinter and downinter by the node's health.
+// fastinter and downinter by the node's health; ProbeSession::keep_state_of:
+// a rebuilt session keeps the health of the servers it still has.
 #include <gtest/gtest.h>
 
 #include "probe_session.h"
@@ -45,6 +46,60 @@ TEST(RoundSchedule, AnIntervalChangeTakesEffectAtTheNodesNextRound) {
   EXPECT_EQ(s.begin(t0 + milliseconds(1000)), (std::vector<bool>{false}));
   EXPECT_EQ(s.begin(t0 + milliseconds(2000)), (std::vector<bool>{true}));
   EXPECT_EQ(ms_of(s.finish(t0 + milliseconds(2000), [](size_t) { return 300u; })), 300);
+}
+
+}  // namespace
+
+namespace {
+
+lbctl::Config two_node_config(const std::vector<std::string> &urls) {
+  lbctl::Config config;
+  lbctl::PoolConfig pool;
+  pool.name = "api";
+  pool.check.kind = "tcp";
+  pool.check.rise = 3;
+  pool.check.fall = 1;
+  for (const std::string &url : urls) {
+    lbctl::ServerConfig s;
+    s.url = url;
+    s.name = url;
+    pool.servers.push_back(s);
+  }
+  config.pools.push_back(pool);
+  return config;
+}
+
+lbk::probe::Result outcome(int code) {
+  lbk::probe::Result r;
+  r.verdict.version = LBK_CHECK_RESULT_VERSION;
+  r.verdict.outcome = code;
+  r.verdict.agent_state = r.verdict.agent_weight_pct = r.verdict.agent_maxconn = -1;
+  return r;
+}
+
+// A session rebuilt for a changed server set (lbctl sync) keeps the health
+// of the servers it still has; new ones start afresh.
+TEST(ProbeSessionKeepState, ServersStillThereKeepTheirHealth) {
+  lbctl::ProbeSession old;
+  std::string error;
+  ASSERT_TRUE(old.init(two_node_config({"tcp://10.0.0.1:80", "tcp://10.0.0.2:80"}), error))
+      << error;
+  old.absorb({outcome(LBK_CHECK_PASS), outcome(LBK_CHECK_FAIL_CONNECT)}, false);
+  // .2 is down (fall 1) and needs 3 passes (rise 3) to come back.
+  old.absorb({outcome(LBK_CHECK_PASS), outcome(LBK_CHECK_PASS)}, false);
+  ASSERT_EQ(old.snapshot(0).pools[0].nodes[1].health, "down");
+
+  lbctl::ProbeSession fresh;
+  ASSERT_TRUE(fresh.init(two_node_config({"tcp://10.0.0.2:80", "tcp://10.0.0.3:80"}), error))
+      << error;
+  fresh.keep_state_of(old);
+  fresh.absorb({outcome(LBK_CHECK_PASS), outcome(LBK_CHECK_PASS)}, false);
+  const lbctl::State state = fresh.snapshot(0);
+  EXPECT_EQ(state.pools[0].nodes[0].health, "down");  // 2 of 3 passes: still recovering
+  EXPECT_EQ(state.pools[0].nodes[0].checks, 3u);
+  EXPECT_EQ(state.pools[0].nodes[1].checks, 1u);      // new: its own history only
+  fresh.absorb({outcome(LBK_CHECK_PASS), outcome(LBK_CHECK_PASS)}, false);
+  EXPECT_EQ(fresh.snapshot(0).pools[0].nodes[0].health, "up");
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 // every start of every subcommand, and each one also lengthens the symbol
 // search of every library dlopen()ed later.  lbctl therefore loads libcurl
 // (forward, version), libevent (every subcommand that probes: probe, watch,
-// agent, and rank, forward and haproxy-sync without --state) and inih
-// (configuration files) on first use.  libevent and inih
+// agent, and rank, forward and haproxy-sync without --state), inih
+// (configuration files) and c-ares (sync) on first use.  libevent and inih
 // are bound through stubs with their headers' own signatures
 // (lib/probe/libevent_lazy.cc, cli/inih_lazy.cc), so callers are unchanged;
 // libcurl, whose curl_easy_setopt() is variadic, through a table
