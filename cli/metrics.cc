@@ -65,12 +65,14 @@ void sample(Family &f, const std::string &labels, double value) {
 
 std::string render_metrics(const State &state, const ProbeSession *session,
                            const std::string &command, int64_t now_unix_ms) {
-  // The last probe of each node, when this process probes: by pool and URL.
+  // The last probe of each node, when this process probes: by pool and the
+  // URL as the state shows it (masked, as NodeState::url).
   std::map<std::string, const NodeRun *> runs;
   if (session)
     for (const NodeRun &n : session->nodes())
       if (n.has_result)
-        runs[session->config().pools[n.pool_index].name + "\n" + n.server.url] = &n;
+        runs[session->config().pools[n.pool_index].name + "\n" +
+             (n.server.shown_url.empty() ? n.server.url : n.server.shown_url)] = &n;
 
   Exposition x;
   Family &build = x.family("lbctl_build_info", "gauge",

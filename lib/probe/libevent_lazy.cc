@@ -96,7 +96,6 @@ LBK_LAZY_FUNCTION(CORE, struct evconnlistener *, evconnlistener_new_bind,
 LBK_LAZY_FUNCTION(CORE, void, evconnlistener_free, (struct evconnlistener * lev), (lev))
 LBK_LAZY_FUNCTION(CORE, int, evconnlistener_enable, (struct evconnlistener * lev), (lev))
 LBK_LAZY_FUNCTION(CORE, evutil_socket_t, evconnlistener_get_fd, (struct evconnlistener * lev), (lev))
-LBK_LAZY_FUNCTION(CORE, int, evconnlistener_enable, (struct evconnlistener * lev), (lev))
 LBK_LAZY_FUNCTION(CORE, int, evconnlistener_disable, (struct evconnlistener * lev), (lev))
 LBK_LAZY_FUNCTION(CORE, void, evconnlistener_set_error_cb,
                   (struct evconnlistener * lev, evconnlistener_errorcb errorcb), (lev, errorcb))
