@@ -29,13 +29,13 @@ METHODS = ["round_robin", "least_conn", "random", "p2c", "peak_ewma",
 class Dnsmasq:
     """dnsmasq answering from a hosts file on 127.0.0.1:PORT."""
 
-    def __init__(self, directory, hosts):
+    def __init__(self, directory, hosts, extra=()):
         self.hosts = os.path.join(directory, "hosts")
         self.set_hosts(hosts, reload=False)
         self.port = lbktest.free_port()
         user = pwd.getpwuid(os.getuid()).pw_name
         self.proc = lbktest.Proc(
-            [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null",
+            [DNSMASQ, *extra, "--keep-in-foreground", "--conf-file=/dev/null",
              "--no-resolv", "--no-hosts", "--no-poll",
              "--listen-address=127.0.0.1", "--bind-interfaces",
              f"--port={self.port}", f"--addn-hosts={self.hosts}",
@@ -58,9 +58,9 @@ class Dnsmasq:
             except OSError:
                 return False
 
-    def set_hosts(self, addresses, reload=True):
+    def set_hosts(self, addresses, reload=True, name="be.test"):
         with open(self.hosts + ".tmp", "w") as f:
-            f.writelines(f"{a} be.test\n" for a in addresses)
+            f.writelines(f"{a} {name}\n" for a in addresses)
         os.replace(self.hosts + ".tmp", self.hosts)
         if reload:
             os.kill(self.proc.pid, signal.SIGHUP)
@@ -115,7 +115,7 @@ class Resolve(NginxTestCase):
         # nginx before 1.27.3 has no `resolve` in open source
         rc, out, _ = config_test(body)
         self.assertNotEqual(rc, 0)
-        self.assertIn('invalid parameter "resolve"', out)
+        self.assertRegex(out, r'invalid parameter "(resolve|service=\w+)"')
 
     def test_every_method_accepts_resolve(self):
         for method in METHODS:
@@ -162,6 +162,34 @@ class Resolve(NginxTestCase):
                     log = ngx.log()
                     self.assertIn("resolved to 127.0.0.2", log)
                     self.assertIn("no longer resolves to 127.0.0.1", log)
+            finally:
+                dns.stop()
+                be.stop()
+
+    def test_srv_service(self):
+        body = lambda dns_port: (
+            f"resolver 127.0.0.1:{dns_port} valid=1s ipv6=off;\n"
+            "upstream api { zone api 256k; lbkit least_conn;"
+            " server be.test service=http resolve; }\n"
+            "server { listen 127.0.0.1:{port}; location / { proxy_pass http://api; } }")
+        if not self.modern:
+            return self.assert_refused_by_older_nginx(body(53))
+        be = SamePortBackends(["a", "b"])
+        with lbktest.tempdir() as d:
+            os.chmod(d, 0o755)
+            # _http._tcp.be.test -> node.test:PORT; node.test -> 127.0.0.1, .2
+            dns = Dnsmasq(d, ["127.0.0.1"], extra=[
+                f"--srv-host=_http._tcp.be.test,node.test,{be.port},0,1"])
+            try:
+                dns.set_hosts(["127.0.0.1", "127.0.0.2"], name="node.test")
+                with Nginx(body(dns.port), workers=2) as ngx:
+                    lbktest.wait_until(
+                        lambda: set(count_bodies(ngx, "/", 8)) == {"a", "b"},
+                        timeout=15, what="the SRV target's addresses to take traffic")
+                    dns.set_hosts(["127.0.0.2"], name="node.test")
+                    lbktest.wait_until(
+                        lambda: set(count_bodies(ngx, "/", 8)) == {"b"},
+                        timeout=15, what="traffic to leave the vanished address")
             finally:
                 dns.stop()
                 be.stop()
