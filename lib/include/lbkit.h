@@ -254,7 +254,9 @@ LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
  * Suspect peers: a peer with requests in flight that has completed none
  * (LBK_OUTCOME_OK) for longer than max(@p floor_us, 5 x its observed
  * latency), counted from its last success or from when it became busy
- * (unless its last request failed), is suspect of hanging.  peak_ewma and fastest avoid suspect peers while
+ * (unless its last request stalled: failed after no progress beyond the
+ * floor), is suspect of hanging; a peer whose last request stalled stays
+ * suspect for 10 s with nothing in flight, then is tried again.  peak_ewma and fastest avoid suspect peers while
  * another is usable; with @p all_methods every method does.  @p floor_us 0
  * turns it off.  Default: floor 20 ms, latency-aware methods only.  Shared
  * by every process of the pool.

@@ -242,9 +242,15 @@ bool PickContext::suspect(uint32_t id) {
   uint64_t floor = pool_->header->suspect_floor_us.load(std::memory_order_relaxed);
   const PeerSlot &s = pool_->slots[id];
   uint32_t active = s.active.load(std::memory_order_relaxed);
-  if (floor == 0 || active == 0) return false;
-  uint64_t since = std::max(s.busy_since_us.load(std::memory_order_relaxed),
-                            s.last_ok_us.load(std::memory_order_relaxed));
+  if (floor == 0) return false;
+  uint64_t last_ok = s.last_ok_us.load(std::memory_order_relaxed);
+  if (active == 0) {
+    // idle after a stalled request: suspect until SUSPECT_RETRY_US have
+    // passed, then one request at a time tries it again
+    uint64_t stall = s.last_fail_us.load(std::memory_order_relaxed);
+    return stall > last_ok && now() - stall < SUSPECT_RETRY_US;
+  }
+  uint64_t since = std::max(s.busy_since_us.load(std::memory_order_relaxed), last_ok);
   uint64_t t = now();
   if (t <= since + floor) return false;
   double latency = observed_latency_us(*this, s, active);
@@ -375,8 +381,8 @@ bool evaluate_panic(lbk_pool *pool) {
 
 // Takes a slot: increments active unless max_conns is reached meanwhile.
 // A peer's active count went from 0 to 1: the suspect rule counts from
-// now, unless its last completed request failed (a peer whose requests time
-// out stays suspect through the moments it has none in flight).
+// now, unless its last completed request stalled (a peer whose requests
+// time out stays suspect through the moments it has none in flight).
 void became_busy(lbk_pool *pool, PeerSlot &s) {
   if (s.last_fail_us.load(std::memory_order_relaxed) >
       s.last_ok_us.load(std::memory_order_relaxed))
@@ -1195,7 +1201,12 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
       record_latency(pool, s, outcome->latency_us, now);
   } else {
     s.failures.fetch_add(1, std::memory_order_relaxed);
-    s.last_fail_us.store(now, std::memory_order_relaxed);
+    // a failure after no progress for longer than the suspect floor (a read
+    // timeout, typically) is a stall: see PickContext::suspect()
+    uint64_t floor = pool->header->suspect_floor_us.load(std::memory_order_relaxed);
+    if (floor != 0 && now - std::max(s.busy_since_us.load(std::memory_order_relaxed),
+                                     s.last_ok_us.load(std::memory_order_relaxed)) > floor)
+      s.last_fail_us.store(now, std::memory_order_relaxed);
     record_failure_window(pool, s, now);
     uint32_t consecutive =
         s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;

@@ -132,7 +132,9 @@ class PickContext {
   // Is @p id suspect of hanging?  It has requests in flight and has
   // completed none OK for longer than max(suspect floor, SUSPECT_FACTOR x
   // its observed latency) since it last did or became busy after a
-  // success.  Never when the pool's suspect floor is 0.
+  // success; or it has none in flight, its last request stalled, and
+  // SUSPECT_RETRY_US have not passed since.  Never when the pool's suspect
+  // floor is 0.
   bool suspect(uint32_t id);
   // Let usable() refuse suspect peers (the pool's suspect_all mode).
   void avoid_suspect(bool on) { avoid_suspect_ = on; }
@@ -174,6 +176,9 @@ class PickContext {
 // How much older than its observed latency a peer's lack of progress must
 // be for it to be suspect.
 constexpr double SUSPECT_FACTOR = 5.0;
+// How long a peer whose last request stalled (failed after no progress for
+// longer than the floor) stays suspect with nothing in flight.
+constexpr uint64_t SUSPECT_RETRY_US = 10000000;
 // The suspect floor of a new pool (lbk_pool_set_suspect changes it).
 constexpr uint64_t DEFAULT_SUSPECT_FLOOR_US = 20000;
 

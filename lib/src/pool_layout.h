@@ -111,7 +111,8 @@ struct alignas(64) PeerSlot {
   std::atomic<uint32_t> has_ewma;
   // Progress: when active last went from 0 to 1 after a success (or
   // before any outcome), when the last request completed OK and when the
-  // last one failed (clock us); see PickContext::suspect().
+  // last one stalled (failed after no progress for longer than the
+  // suspect floor) (clock us); see PickContext::suspect().
   std::atomic<uint64_t> busy_since_us;
   std::atomic<uint64_t> last_ok_us;
   std::atomic<uint64_t> last_fail_us;

@@ -87,9 +87,10 @@ TEST(Suspect, TheRuleScalesWithLatencyAboveTheFloor) {
   EXPECT_EQ(std::count(after.begin(), after.end(), 'b'), 2) << after;
 }
 
-// A peer whose requests time out stays suspect when it is picked again
-// with nothing in flight: its clock runs from its last success.
-TEST(Suspect, FailuresAreNoProgress) {
+// A peer whose requests time out (fail after no progress) stays suspect
+// with nothing in flight for 10 s; then one request tries it, and the peer
+// is suspect again at once while that request is out.
+TEST(Suspect, AStalledPeerIsRetriedOneRequestAtATime) {
   PoolFixture f("round_robin");
   ASSERT_EQ(lbk_pool_set_suspect(f.pool, 20000, 1), 0);
   f.add("a", 1, false, 0, /*max_fails=*/0);
@@ -97,10 +98,23 @@ TEST(Suspect, FailuresAreNoProgress) {
   serve(f, 10);
   f.hold(b, 1);
   f.clock.now_us += 1000000;  // the read timeout
-  f.fail(b);                  // b has nothing in flight now
-  EXPECT_EQ(peek(f, 2).find('b') != std::string::npos, true);
-  f.hold(b, 1);               // one request reaches it: suspect at once
+  f.fail(b);                  // a stall: b has nothing in flight now
   EXPECT_EQ(peek(f, 4), "aaaa");
+  f.clock.now_us += 10000000;  // 10 s later it is tried again
+  std::string again = peek(f, 2);
+  EXPECT_NE(again.find('b'), std::string::npos) << again;
+  f.hold(b, 1);  // that request is out: suspect at once, no new one
+  EXPECT_EQ(peek(f, 4), "aaaa");
+  // a fast failure (no stall) does not make a peer suspect
+  PoolFixture g("round_robin");
+  ASSERT_EQ(lbk_pool_set_suspect(g.pool, 20000, 1), 0);
+  g.add("a", 1, false, 0, 0);
+  uint32_t gb = g.add("b", 1, false, 0, 0);
+  g.hold(gb, 1);
+  g.clock.now_us += 1000;
+  g.fail(gb);
+  std::string fast = peek(g, 4);
+  EXPECT_EQ(std::count(fast.begin(), fast.end(), 'b'), 2) << fast;
 }
 
 TEST(Suspect, AllMethodsWhenAskedAndNeverRefusingAPick) {
