@@ -491,7 +491,11 @@ int forward(const ForwardArgs &args) {
   if (configured && !resolve_config(nodes, config)) return kExitUsage;
   // One pool's configuration (its chain's write methods decide idempotency
   // before anything is sent, probes included).
-  const PoolConfig *pool_config = config.pools.size() == 1 ? &config.pools[0] : nullptr;
+  if (configured && config.pools.size() != 1) {
+    std::fprintf(stderr, "lbctl forward: %zu pools; choose one with --pool NAME\n", config.pools.size());
+    return kExitUsage;
+  }
+  const PoolConfig *pool_config = configured ? &config.pools[0] : nullptr;
   // Idempotency: a JSON-RPC body by its calls, anything else by its method.
   const CheckConfig defaults;
   const CheckConfig &check = pool_config ? pool_config->check : defaults;
