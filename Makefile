@@ -14,7 +14,7 @@ all: build
 
 help:
 	@echo "make              build liblbkit, lbctl, the test backend, tests"
-	@echo "make deps         install every build/test dependency (Debian 12, apt-get)"
+	@echo "make deps         install every build/test dependency (Debian 12, apt-get; Anvil from npm into .deps/npm)"
 	@echo "make test         deps if missing, build, nginx module, every test (CTest)"
 	@echo "make demo         local JSON-RPC nodes, then lbctl probe / rank / forward"
 	@echo "make bench        benchmarks (Google Benchmark, wrk, curl peers)"

@@ -222,8 +222,9 @@ class Agent {
   // ---- probing --------------------------------------------------------
   void start_round() {
     in_round_ = schedule_->begin(std::chrono::steady_clock::now());
-    runner_->start(session_.targets(false, in_round_), [this](std::vector<lbk::probe::Result> results) {
-      session_.absorb(results, false, in_round_);
+    const bool identity = session_.identity_due();  // chain id and version too
+    runner_->start(session_.targets(identity, in_round_), [this, identity](std::vector<lbk::probe::Result> results) {
+      session_.absorb(results, identity, in_round_);
       const timeval tv = schedule_->finish(std::chrono::steady_clock::now(),
                                            [this](size_t i) { return session_.next_check_ms(i); });
       state_ = session_.snapshot(schedule_->period_ms());

@@ -80,6 +80,7 @@ struct ForwardArgs {
   unsigned retries = 2;
   bool annotate = false;
   bool fail = false;
+  std::string failover_errors;  // "" = the pool's failover_errors
   std::string max_time = "30s";
   std::string connect_timeout = "5s";
   uint64_t max_size = kDefaultMaxReplySize;
@@ -518,7 +519,11 @@ int forward(const ForwardArgs &args) {
   if (configured && !resolve_config(nodes, config)) return kExitUsage;
   // One pool's configuration (its chain's write methods decide idempotency
   // before anything is sent, probes included).
-  const PoolConfig *pool_config = config.pools.size() == 1 ? &config.pools[0] : nullptr;
+  if (configured && config.pools.size() != 1) {
+    std::fprintf(stderr, "lbctl forward: %zu pools; choose one with --pool NAME\n", config.pools.size());
+    return kExitUsage;
+  }
+  const PoolConfig *pool_config = configured ? &config.pools[0] : nullptr;
   // Idempotency: a JSON-RPC body by its calls, anything else by its method.
   const CheckConfig defaults;
   const CheckConfig &check = pool_config ? pool_config->check : defaults;
@@ -578,7 +583,8 @@ int forward(const ForwardArgs &args) {
     for (const std::string &h : merge_headers(candidates.front().headers, args.headers))
       std::fprintf(stderr, "lbctl: header %s\n", mask_header(h, check.secret_headers).c_str());
   }
-  Forwarder forwarder(args, candidates, method, body, idempotent_request, check.failover_errors,
+  const std::string &failover_errors = args.failover_errors.empty() ? check.failover_errors : args.failover_errors;
+  Forwarder forwarder(args, candidates, method, body, idempotent_request, failover_errors,
                       max_time_ms, connect_ms);
   Attempt *winner = forwarder.run(hedge_ms);
   if (!winner) {
@@ -624,6 +630,9 @@ void register_forward(CLI::App &app, int &exit_code) {
                 "Allow hedge/race for non-idempotent HTTP requests (never for JSON-RPC write methods)");
   cmd->add_option("--retries", args->retries, "Other nodes tried after a node fails (default 2)")
       ->check(CLI::Range(0u, 100u));
+  cmd->add_option("--failover-errors", args->failover_errors,
+                  "JSON-RPC error codes and message texts that fail over (comma-separated; "
+                  "default: the pool's failover_errors)");
   cmd->add_flag("-f,--fail", args->fail,
                 "Exit 22 when the final reply is an HTTP error (>= 400) or a JSON-RPC error");
   cmd->add_flag("--annotate", args->annotate, "Add __server__ and __version__ to a JSON object reply");

@@ -105,7 +105,8 @@ class Syncer {
       }
       last_probe_only = false;  // the canary applied rise/fall already
     } else {
-      session_.absorb(run_round(session_.targets(false), session_.probe_options(), ""), false);
+      const bool identity = session_.identity_due();  // chain id and version too
+      session_.absorb(run_round(session_.targets(identity), session_.probe_options(), ""), identity);
       state = session_.snapshot(0);
     }
     const PoolState *pool = state.find_pool(pool_name_);

@@ -173,42 +173,14 @@ bool finish_server(ServerConfig &s, const std::string &raw, bool named,
   s.url = parts.url;
   s.shown_url = parts.shown;
   if (!named) s.name = parts.shown;
-  if (!parts.basic_auth.empty()) {
-    s.headers = merge_headers({parts.basic_auth}, s.headers);
-    const size_t at = raw.find('@'), sep = raw.find("://");
-    const std::string userinfo = raw.substr(sep + 3, at - sep - 3);
-    if (userinfo.find(':') != std::string::npos) s.secrets.push_back(userinfo.substr(userinfo.find(':') + 1));
-    s.secrets.push_back(parts.basic_auth.substr(parts.basic_auth.rfind(' ') + 1));
-  }
+  if (!parts.basic_auth.empty()) s.headers = merge_headers({parts.basic_auth}, s.headers);
+  s.secrets = parts.hidden;
   for (const std::string &h : s.headers)
     if (mask_header(h, secret_headers) != h) {
       std::string value = h.substr(h.find(':') + 1);
       value.erase(0, value.find_first_not_of(" \t"));
       s.secrets.push_back(value);
     }
-  // What the masked URL hides (a path when named, query values).
-  if (parts.shown != parts.url) {
-    const size_t sep = parts.url.find("://");
-    const size_t path_at = parts.url.find_first_of("/?#", sep + 3);
-    if (path_at != std::string::npos && named) {
-      const std::string path = parts.url.substr(path_at, parts.url.find_first_of("?#", path_at) - path_at);
-      if (path.size() > 1) s.secrets.push_back(path.substr(1));
-    }
-    const size_t q = parts.url.find('?');
-    if (q != std::string::npos) {
-      std::string query = parts.url.substr(q + 1);
-      query = query.substr(0, query.find('#'));
-      size_t start = 0;
-      while (start < query.size()) {
-        size_t amp = query.find('&', start);
-        if (amp == std::string::npos) amp = query.size();
-        const std::string item = query.substr(start, amp - start);
-        const size_t eq = item.find('=');
-        if (eq != std::string::npos && eq + 1 < item.size()) s.secrets.push_back(item.substr(eq + 1));
-        start = amp + 1;
-      }
-    }
-  }
   return true;
 }
 

@@ -58,8 +58,9 @@ std::string base64(const std::string &in) {
   return out;
 }
 
-// "a=1&b=2" -> "a=***&b=***" (a key without '=' is kept: it carries no value).
-std::string mask_query(const std::string &query) {
+// "a=1&b=2" -> "a=***&b=***", adding "1" and "2" to @p hidden; an item
+// without '=' is masked whole.
+std::string mask_query(const std::string &query, std::vector<std::string> &hidden) {
   std::string out;
   size_t start = 0;
   while (start <= query.size()) {
@@ -67,8 +68,14 @@ std::string mask_query(const std::string &query) {
     if (amp == std::string::npos) amp = query.size();
     const std::string item = query.substr(start, amp - start);
     const size_t eq = item.find('=');
-    if (!out.empty() || start > 0) out += '&';
-    out += eq == std::string::npos ? (item.empty() ? item : "***") : item.substr(0, eq) + "=***";
+    if (start > 0) out += '&';
+    if (eq == std::string::npos) {
+      if (!item.empty()) hidden.push_back(item);
+      out += item.empty() ? item : "***";
+    } else {
+      if (eq + 1 < item.size()) hidden.push_back(item.substr(eq + 1));
+      out += item.substr(0, eq) + "=***";
+    }
     start = amp + 1;
   }
   return out;
@@ -98,7 +105,10 @@ bool split_node_url(const std::string &raw, bool named, NodeUrl &out, std::strin
       why = "bad percent escape in the user:password part";
       return false;
     }
-    out.basic_auth = "Authorization: Basic " + base64(user + ":" + password);
+    const std::string token = base64(user + ":" + password);
+    out.basic_auth = "Authorization: Basic " + token;
+    out.hidden.push_back(token);
+    if (colon != std::string::npos) out.hidden.push_back(userinfo.substr(colon + 1));
     shown_authority = userinfo.substr(0, colon) + ":***@" + authority;
   }
   const std::string scheme = raw.substr(0, sep + 3);
@@ -112,8 +122,12 @@ bool split_node_url(const std::string &raw, bool named, NodeUrl &out, std::strin
     const size_t hash = query.find('#');
     if (hash != std::string::npos) query.erase(hash);
   }
-  if (named && !path.empty() && path != "/") path = "/***";
-  out.shown = scheme + shown_authority + path + (q == std::string::npos ? "" : "?" + mask_query(query));
+  if (named && path.size() > 1) {
+    out.hidden.push_back(path.substr(1));
+    path = "/***";
+  }
+  out.shown = scheme + shown_authority + path +
+              (q == std::string::npos ? "" : "?" + mask_query(query, out.hidden));
   return true;
 }
 

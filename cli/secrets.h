@@ -23,6 +23,8 @@ struct NodeUrl {
   std::string url;       // the URL without userinfo: what probe and forward use
   std::string shown;     // the masked URL: what outputs and state files say
   std::string basic_auth;  // "Authorization: Basic ..." from userinfo, or ""
+  std::vector<std::string> hidden;  // what shown hides: the password, its
+                                    // Basic token, query values, the path
 };
 
 // Takes @p raw apart (userinfo percent-decoded into Basic auth); @p named:

@@ -22,7 +22,7 @@
 //         "healthy": true,              // the last probe passed
 //         "outcome": "pass",            // pass | connect | timeout | tls | dns |
 //                                       // protocol | status | body | jsonrpc |
-//                                       // lag | version | limit | agent
+//                                       // lag | chain | version | limit | agent
 //         "reason": "",                 // human text of the last failure
 //         "http_status": 200,           // 0 = none
 //         "head": 1234,                 // jsonrpc numeric field, or null

@@ -205,6 +205,10 @@ class ProviderFaultsTest(BackendCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("jsonrpc error -32005: limit exceeded: the node failed", r.stderr)
         self.assertIn("result", json.loads(r.stdout))
+        # The list is the user's: without -32005 and its text, no failover.
+        r = self.forward_via("limited", "--failover-errors", "header not found")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["error"]["code"], -32005)
 
     def test_application_errors_do_not_fail_over(self):
         self.backend.control("good", {"reset_stats": True})

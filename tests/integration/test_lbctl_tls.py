@@ -1,6 +1,7 @@
 """lbctl over TLS: certificate verification is on by default (a self-signed
 node is unhealthy with outcome "tls"), -k turns it off, ca_file in the INI
-trusts the certificate; forward verifies too unless -k."""
+trusts the certificate; forward verifies too unless -k, with the same TLS
+settings as the probe (ca_file, tls_verify, --cacert)."""
 import os
 import sys
 import unittest
@@ -58,6 +59,27 @@ class TlsTest(unittest.TestCase):
         r = lbctl("forward", "--cacert", self.cert, "--state", state)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "secure\n")
+
+    def test_one_tls_configuration_for_probe_and_forward(self):
+        # ca_file of the INI: the probe step and the request both trust it.
+        cfg = os.path.join(self.tmp.name, "forward-tls.ini")
+        with open(cfg, "w") as f:
+            f.write("[pool secure]\nca_file = %s\nserver = %s name=s\n" % (self.cert, self.url))
+        r = lbctl("forward", "-c", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "secure\n")
+        # --cacert: the same for node URLs.
+        r = lbctl("forward", "--cacert", self.cert, self.url)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "secure\n")
+        # tls_verify = off in the INI: off for both.
+        with open(cfg, "w") as f:
+            f.write("[pool secure]\ntls_verify = off\nserver = %s name=s\n" % self.url)
+        r = lbctl("forward", "-c", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Without either, the probe already finds no trusted node.
+        r = lbctl("forward", self.url)
+        self.assertEqual(r.returncode, 3, r.stderr)
 
 
 if __name__ == "__main__":
