@@ -294,7 +294,12 @@ class Agent {
     if (!have_state_) return agent_comment_line("no verdict yet (first probes running)");
     std::string why;
     if (state_stale(why)) {
-      std::fprintf(stderr, "lbctl agent: %s\n", why.c_str());
+      // Logged once a minute, not per request.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - stale_logged_ > std::chrono::minutes(1)) {
+        std::fprintf(stderr, "lbctl agent: %s\n", log_escape(why).c_str());
+        stale_logged_ = now;
+      }
       return agent_comment_line(why);
     }
     const size_t slash = name.find('/');
@@ -502,7 +507,7 @@ class Agent {
   // Connections not answered yet, oldest first.
   std::list<Connection *> waiting_;
   uint64_t evicted_ = 0;
-  std::chrono::steady_clock::time_point evicted_logged_{};
+  std::chrono::steady_clock::time_point evicted_logged_{}, stale_logged_{};
   event *accept_pause_ = nullptr;
   int accept_pause_ms_ = 0;  // 0 = accepting
   std::map<std::string, std::chrono::steady_clock::time_point> unknown_logged_;

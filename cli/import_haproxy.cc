@@ -396,7 +396,7 @@ class HaproxyReader {
     std::string addr = w[2];
     for (const char *prefix : {"ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"})
       if (addr.rfind(prefix, 0) == 0) addr = addr.substr(std::string(prefix).size());
-    if (addr.empty() || addr.front() == ':' || addr.rfind("[]", 0) == 0) {
+    if (addr.empty()) {
       reject(line, "server " + s.name + " '" + w[2] + "': the address has no host");
       return;
     }
@@ -424,6 +424,10 @@ class HaproxyReader {
           s.port.clear();
         }
       }
+    }
+    if (s.host.empty()) {
+      reject(line, "server " + s.name + " '" + w[2] + "': the address has no host");
+      return;
     }
     if (!s.port.empty() && s.port.find_first_not_of("0123456789") != std::string::npos) {
       note(line, "server " + s.name + " " + w[2],

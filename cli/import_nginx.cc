@@ -277,8 +277,8 @@ class NginxReader {
       return;
     }
     const std::string &addr = d.args[0];
-    if (addr.empty() || addr.front() == ':') {
-      reject(d.line, "server '" + addr + "': the address has no host");
+    if (addr.empty()) {
+      reject(d.line, "server '': the address has no host");
       return;
     }
     if (addr.rfind("unix:", 0) == 0) {
@@ -294,6 +294,10 @@ class NginxReader {
     } else if (std::count(addr.begin(), addr.end(), ':') == 1) {
       host = addr.substr(0, addr.find(':'));
       port = addr.substr(addr.find(':') + 1);
+    }
+    if (host.empty()) {
+      reject(d.line, "server '" + addr + "': the address has no host");
+      return;
     }
     if (port.empty()) {
       if (scheme == "tcp") {

@@ -9,6 +9,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lbk_agent_reply reply = LBK_AGENT_REPLY_INIT;
   if (lbk_agent_parse(&reply, reinterpret_cast<const char *>(data), size) != 0) return 0;
+  if (!lbk_utf8_valid(reply.comment, strlen(reply.comment))) __builtin_trap();
   char line[512];
   size_t len = sizeof line;
   if (lbk_agent_format(line, &len, &reply) != 0) __builtin_trap();

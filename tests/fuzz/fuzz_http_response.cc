@@ -51,6 +51,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lbk_check_result result;
   if (lbk_check_reply_result(&result, reply) != 0) __builtin_trap();
   if (strnlen(result.reason, sizeof result.reason) == sizeof result.reason) __builtin_trap();
+  // Texts made from the reply are valid UTF-8 (they reach JSON and HTML).
+  if (!lbk_utf8_valid(result.reason, strlen(result.reason)) ||
+      !lbk_utf8_valid(result.version_str, strnlen(result.version_str, sizeof result.version_str)))
+    __builtin_trap();
   lbk_check_reply_free(reply);
   lbk_check_free(check);
   return 0;

@@ -1,16 +1,15 @@
 // libFuzzer target: lbctl's foreign-config readers and runtime API parser
-// (haproxy.cfg, nginx.conf, `show servers state`) on arbitrary bytes.  The
-// readers live in lbctl, not in liblbkit, so their sources are compiled
-// into this target (with the fuzzer's coverage instrumentation).
+// (haproxy.cfg, nginx.conf, `show servers state`) on arbitrary bytes, from
+// lbctl's library (lbctl_core, built with the fuzzer's instrumentation).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "../../cli/haproxy_runtime.cc"
-#include "../../cli/import_common.cc"
-#include "../../cli/import_haproxy.cc"
-#include "../../cli/import_nginx.cc"
+#include "haproxy_runtime.h"
+#include "import_common.h"
+#include "import_haproxy.h"
+#include "import_nginx.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const std::string text(reinterpret_cast<const char *>(data), size);

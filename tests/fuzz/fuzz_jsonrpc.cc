@@ -26,6 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     __builtin_trap();  // a pass with a value path always carries the value
   }
   if (v.outcome != LBK_CHECK_PASS && v.reason.empty()) __builtin_trap();
+  // Texts made from the reply are valid UTF-8 (they reach JSON and HTML).
+  if (!lbk_utf8_valid(v.reason.data(), v.reason.size()) ||
+      !lbk_utf8_valid(v.version.data(), v.version.size()))
+    __builtin_trap();
 
   // The number and version helpers on the raw text as well.
   const std::string text(body, len);

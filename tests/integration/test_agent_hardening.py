@@ -2,14 +2,16 @@
 
 - 1,100 slowloris connections (a byte every 200 ms, never a newline,
   reopened when closed) against the default bound of 1,024: a poller asking
-  every 100 ms is answered every time, each within 1 s (lbctl(1) states the
+  every 100 ms is answered every time, each within the agent's connection
+  timeout (2 s) (lbctl(1) states the
   guarantee: at the bound a new connection replaces the oldest one still
   waiting for its line; bytes do not extend a connection's time);
 - with RLIMIT_NOFILE at 64 and 300 connections held open, the agent keeps
   answering and writes a few lines, not a log flood (bytes counted);
 - requested names are logged escaped (no raw ESC or CR);
 - a FIFO at --state does not hang requests; a corrupt state file is read and
-  logged once per change of the file, not per request.
+  logged once per change of the file, a stale one once a minute, not per
+  request.
 """
 import json
 import os
@@ -17,7 +19,6 @@ import resource
 import socket
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -26,7 +27,10 @@ import lbktest  # noqa: E402
 from lbctl_common import LBCTL, write_state  # noqa: E402
 from haproxy_support import ask_agent  # noqa: E402
 
-ANSWER_BOUND = 1.0  # s, per poll during a flood
+# Each poll must be answered within the agent's --connection-timeout (the
+# time it gives any connection; the default, 2s): answered by the agent's
+# normal path, not refused, and never left to a deadline.
+ANSWER_BOUND = 2.0  # s
 
 
 class Agent:
@@ -66,45 +70,61 @@ def fresh_state(path, name="a"):
     write_state(path, [{"name": name, "url": "http://127.0.0.1:9/"}], pool="api")
 
 
+FLOOD_SCRIPT = r"""
+import signal, socket, sys, time
+port, count, trickle = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+opened = 0
+def connect():
+    global opened
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    opened += 1
+    return s
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+socks = [connect() for _ in range(count)]
+print("flooding", flush=True)
+deadline = time.monotonic() + 120
+while not stop and time.monotonic() < deadline:
+    time.sleep(0.2)
+    if not trickle:
+        continue
+    for i, s in enumerate(socks):
+        try:
+            s.send(b"x")
+        except OSError:  # closed by the agent (or not connected yet)
+            s.close()
+            socks[i] = connect()
+print("opened %d" % opened, flush=True)
+"""
+
+
 class Flood:
-    """@count connections to @port from one thread; with @trickle each gets
-    one byte (never a newline) every 200 ms, and a closed one is reopened."""
+    """@count connections to @port from their own process (so that the
+    test's poller does not share a Python interpreter with them); with
+    @trickle each gets one byte (never a newline) every 200 ms, and a closed
+    one is reopened."""
 
     def __init__(self, port, count, trickle=True):
-        self.port, self.count, self.trickle = port, count, trickle
-        self.socks, self.opened = [], 0
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.run)
-        self.thread.start()
-
-    def connect(self):
-        s = socket.socket()
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", self.port))
-        except BlockingIOError:
-            pass
-        self.opened += 1
-        return s
-
-    def run(self):
-        self.socks = [self.connect() for _ in range(self.count)]
-        deadline = time.monotonic() + 120
-        while not self.stop_flag.wait(0.2) and time.monotonic() < deadline:
-            if not self.trickle:
-                continue
-            for i, s in enumerate(self.socks):
-                try:
-                    s.send(b"x")
-                except OSError:  # closed by the agent (or not connected yet)
-                    s.close()
-                    self.socks[i] = self.connect()
+        self.proc = lbktest.Proc([sys.executable, "-c", FLOOD_SCRIPT, str(port), str(count),
+                                  "1" if trickle else "0"], stdout=subprocess.PIPE)
+        line = self.proc.p.stdout.readline()
+        if line != b"flooding\n":
+            self.proc.stop()
+            raise AssertionError("the flood did not start: %r" % line)
+        self.opened = 0
 
     def stop(self):
-        self.stop_flag.set()
-        self.thread.join(timeout=30)
-        for s in self.socks:
-            s.close()
+        self.proc.stop(timeout=30)
+        out = self.proc.p.stdout.read().decode()
+        self.proc.p.stdout.close()
+        for line in out.splitlines():
+            if line.startswith("opened "):
+                self.opened = int(line.split()[1])
 
 
 def poll_during(port, seconds, request="api/a\n"):
@@ -149,11 +169,11 @@ class AgentHardeningTest(unittest.TestCase):
             while time.monotonic() < deadline:
                 fresh_state(self.state)  # keep the state fresh (not stale)
                 polls += poll_during(agent.port, 1)
-            opened = flood.opened
         finally:
             if flood:
                 flood.stop()
             rc = agent.stop()
+        opened = flood.opened
         self.assertEqual(rc, 0)
         self.check_polls(polls)
         # Bytes did not keep the slow connections: they were closed and reopened.
@@ -227,6 +247,23 @@ class AgentHardeningTest(unittest.TestCase):
             rc = agent.stop()
         self.assertEqual(rc, 0)
         self.assertEqual((first, second), (1, 2), agent.log())
+
+    def test_stale_state_logged_once_not_per_request(self):
+        write_state(self.state, [{"name": "a", "url": "http://127.0.0.1:9/"}], pool="api")
+        with open(self.state) as f:
+            doc = json.load(f)
+        doc["generated_unix_ms"] -= 600000
+        with open(self.state, "w") as f:
+            json.dump(doc, f)
+        agent = Agent(self.tmp.name, self.state)
+        try:
+            answers = [ask_agent(agent.port, "api/a\n") for _ in range(30)]
+        finally:
+            rc = agent.stop()
+        self.assertEqual(rc, 0)
+        for a in answers:
+            self.assertRegex(a, r"^#lbkit: state file .* is stale")
+        self.assertEqual(agent.log().count(b"is stale"), 1, agent.log())
 
     def test_oversized_state_file_is_refused(self):
         fresh_state(self.state)

@@ -187,3 +187,22 @@ TEST_F(AgentCheck, GarbageEmptyAndTooLong) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Agent, CommentIsPrintableUtf8) {
+  // Control characters become blanks; a character cut by the buffer is
+  // dropped whole, invalid bytes become U+FFFD.
+  lbk_agent_reply r = LBK_AGENT_REPLY_INIT;
+  const std::string line = "up #\x1b[2Jfull\xff " + std::string(300, 'a') + "\n";
+  ASSERT_EQ(0, lbk_agent_parse(&r, line.data(), line.size()));
+  EXPECT_EQ(std::string(r.comment).rfind(" [2Jfull\xEF\xBF\xBD aaa", 0), 0u) << r.comment;
+  std::string pairs = "up #a";
+  for (int i = 0; i < 150; i++) pairs += "\xC3\xA9";
+  pairs += "\n";
+  ASSERT_EQ(0, lbk_agent_parse(&r, pairs.data(), pairs.size()));
+  EXPECT_EQ(1, lbk_utf8_valid(r.comment, std::strlen(r.comment)));
+  EXPECT_EQ(std::strlen(r.comment) % 2, 1u);  // "a" and whole two-byte characters
+}
+
+}  // namespace

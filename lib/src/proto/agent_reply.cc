@@ -68,7 +68,10 @@ int parse_agent_reply(lbk_agent_reply *out, const char *line, size_t len,
     while (i < text.size() && is_separator(text[i])) i++;
     if (i == text.size()) break;
     if (text[i] == '#') {
-      const std::string comment = trim_blanks(text.substr(i + 1));
+      std::string comment = trim_blanks(text.substr(i + 1));
+      // Shown in logs and on terminals: no control characters (ESC, ...).
+      for (char &c : comment)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
       lbk_utf8_copy(out->comment, sizeof out->comment, comment.data(), comment.size());
       break;
     }
