@@ -7,7 +7,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
 .PHONY: all build deps deps-if-missing test test-unit test-integration bench \
-        demo fuzz asan nginx-module install uninstall deb rpm test-packages \
+        demo fuzz asan nginx-module nginx-1.30 install uninstall deb rpm test-packages \
         clean help
 
 all: build
@@ -21,6 +21,8 @@ help:
 	@echo "make fuzz         build and run every libFuzzer target briefly (FUZZ_SECONDS)"
 	@echo "make asan         the tests under ASan/UBSan (ASAN_BUILD=build-asan; not the nginx ones)"
 	@echo "make nginx-module build ngx_http_upstream_lbkit_module.so against nginx-dev"
+	@echo "                  (NGINX_SRC=DIR: against another nginx source tree)"
+	@echo "make nginx-1.30   build nginx 1.30.4 from ../shared/vendor and the module for it"
 	@echo "make install      install (PREFIX=$(PREFIX), DESTDIR honoured)"
 	@echo "make deb | rpm    build packages"
 
@@ -37,17 +39,25 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
+# NGINX_SRC: an nginx source tree to build the module against (default:
+# Debian's nginx-dev in /usr/share/nginx/src).
+NGINX_SRC ?=
 nginx-module: build
-	nginx-module/build.sh $(BUILD)
+	NGINX_SRC=$(NGINX_SRC) nginx-module/build.sh $(BUILD)
+
+# nginx 1.30.4 from ../shared/vendor (build/nginx-1.30/sbin/nginx) and the
+# module built against it; the module's integration tests run against both.
+nginx-1.30: build
+	nginx-module/build-nginx.sh $(BUILD)
 
 test: deps-if-missing
-	$(MAKE) build nginx-module
+	$(MAKE) build nginx-module nginx-1.30
 	cd $(BUILD) && ctest --output-on-failure --timeout 900
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
-test-integration: build nginx-module
+test-integration: build nginx-module nginx-1.30
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
 # The library, prober, backend and lbctl under AddressSanitizer + UBSan: every

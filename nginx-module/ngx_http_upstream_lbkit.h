@@ -175,6 +175,10 @@ typedef struct {
     /* per worker, by id: the last TLS session to each peer (proxy_ssl) */
     ngx_ssl_session_t         **ssl_sessions;
 #endif
+
+    /* dynamic membership (ngx_http_upstream_lbkit_api.h), set at zone init;
+       npeers above counts every id the upstream has room for */
+    void                       *api;
 } ngx_http_upstream_lbkit_srv_conf_t;
 
 
@@ -217,6 +221,10 @@ void ngx_http_upstream_lbkit_log_state(ngx_log_t *log,
     ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id,
     const char *state, const char *reason);
 
+/* "host" of a `server` text "host:port" (IPv6 "[::1]" keeps its brackets;
+   "localhost" for unix: sockets). */
+ngx_str_t ngx_http_upstream_lbkit_host_of(ngx_str_t *server);
+
 /* Wall-clock milliseconds since the epoch (for check records). */
 uint64_t ngx_http_upstream_lbkit_now_ms(void);
 
@@ -237,6 +245,14 @@ char *ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf,
 
 /* Called from the module's init_process in every worker. */
 ngx_int_t ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle);
+
+/*
+ * Peer @id of @lscf was added, removed or re-addressed (the API, `resolve`):
+ * this worker starts, stops or restarts its check.  A no-op without checks
+ * and outside workers.
+ */
+void ngx_http_upstream_lbkit_check_peer_changed(
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id);
 
 
 /* --- implemented in ngx_http_upstream_lbkit_status.c ------------------- */

@@ -41,6 +41,7 @@
 #include <poll.h>
 
 #include "ngx_http_upstream_lbkit.h"
+#include "ngx_http_upstream_lbkit_api.h"
 
 
 #define NGX_HTTP_LBKIT_CHECK_RECV_SIZE  4096
@@ -72,6 +73,8 @@ typedef struct {
        `agent_pool=NAME`, sent as "NAME/" before the server's name */
     ngx_addr_t                 *agent;
     ngx_str_t                   agent_pool;
+    /* per worker, by id: the peer's check, or NULL (set at init_process) */
+    void                      **ctxs;
 } ngx_http_upstream_lbkit_check_extra_t;
 
 
@@ -810,10 +813,19 @@ ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     peer = &lscf->peers[id];
     extra = lscf->check.data;
 
+    if (extra->ctxs == NULL) {
+        extra->ctxs = ngx_pcalloc(cycle->pool, lscf->npeers * sizeof(void *));
+        if (extra->ctxs == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     ctx = ngx_pcalloc(cycle->pool, sizeof(ngx_http_upstream_lbkit_check_ctx_t));
     if (ctx == NULL) {
         return NGX_ERROR;
     }
+
+    extra->ctxs[id] = ctx;
 
     ctx->lscf = lscf;
     ctx->extra = extra;
@@ -1003,6 +1015,71 @@ ngx_http_upstream_lbkit_check_free_reply(void *data)
 /* Claim and schedule                                                  */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Whether @ctx no longer checks its id's server: the server left (API, DNS)
+ * or the id now names another address (type=agent with agent=: another
+ * server name than the one it asks about).
+ */
+static ngx_flag_t
+ngx_http_upstream_lbkit_check_stale(ngx_http_upstream_lbkit_check_ctx_t *ctx)
+{
+    size_t  skip;
+
+    if (!ctx->peer->used) {
+        return 1;
+    }
+
+    if (ctx->extra->agent) {
+        /* the request is "[POOL/]NAME\n" */
+        skip = ctx->extra->agent_pool.len + (ctx->extra->agent_pool.len ? 1 : 0);
+        return ctx->request_len != skip + ctx->peer->name.len + 1
+               || ngx_memcmp(ctx->request + skip, ctx->peer->name.data,
+                             ctx->peer->name.len) != 0;
+    }
+
+    return ngx_cmp_sockaddr(ctx->peer->sockaddr, ctx->peer->socklen,
+                            ctx->sockaddr, ctx->socklen,
+                            ctx->lscf->check.port == 0) != NGX_OK;
+}
+
+
+void
+ngx_http_upstream_lbkit_check_peer_changed(
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id)
+{
+    ngx_http_upstream_lbkit_check_ctx_t    *ctx;
+    ngx_http_upstream_lbkit_check_extra_t  *extra;
+
+    extra = lscf->check.data;
+
+    if (!lscf->check.enabled || extra == NULL || extra->ctxs == NULL
+        || id >= lscf->npeers)
+    {
+        return;     /* no checks, or not a worker that runs them */
+    }
+
+    ctx = extra->ctxs[id];
+
+    if (ctx != NULL) {
+        if (!ngx_http_upstream_lbkit_check_stale(ctx)) {
+            return;
+        }
+        ngx_http_upstream_lbkit_check_release(ctx);
+        extra->ctxs[id] = NULL;
+    }
+
+    if (lscf->peers[id].used && !lscf->peers[id].down
+        && ngx_http_upstream_lbkit_check_init_peer((ngx_cycle_t *) ngx_cycle,
+                                                   lscf, id)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "lbkit: upstream %V server %V: checks not started",
+                      &lscf->upstream->host, &lscf->peers[id].name);
+    }
+}
+
+
 static void
 ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
 {
@@ -1012,6 +1089,14 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
 
     ngx_http_upstream_lbkit_check_note_lateness(ctx->tick_due_us,
                                      ngx_http_upstream_lbkit_now_us());
+
+    /* membership changes reach the checks even without traffic */
+    ngx_http_upstream_lbkit_api_sync(ctx->lscf);
+
+    if (ngx_http_upstream_lbkit_check_stale(ctx)) {
+        ngx_http_upstream_lbkit_check_release(ctx);
+        return;
+    }
 
     if (ngx_http_upstream_lbkit_check_is_exiting()) {
         ngx_http_upstream_lbkit_check_release(ctx);

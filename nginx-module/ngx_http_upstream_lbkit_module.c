@@ -20,6 +20,7 @@
  */
 
 #include "ngx_http_upstream_lbkit.h"
+#include "ngx_http_upstream_lbkit_api.h"
 
 #include <time.h>
 
@@ -392,6 +393,11 @@ ngx_http_upstream_lbkit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                   |NGX_HTTP_UPSTREAM_DOWN
                   |NGX_HTTP_UPSTREAM_BACKUP;
 
+#if (NGX_HTTP_LBKIT_RESOLVE)
+    /* `server NAME resolve`: lbkit follows the addresses nginx resolves */
+    uscf->flags |= NGX_HTTP_UPSTREAM_MODIFY;
+#endif
+
     return NGX_CONF_OK;
 }
 
@@ -706,7 +712,10 @@ ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
                        + ngx_http_upstream_lbkit_slab_cost(lscf->npeers
                              * sizeof(ngx_http_upstream_lbkit_check_peer_t))
                        + ngx_http_upstream_lbkit_slab_cost(
-                             lscf->ledger_entries * lscf->ledger_entry_size);
+                             lscf->ledger_entries * lscf->ledger_entry_size)
+                       + ngx_http_upstream_lbkit_slab_cost(
+                             ngx_http_upstream_lbkit_api_shm_size(lscf,
+                                                              lscf->npeers));
 
     /*
      * The slab allocator's own overhead: one page descriptor (well under
@@ -739,7 +748,7 @@ ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
 
 
 /* "host" of "host:port" (IPv6 "[::1]:80" keeps its brackets). */
-static ngx_str_t
+ngx_str_t
 ngx_http_upstream_lbkit_host_of(ngx_str_t *server)
 {
     ngx_str_t  host = *server;
@@ -849,6 +858,21 @@ ngx_http_upstream_lbkit_unique_names(ngx_conf_t *cf,
 
 
 /*
+ * A `server NAME resolve` line: its one address is only a port template; the
+ * addresses come at run time (ngx_http_upstream_lbkit_api.c follows them).
+ */
+static ngx_inline ngx_uint_t
+ngx_http_upstream_lbkit_resolved_later(ngx_http_upstream_server_t *server)
+{
+#if (NGX_HTTP_LBKIT_RESOLVE)
+    return server->host.len != 0;
+#else
+    return 0;
+#endif
+}
+
+
+/*
  * Runs at configuration time in place of ngx_http_upstream_init_round_robin
  * (which it calls first so that us->peer.data stays nginx's peer list), and
  * lays out the peer table the zone init will load into the lbk pool.
@@ -857,6 +881,7 @@ static ngx_int_t
 ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 {
     ngx_uint_t                            i, j, k, n, nprimary, nbackup;
+    ngx_uint_t                            capacity, resolvable;
     ngx_http_upstream_server_t           *server;
     ngx_http_upstream_lbkit_peer_t       *peer;
     ngx_http_upstream_lbkit_srv_conf_t   *lscf, **lscfp;
@@ -879,7 +904,14 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
     nbackup = 0;
     server = us->servers->elts;
 
+    resolvable = 0;
+
     for (i = 0; i < us->servers->nelts; i++) {
+        if (ngx_http_upstream_lbkit_resolved_later(&server[i])) {
+            resolvable = 1;
+            continue;
+        }
+
         n += server[i].naddrs;
         if (server[i].backup) {
             nbackup += server[i].naddrs;
@@ -888,7 +920,7 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         }
     }
 
-    if (n == 0 || n > LBK_PEERS_MAX) {
+    if ((n == 0 && !resolvable) || n > LBK_PEERS_MAX) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "upstream \"%V\" in %s:%ui has %ui addresses; lbkit "
                       "balances 1 to %d", &us->host, us->file_name, us->line,
@@ -896,7 +928,14 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         return NGX_ERROR;
     }
 
-    peer = ngx_pcalloc(cf->pool, n * sizeof(ngx_http_upstream_lbkit_peer_t));
+    /* room for the servers the API may add (ids n..capacity-1, unused) */
+    capacity = ngx_http_upstream_lbkit_api_capacity(cf, us, n);
+    if (capacity == 0) {
+        return NGX_ERROR;
+    }
+
+    peer = ngx_pcalloc(cf->pool,
+                       capacity * sizeof(ngx_http_upstream_lbkit_peer_t));
     if (peer == NULL) {
         return NGX_ERROR;
     }
@@ -908,6 +947,10 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
     k = 0;
 
     for (i = 0; i < us->servers->nelts; i++) {
+        if (ngx_http_upstream_lbkit_resolved_later(&server[i])) {
+            continue;
+        }
+
         for (j = 0; j < server[i].naddrs; j++, k++) {
             peer[k].id = (uint32_t) k;
             peer[k].used = 1;
@@ -948,9 +991,9 @@ ngx_http_upstream_init_lbkit(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
     }
 
     lscf->peers = peer;
-    lscf->npeers = n;
-    lscf->tried_words = (n + 63) / 64;
-    lscf->pool_size = lbk_pool_size((uint32_t) n);
+    lscf->npeers = capacity;
+    lscf->tried_words = (capacity + 63) / 64;
+    lscf->pool_size = lbk_pool_size((uint32_t) capacity);
     lscf->initialised = 1;
 
     if (lscf->method.len == 0) {
@@ -1018,7 +1061,7 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     int                              rc;
     u_char                          *mem;
     uint32_t                         id;
-    ngx_uint_t                       i;
+    ngx_uint_t                       i, configured;
     lbk_pool_options                 opts = LBK_POOL_OPTIONS_INIT;
     lbk_peer_config                  pc = LBK_PEER_CONFIG_INIT;
     ngx_pool_cleanup_t              *cln;
@@ -1072,8 +1115,14 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     cln->data = &lscf->pool;
 
     peer = lscf->peers;
+    configured = 0;
 
     for (i = 0; i < lscf->npeers; i++) {
+        if (!peer[i].used) {
+            continue;       /* room for servers the API adds */
+        }
+
+        configured++;
         pc.name = ngx_http_upstream_lbkit_cstr(cycle->pool, &peer[i].name);
         pc.address = ngx_http_upstream_lbkit_cstr(cycle->pool,
                                                   &peer[i].address);
@@ -1114,7 +1163,7 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
         }
     }
 
-    return NGX_OK;
+    return ngx_http_upstream_lbkit_api_place(cycle, shpool, lscf, configured);
 }
 
 
@@ -1232,7 +1281,7 @@ ngx_http_upstream_lbkit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             return NGX_ERROR;
         }
 
-        total += lscfp[i]->npeers;
+        total += lbk_pool_count(lscfp[i]->pool);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -1247,7 +1296,10 @@ ngx_http_upstream_lbkit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                       "reload", kept, total);
     }
 
-    return NGX_OK;
+    /* servers the API added, changed or deleted (previous cycle or
+       lbkit_state file) */
+    return ngx_http_upstream_lbkit_api_restore(cycle, lmcf,
+                                  (old && old->shm_zone) ? old : NULL);
 }
 
 
@@ -1285,6 +1337,8 @@ ngx_http_upstream_init_lbkit_peer(ngx_http_request_t *r,
     if (lp == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_http_upstream_lbkit_api_sync(lscf);
 
     lp->conf = lscf;
     lp->request = r;
@@ -1368,6 +1422,9 @@ ngx_http_upstream_get_lbkit_peer(ngx_peer_connection_t *pc, void *data)
         return NGX_ERROR;
     }
 
+    /* a server the API added after this request started: its record */
+    ngx_http_upstream_lbkit_api_sync(lscf);
+
     peer = &lscf->peers[id];
 
     lp->current = id;
@@ -1420,6 +1477,20 @@ ngx_http_upstream_free_lbkit_peer(ngx_peer_connection_t *pc, void *data,
     outcome.latency_us = ngx_http_upstream_lbkit_now_us() - lp->started_us;
     outcome.status = (u && u->headers_in.status_n > 0)
                      ? (int) u->headers_in.status_n : 0;
+
+    /* traffic statistics: nginx fills u->state before it calls free */
+    outcome.response_time_us = outcome.latency_us;
+    if (u && u->state) {
+        outcome.bytes_sent = u->state->bytes_sent;
+        outcome.bytes_received = u->state->bytes_received;
+        if (u->state->header_time != (ngx_msec_t) -1 && outcome.status > 0) {
+            /* nginx measures it in ms from the attempt's start; 0 ms is a
+               header that came within the first millisecond */
+            outcome.header_time_us = u->state->header_time
+                                     ? (uint64_t) u->state->header_time * 1000
+                                     : 1;
+        }
+    }
 
     if (lscf->ledger_mine && lscf->ledger_mine[id] > 0) {
         lscf->ledger_mine[id]--;

@@ -16,8 +16,9 @@ PACKAGES=(
   libgtest-dev googletest libbenchmark-dev
   python3 curl openssl jq procps wrk hyperfine dnsmasq-base
   clang libclang-rt-14-dev
-  # the real peers the integration tests start
-  nginx-dev nginx-light haproxy
+  # the real peers the integration tests start; nginx 1.30 is built from
+  # ../shared/vendor with pcre2; dnsmasq answers `resolve` tests
+  nginx-dev nginx-light haproxy libpcre2-dev dnsmasq-base
   # manuals and packages
   mandoc groff-base man-db debhelper dpkg-dev fakeroot lintian rpm
 )

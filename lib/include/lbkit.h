@@ -241,6 +241,14 @@ LBK_EXTERN int lbk_pool_set_state(lbk_pool *pool, uint32_t id, int admin_state);
 /** Sets max_conns at run time (0 = unlimited; HAProxy agent `maxconn:N`). */
 LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
                                       uint32_t max_conns);
+/**
+ * Sets max_fails (0 disables) and fail_timeout at run time (the NGINX Plus
+ * API's PATCH).  The current failure window is kept and judged by the new
+ * limits from the next pick on.  Thread and process safe.
+ */
+LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
+                                        uint32_t max_fails,
+                                        uint32_t fail_timeout_ms);
 
 /**
  * Picks a peer.  @p key / @p key_len feed hash methods (ignored by the
@@ -270,12 +278,25 @@ typedef struct lbk_outcome {
   uint64_t latency_us;  /**< time to response; feeds peak-EWMA when OK
                              (0 = not measured: no sample) */
   int status;           /**< protocol status (HTTP), 0 if none */
+  /* version 2: traffic statistics (lbk_peer_info version 2) */
+  uint64_t bytes_sent;       /**< bytes sent to the peer */
+  uint64_t bytes_received;   /**< bytes received from the peer */
+  uint64_t header_time_us;   /**< pick to the end of the response header;
+                                  0 = no header */
+  uint64_t response_time_us; /**< pick to the end of the response (or of the
+                                  attempt); 0 = not measured */
 } lbk_outcome;
 
-#define LBK_OUTCOME_VERSION 1
-#define LBK_OUTCOME_INIT { LBK_OUTCOME_VERSION, LBK_OUTCOME_OK, 0, 0 }
+#define LBK_OUTCOME_VERSION 2
+#define LBK_OUTCOME_INIT { LBK_OUTCOME_VERSION, LBK_OUTCOME_OK, 0, 0, 0, 0, 0, 0 }
 
-/** Ends a pick: decrements active, feeds passive health and latency. */
+/**
+ * Ends a pick: decrements active, feeds passive health and latency and the
+ * peer's traffic statistics.  Accepts outcome versions 1 (no byte counts or
+ * times) to LBK_OUTCOME_VERSION.  A status 100..599 counts a response of its
+ * class; the peer's last-selected time is the release time minus
+ * latency_us (the pick).  Cancelled outcomes count nothing.
+ */
 LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
                                 const lbk_outcome *outcome);
 
@@ -314,13 +335,40 @@ typedef struct lbk_peer_info {
   uint64_t ejected_until_us;
   uint64_t last_change_us;   /**< last health/admin state change */
   char last_reason[LBK_REASON_MAX];
+  /* version 2: traffic statistics, as NGINX Plus reports an upstream peer */
+  uint64_t responses[5];       /**< responses by status class 1xx..5xx */
+  uint64_t responses_total;    /**< every released outcome with a status */
+  uint64_t bytes_sent;         /**< sum of lbk_outcome.bytes_sent */
+  uint64_t bytes_received;     /**< sum of lbk_outcome.bytes_received */
+  uint64_t header_time_avg_us;   /**< mean header time; 0 = none yet */
+  uint64_t response_time_avg_us; /**< mean response time; 0 = none yet */
+  uint64_t last_selected_us;   /**< clock time of the last pick whose
+                                    release came in; 0 = never */
+  uint64_t unavail;            /**< times max_fails made it unusable */
+  uint64_t unhealthy;          /**< times active checks took it down */
+  uint64_t downtime_us;        /**< total time unusable for health reasons
+                                    (checks down, max_fails window,
+                                    ejection), the current spell included */
+  uint64_t down_since_us;      /**< clock time the current spell began;
+                                    0 = not down */
 } lbk_peer_info;
 
-#define LBK_PEER_INFO_VERSION 1
+#define LBK_PEER_INFO_VERSION 2
 
-/** Fills @p out (whose version the caller sets) with a snapshot of @p id. */
+/**
+ * Fills @p out (whose version the caller sets: 1 to LBK_PEER_INFO_VERSION;
+ * only that version's fields are written) with a snapshot of @p id.
+ */
 LBK_EXTERN int lbk_pool_peer_info(lbk_peer_info *out, const lbk_pool *pool,
                                   uint32_t id);
+
+/**
+ * Zeroes the traffic statistics of peer @p id: requests, successes,
+ * failures, responses, bytes, times, last selected, unavail, unhealthy,
+ * downtime (a current down spell restarts now), checks and failed checks.
+ * State (health, failure window, weights) is kept.  Thread and process safe.
+ */
+LBK_EXTERN int lbk_pool_peer_reset_stats(lbk_pool *pool, uint32_t id);
 
 /* ------------------------------------------------------------------ */
 /* Active health checks (sans-I/O)                                     */

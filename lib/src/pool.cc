@@ -473,6 +473,91 @@ lbk_pool *make_handle(PoolHeader *h, const lbk_pool_options &o) {
 }
 
 // Resets every dynamic field of a slot being (re)used by a new peer.
+// Zeroes the traffic statistics; a down spell still open restarts at @p now
+// (0: none is open).
+void reset_stats(PeerSlot &s, uint64_t now) {
+  s.requests.store(0);
+  s.successes.store(0);
+  s.failures.store(0);
+  for (auto &r : s.responses) r.store(0);
+  s.responses_total.store(0);
+  s.bytes_sent.store(0);
+  s.bytes_received.store(0);
+  s.header_time_sum_us.store(0);
+  s.header_time_count.store(0);
+  s.response_time_sum_us.store(0);
+  s.response_time_count.store(0);
+  s.last_selected_us.store(0);
+  s.unavail.store(0);
+  s.unhealthy.store(0);
+  s.downtime_us.store(0);
+  s.checks.store(0);
+  s.checks_failed.store(0);
+  if (now == 0 || s.down_since_us.load() == 0)
+    s.down_since_us.store(0);
+  else
+    s.down_since_us.store(now);
+}
+
+// Opens or closes the peer's down spell (health_excluded()) at @p now and
+// adds a closed spell to downtime_us.  A spell that a failure window alone
+// caused ends when the window did, not when this runs.  Called wherever
+// health may change and before statistics are read; racing callers settle
+// a spell once (the CAS on down_since_us).
+void track_downtime(PeerSlot &s, uint64_t now) {
+  bool down = health_excluded(s, now);
+  uint64_t since = s.down_since_us.load(std::memory_order_acquire);
+  if (down && since == 0) {
+    s.down_since_us.compare_exchange_strong(since, now ? now : 1,
+                                            std::memory_order_acq_rel);
+    return;
+  }
+  if (down || since == 0) return;
+  uint64_t end = now;
+  uint64_t word = s.fail_word.load(std::memory_order_relaxed);
+  if (s.max_fails != 0 && (word & FAIL_COUNT_MASK) >= s.max_fails &&
+      s.health.load(std::memory_order_relaxed) != LBK_HEALTH_DOWN) {
+    uint64_t window_end =
+        ((word >> FAIL_COUNT_BITS) + uint64_t{s.fail_timeout_ms}) * 1000;
+    if (window_end > since && window_end < end) end = window_end;
+  }
+  if (s.down_since_us.compare_exchange_strong(since, 0,
+                                              std::memory_order_acq_rel))
+    s.downtime_us.fetch_add(end > since ? end - since : 0,
+                            std::memory_order_relaxed);
+}
+
+// Counts what a released outcome tells about traffic (lbk_outcome v2).
+void record_traffic(PeerSlot &s, const lbk_outcome &o, uint64_t now) {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  uint64_t picked = o.latency_us < now ? now - o.latency_us : now;
+  uint64_t last = s.last_selected_us.load(relaxed);
+  while (picked > last &&
+         !s.last_selected_us.compare_exchange_weak(last, picked, relaxed)) {
+  }
+  if (o.status >= 100 && o.status <= 599) {
+    s.responses[o.status / 100 - 1].fetch_add(1, relaxed);
+    s.responses_total.fetch_add(1, relaxed);
+  }
+  if (o.version < 2) return;
+  if (o.bytes_sent) s.bytes_sent.fetch_add(o.bytes_sent, relaxed);
+  if (o.bytes_received) s.bytes_received.fetch_add(o.bytes_received, relaxed);
+  if (o.header_time_us) {
+    s.header_time_sum_us.fetch_add(o.header_time_us, relaxed);
+    s.header_time_count.fetch_add(1, relaxed);
+  }
+  if (o.response_time_us) {
+    s.response_time_sum_us.fetch_add(o.response_time_us, relaxed);
+    s.response_time_count.fetch_add(1, relaxed);
+  }
+}
+
+uint64_t mean_of(const std::atomic<uint64_t> &sum,
+                 const std::atomic<uint64_t> &count) {
+  uint64_t n = count.load(std::memory_order_relaxed);
+  return n ? sum.load(std::memory_order_relaxed) / n : 0;
+}
+
 void reset_slot(PeerSlot &s) {
   s.admin_state.store(LBK_ADMIN_UP);
   s.health.store(LBK_HEALTH_UNKNOWN);
@@ -502,6 +587,7 @@ void reset_slot(PeerSlot &s) {
   s.lag.store(0);
   std::memset(&s.health_state, 0, sizeof s.health_state);
   std::memset(s.last_reason, 0, sizeof s.last_reason);
+  reset_stats(s, 0);
 }
 
 // The most of the old estimate one sample keeps (see peak_ewma.cc).
@@ -552,15 +638,21 @@ void record_failure_window(lbk_pool *pool, PeerSlot &s, uint64_t now) {
   uint64_t ms = now / 1000;
   uint64_t old = s.fail_word.load(std::memory_order_relaxed), next;
   uint64_t fails;
+  bool became_unavailable;
   do {
     fails = old & FAIL_COUNT_MASK;
     uint64_t last = old >> FAIL_COUNT_BITS;
+    // usable before this failure: below max_fails, or its window is over
+    became_unavailable = fails + 1 >= s.max_fails &&
+                         (fails < s.max_fails || ms - last > s.fail_timeout_ms);
     if (fails < s.max_fails && fails > 0 && ms - last > s.fail_timeout_ms)
       fails = 0;
     if (fails < FAIL_COUNT_MASK) ++fails;
     next = (ms << FAIL_COUNT_BITS) | fails;
   } while (!s.fail_word.compare_exchange_weak(old, next,
                                               std::memory_order_acq_rel));
+  if (became_unavailable && fails >= s.max_fails)
+    s.unavail.fetch_add(1, std::memory_order_relaxed);
   if (fails >= s.max_fails) {
     bump(pool->header->health_epoch);
     if (pool->header->slow_start_us)
@@ -919,6 +1011,20 @@ LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
   return 0;
 }
 
+LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
+                                        uint32_t max_fails,
+                                        uint32_t fail_timeout_ms) {
+  if (int rc = check_peer(pool, id)) return rc;
+  PeerSlot &s = pool->slots[id];
+  // Picks read these words without the lock; each store is one aligned
+  // 32-bit write, so a pick sees the old or the new value of each.
+  __atomic_store_n(&s.max_fails, max_fails, __ATOMIC_RELEASE);
+  __atomic_store_n(&s.fail_timeout_ms, fail_timeout_ms, __ATOMIC_RELEASE);
+  bump(pool->header->generation);
+  bump(pool->header->health_epoch);
+  return 0;
+}
+
 LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
                              size_t key_len, const uint64_t *tried,
                              size_t tried_words) {
@@ -973,8 +1079,10 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
 LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
                                 const lbk_outcome *outcome) {
   if (int rc = check_pool(pool)) return rc;
-  if (outcome == nullptr || outcome->version != LBK_OUTCOME_VERSION)
-    return set_error(LBK_EINVAL, "outcome is NULL or not LBK_OUTCOME_VERSION");
+  if (outcome == nullptr || outcome->version < 1 ||
+      outcome->version > LBK_OUTCOME_VERSION)
+    return set_error(LBK_EINVAL, "outcome is NULL or its version is not 1..%d",
+                     LBK_OUTCOME_VERSION);
   if (outcome->result < LBK_OUTCOME_OK ||
       outcome->result > LBK_OUTCOME_CANCELLED)
     return set_error(LBK_EINVAL, "outcome result %d is not ok (0), failed (1) "
@@ -992,34 +1100,51 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     pool->header->total_active.fetch_sub(1, std::memory_order_relaxed);
   if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
   uint64_t now = pool_now(pool);
+  lbk_outcome o{};
+  std::memcpy(&o, outcome, outcome->version < 2
+                  ? offsetof(lbk_outcome, bytes_sent) : sizeof o);
+  record_traffic(s, o, now);
   if (outcome->result == LBK_OUTCOME_OK) {
     s.successes.fetch_add(1, std::memory_order_relaxed);
     s.consecutive_failures.store(0, std::memory_order_relaxed);
     clear_stale_failures(s, now);
     if (outcome->latency_us != 0)  // 0: the caller did not measure it
       record_latency(pool, s, outcome->latency_us, now);
-    return 0;
+  } else {
+    s.failures.fetch_add(1, std::memory_order_relaxed);
+    record_failure_window(pool, s, now);
+    uint32_t consecutive =
+        s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+    consider_ejection(pool, s, consecutive, now);
   }
-  s.failures.fetch_add(1, std::memory_order_relaxed);
-  record_failure_window(pool, s, now);
-  uint32_t consecutive =
-      s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
-  consider_ejection(pool, s, consecutive, now);
+  if (s.down_since_us.load(std::memory_order_relaxed) != 0 ||
+      outcome->result == LBK_OUTCOME_FAILED)
+    track_downtime(s, now);
+  return 0;
+}
+
+LBK_EXTERN int lbk_pool_peer_reset_stats(lbk_pool *pool, uint32_t id) {
+  if (int rc = check_peer(pool, id)) return rc;
+  reset_stats(pool->slots[id], pool_now(pool));
   return 0;
 }
 
 LBK_EXTERN int lbk_pool_peer_info(lbk_peer_info *out, const lbk_pool *pool,
                                   uint32_t id) {
   if (out == nullptr) return set_error(LBK_EINVAL, "out is NULL");
-  if (out->version != LBK_PEER_INFO_VERSION)
-    return set_error(LBK_EINVAL, "peer info version %u is not %d",
-                     out->version, LBK_PEER_INFO_VERSION);
+  unsigned int version = out->version;
+  if (version < 1 || version > LBK_PEER_INFO_VERSION)
+    return set_error(LBK_EINVAL, "peer info version %u is not 1..%d",
+                     version, LBK_PEER_INFO_VERSION);
   if (int rc = check_peer(pool, id)) return rc;
   lbk_pool *mpool = const_cast<lbk_pool *>(pool);
   PeerSlot &s = pool->slots[id];
   uint64_t now = pool_now(pool);
-  std::memset(out, 0, sizeof *out);
-  out->version = LBK_PEER_INFO_VERSION;
+  track_downtime(s, now);
+  // a version 1 caller's struct ends where version 2's fields begin
+  std::memset(out, 0, version < 2 ? offsetof(lbk_peer_info, responses)
+                                  : sizeof *out);
+  out->version = version;
   out->id = id;
   {
     WordLock lock(s.state_lock);
@@ -1071,6 +1196,20 @@ LBK_EXTERN int lbk_pool_peer_info(lbk_peer_info *out, const lbk_pool *pool,
   uint64_t until = s.ejected_until_us.load();
   out->ejected_until_us = until > now ? until : 0;
   out->last_change_us = s.last_change_us.load();
+  if (version < 2) return 0;
+  for (int c = 0; c < 5; ++c) out->responses[c] = s.responses[c].load();
+  out->responses_total = s.responses_total.load();
+  out->bytes_sent = s.bytes_sent.load();
+  out->bytes_received = s.bytes_received.load();
+  out->header_time_avg_us = mean_of(s.header_time_sum_us, s.header_time_count);
+  out->response_time_avg_us =
+      mean_of(s.response_time_sum_us, s.response_time_count);
+  out->last_selected_us = s.last_selected_us.load();
+  out->unavail = s.unavail.load();
+  out->unhealthy = s.unhealthy.load();
+  uint64_t since = s.down_since_us.load();
+  out->down_since_us = since;
+  out->downtime_us = s.downtime_us.load() + (since && now > since ? now - since : 0);
   return 0;
 }
 
@@ -1150,8 +1289,10 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
         if (health == LBK_HEALTH_UP && old_health == LBK_HEALTH_DOWN &&
             h.slow_start_us)
           s.ramp_start_us.store(now);
+        if (health == LBK_HEALTH_DOWN) s.unhealthy.fetch_add(1);
         bump(h.generation);
         bump(h.health_epoch);
+        track_downtime(s, now);
       }
       s.checks.fetch_add(1);
       if (verdict.outcome != LBK_CHECK_PASS) s.checks_failed.fetch_add(1);

@@ -83,6 +83,19 @@ LBK_EXTERN int lbk_pool_peer_state_copy(lbk_pool *dst, uint32_t dst_id,
   copy_atomic(d.value, s.value);
   copy_atomic(d.lag, s.lag);
   copy_atomic(d.has_value, s.has_value);
+  for (int c = 0; c < 5; ++c) copy_atomic(d.responses[c], s.responses[c]);
+  copy_atomic(d.responses_total, s.responses_total);
+  copy_atomic(d.bytes_sent, s.bytes_sent);
+  copy_atomic(d.bytes_received, s.bytes_received);
+  copy_atomic(d.header_time_sum_us, s.header_time_sum_us);
+  copy_atomic(d.header_time_count, s.header_time_count);
+  copy_atomic(d.response_time_sum_us, s.response_time_sum_us);
+  copy_atomic(d.response_time_count, s.response_time_count);
+  copy_atomic(d.last_selected_us, s.last_selected_us);
+  copy_atomic(d.unavail, s.unavail);
+  copy_atomic(d.unhealthy, s.unhealthy);
+  copy_atomic(d.downtime_us, s.downtime_us);
+  copy_atomic(d.down_since_us, s.down_since_us);
   std::memcpy(d.last_reason, info.last_reason, sizeof d.last_reason);
   d.last_reason[sizeof d.last_reason - 1] = '\0';
 

@@ -19,7 +19,7 @@
 namespace lbk {
 
 constexpr uint64_t POOL_MAGIC = 0x6c626b6974706f6fULL;  // "lbkitpoo"
-constexpr uint32_t POOL_LAYOUT_VERSION = 1;
+constexpr uint32_t POOL_LAYOUT_VERSION = 2;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free,
               "shared pools need lock-free 64-bit atomics");
@@ -120,6 +120,21 @@ struct alignas(64) PeerSlot {
   char name[LBK_NAME_MAX];
   char address[LBK_ADDRESS_MAX];
   char last_reason[LBK_REASON_MAX];
+
+  // Traffic statistics (lbk_peer_info version 2), fed by releases.
+  alignas(64) std::atomic<uint64_t> responses[5];  // 1xx..5xx
+  std::atomic<uint64_t> responses_total;
+  std::atomic<uint64_t> bytes_sent;
+  std::atomic<uint64_t> bytes_received;
+  std::atomic<uint64_t> header_time_sum_us;
+  std::atomic<uint64_t> header_time_count;
+  std::atomic<uint64_t> response_time_sum_us;
+  std::atomic<uint64_t> response_time_count;
+  std::atomic<uint64_t> last_selected_us;
+  std::atomic<uint64_t> unavail;      // max_fails reached
+  std::atomic<uint64_t> unhealthy;    // checks took it down
+  std::atomic<uint64_t> downtime_us;  // closed down spells
+  std::atomic<uint64_t> down_since_us;  // open spell's start; 0 = none
 };
 
 static_assert(sizeof(PoolHeader) % 64 == 0, "header keeps slots aligned");

@@ -1,11 +1,13 @@
 """Shared pieces of the nginx module's integration tests (test_nginx_*.py).
 
-Starts the system's nginx (/usr/sbin/nginx) in its own temporary prefix with
-`load_module` of the module built in LBK_BUILD_DIR, and lbk-testbackend
+Starts the system's nginx (/usr/sbin/nginx, or LBK_NGINX) in its own
+temporary prefix with `load_module` of the module built in LBK_BUILD_DIR (or
+LBK_NGINX_MODULE, the module built for LBK_NGINX's source), and lbk-testbackend
 listeners on 127.0.0.1 with ports picked at run time.  Everything started is
 stopped by its PID.
 """
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -19,7 +21,8 @@ import unittest
 import lbktest
 
 NGINX = os.environ.get("LBK_NGINX", "/usr/sbin/nginx")
-MODULE = lbktest.build_path("nginx-module", "ngx_http_upstream_lbkit_module.so")
+MODULE = os.environ.get("LBK_NGINX_MODULE") or lbktest.build_path(
+    "nginx-module", "ngx_http_upstream_lbkit_module.so")
 BACKEND = lbktest.build_path("tests", "support", "lbk-testbackend")
 
 
@@ -28,7 +31,8 @@ def require_artifacts():
     missing = [p for p in (NGINX, MODULE, BACKEND) if not os.path.exists(p)]
     if missing:
         raise RuntimeError("missing: " + ", ".join(missing) +
-                           " (run `make nginx-module` and build lbk-testbackend)")
+                           " (run `make nginx-module nginx-1.30` and build"
+                           " lbk-testbackend)")
 
 
 class Backends:
@@ -278,6 +282,24 @@ def sequence(nginx, path, n):
         status, body = nginx.get(path)
         out.append(body if status == 200 else f"status:{status}")
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def nginx_version():
+    """(major, minor, patch) of NGINX, from `nginx -v`."""
+    r = lbktest.run([NGINX, "-v"], timeout=10)
+    m = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", r.stdout + r.stderr)
+    if not m:
+        raise RuntimeError(f"cannot read the version of {NGINX}")
+    return tuple(int(x) for x in m.groups())
+
+
+def keepalive_by_default():
+    """nginx >= 1.29.7 keeps idle upstream connections without `keepalive`
+    (32 per worker, HTTP/1.1 to upstreams by default) and hooks `keepalive`
+    in after the whole configuration is read, so its place relative to
+    `lbkit` no longer matters; `keepalive 0;` turns caching off."""
+    return nginx_version() >= (1, 29, 7)
 
 
 class NginxTestCase(unittest.TestCase):

@@ -5,7 +5,8 @@ import re
 import unittest
 
 from nginx_harness import (Backends, Nginx, NginxTestCase, config_test,
-                           proxy_server, sequence, upstream)
+                           keepalive_by_default, proxy_server, sequence,
+                           upstream)
 
 
 class RoundRobinCompat(NginxTestCase):
@@ -97,12 +98,16 @@ class BadDirectives(NginxTestCase):
         ("lbkit hash $arg_k balance_factor=50;",
          r'invalid parameter "balance_factor=50".*above 100'),
         ("lbkit round_robin; lbkit least_conn;", r'"lbkit" directive is duplicate'),
-        ("keepalive 4; lbkit round_robin;", r'"lbkit" must come before "keepalive"'),
         ("hash $arg_k; lbkit round_robin;", r'"lbkit" must come before "keepalive"'),
     ]
 
     def test_nginx_t_names_the_parameter_and_line(self):
-        for directive, pattern in self.CASES:
+        cases = list(self.CASES)
+        if not keepalive_by_default():
+            # (nginx >= 1.29.7 hooks keepalive in later: order is free there)
+            cases.append(("keepalive 4; lbkit round_robin;",
+                          r'"lbkit" must come before "keepalive"'))
+        for directive, pattern in cases:
             with self.subTest(directive=directive):
                 body = "\n".join([
                     upstream("api", directive, ["127.0.0.1:9"]),

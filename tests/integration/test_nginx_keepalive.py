@@ -1,13 +1,15 @@
 """`keepalive` after `lbkit` keeps upstream connections open and reuses them;
-placed before `lbkit` it is refused (nginx 1.22 binds keepalive to the
-balancer it finds when the directive is parsed)."""
+placed before `lbkit` it is refused where nginx binds keepalive to the
+balancer it finds when the directive is parsed (before 1.29.7), and works
+where nginx binds it after the configuration is read."""
 import os
 import unittest
 
 import lbktest
 
 from nginx_harness import (Backends, Nginx, NginxTestCase, config_test,
-                           count_bodies, proxy_server, upstream)
+                           count_bodies, keepalive_by_default, proxy_server,
+                           upstream)
 
 KEEPALIVE_LOCATION = 'proxy_http_version 1.1; proxy_set_header Connection "";'
 
@@ -42,7 +44,9 @@ class Keepalive(NginxTestCase):
     def test_without_keepalive_every_request_connects(self):
         # the peer of the test above: the same load opens a connection per
         # request when `keepalive` is absent
-        counts, stats = self.run_requests("lbkit round_robin;", n=20)
+        # (nginx >= 1.29.7 caches connections unless told `keepalive 0`)
+        off = " keepalive 0;" if keepalive_by_default() else ""
+        counts, stats = self.run_requests("lbkit round_robin;" + off, n=20)
         self.assertEqual(counts, {"a": 10, "b": 10})
         # each backend also counted the connection of its /__stats request
         self.assertEqual(sum(s["connections"] - 1 for s in stats.values()), 20)
@@ -73,11 +77,18 @@ class Keepalive(NginxTestCase):
         self.assertEqual(counts, {"a": 10, "b": 10})
         self.assertNotIn("[alert]", log)
 
-    def test_keepalive_before_lbkit_is_refused(self):
+    def test_keepalive_before_lbkit(self):
         body = "\n".join([upstream("api", "keepalive 8; lbkit round_robin;",
                                    ["127.0.0.1:9"]),
                           proxy_server({"/": "api"})])
         rc, out, _ = config_test(body)
+        if keepalive_by_default():
+            self.assertEqual(rc, 0, out)
+            counts, stats = self.run_requests("keepalive 8; lbkit round_robin;")
+            self.assertEqual(counts, {"a": 30, "b": 30})
+            self.assertLessEqual(sum(s["connections"] for s in stats.values()) - 2,
+                                 2, stats)
+            return
         self.assertNotEqual(rc, 0)
         self.assertIn('"lbkit" must come before "keepalive"', out)
 
