@@ -141,6 +141,25 @@ class SyncNginxTest(unittest.TestCase):
         self.dns.start()
         wait_until(lambda: self.up("b"), timeout=20, what="b added after DNS is back")
 
+    def test_once_runs_know_their_servers_by_route(self):
+        self.dns.set_srv(self.srv("a", "b"))
+        ini = self.write_ini()
+        r = lbctl("sync", "-c", ini, "--once")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pa = f"127.0.0.1:{self.backends.ports['a']}"
+        self.assertEqual(self.servers()[pa]["route"], "lbctl")
+        # another process: a left DNS; it is drained, then deleted
+        self.dns.set_srv(self.srv("b"))
+        r = lbctl("sync", "-c", ini, "--once")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"{pa}: drain (no longer discovered)", r.stdout)
+        self.assertTrue(self.servers()[pa]["drain"])
+        r = lbctl("sync", "-c", ini, "--once")
+        self.assertIn(f"remove {pa} (drained)", r.stdout)
+        self.assertNotIn(pa, self.servers())
+        static = f"127.0.0.1:{self.backends.ports['static']}"
+        self.assertIn(static, self.servers())  # from nginx.conf: left alone
+
     def test_unknown_upstream(self):
         self.dns.set_srv(self.srv("a"))
         r = lbctl("sync", "-c", self.write_ini(upstream="nope"), "--once")
