@@ -18,6 +18,7 @@ from lbktest import Proc, wait_until  # noqa: E402
 from lbctl_common import LBCTL, lbctl  # noqa: E402
 from nginx_harness import Backends, Nginx, http_request, require_artifacts  # noqa: E402
 from dns_support import Dnsmasq  # noqa: E402
+from haproxy_support import HAProxy  # noqa: E402
 
 SERVICE = "_api._tcp.svc.test"
 INTERVAL_MS = 300
@@ -159,6 +160,24 @@ class SyncNginxTest(unittest.TestCase):
         self.assertNotIn(pa, self.servers())
         static = f"127.0.0.1:{self.backends.ports['static']}"
         self.assertIn(static, self.servers())  # from nginx.conf: left alone
+
+    def test_one_answer_into_haproxy_and_nginx(self):
+        haproxy = HAProxy(self.tmp.name, "backend be_api\n    balance roundrobin\n")
+        self.addCleanup(haproxy.stop)
+        self.dns.set_srv(self.srv("a", "b"))
+        ini = self.write_ini()
+        with open(ini, "a") as f:
+            f.write(f"\n[sync edge-haproxy]\npool = api\nhaproxy = {haproxy.socket}\n"
+                    "backend = be_api\n")
+        r = lbctl("sync", "-c", ini, "--once")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ports = self.backends.ports
+        in_nginx = self.servers()
+        in_haproxy = haproxy.servers("be_api")
+        for name, weight in (("a", 10), ("b", 20)):
+            self.assertEqual(in_nginx[f"127.0.0.1:{ports[name]}"]["weight"], weight)
+            row = in_haproxy[f"lbk-127.0.0.1-{ports[name]}"]
+            self.assertEqual((int(row["srv_iweight"]), int(row["srv_admin_state"])), (weight, 0))
 
     def test_unknown_upstream(self):
         self.dns.set_srv(self.srv("a"))
