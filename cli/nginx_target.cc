@@ -13,6 +13,9 @@
 //
 // States: up -> down false, drain false, weight = base * pct / 100 (>= 1);
 // drain -> drain true; down and maint -> down true.
+// Ownership: the Plus API has no free-form tag, so the servers lbctl adds
+// carry route "lbctl" (Plus uses `route` only for `sticky route`); a later
+// lbctl run knows them by it.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -30,6 +33,7 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxBody = 16u << 20;
+constexpr const char kOwnerRoute[] = "lbctl";
 
 struct HttpReply {
   long status = 0;
@@ -228,7 +232,8 @@ class NginxTarget : public SyncTarget {
   }
 
   void add(const DesiredServer &d) {
-    json body = {{"server", d.host_port()}, {"weight", d.weight}, {"backup", d.backup}};
+    json body = {{"server", d.host_port()}, {"weight", d.weight}, {"route", kOwnerRoute}};
+    if (d.backup) body["backup"] = true;
     // Without a verdict yet (or failing), the server joins held out.
     const bool up = d.verdict.kind == HaproxyVerdict::kUp;
     body["down"] = !up && d.verdict.kind != HaproxyVerdict::kDrain;
@@ -314,7 +319,8 @@ class NginxTarget : public SyncTarget {
       const long id = s["id"].get<long>();
       const std::string address = s["server"].get<std::string>();
       if (matched.count(id)) continue;
-      if (!config_.own_all && !owned_.count(address)) continue;
+      const bool tagged = s.contains("route") && s["route"] == kOwnerRoute;
+      if (!config_.own_all && !tagged && !owned_.count(address)) continue;
       const std::string url = servers_url() + "/" + std::to_string(id);
       if (!s.value("drain", false) && !s.value("down", false)) {
         if (change("PATCH", url, {{"drain", true}}, address + ": drain (no longer discovered)",

@@ -11,9 +11,9 @@
 //     verdict (as `lbctl haproxy-sync` does);
 //   - a server lbctl owns that is no longer desired is drained, then deleted
 //     once it has no active connection or after drain_timeout.  lbctl owns
-//     the servers it added (HAProxy: named "lbk-ADDR-PORT"; nginx: added by
-//     this process, or at the address of a discovered server), or every
-//     server with own_all = yes.  Others are left alone.
+//     the servers it added (HAProxy: named "lbk-ADDR-PORT"; nginx: route
+//     "lbctl", or at the address of a discovered server), or every server
+//     with own_all = yes.  Others are left alone.
 // Every change is one line on stdout: "sync NAME: what (why)".
 #pragma once
 

@@ -1097,15 +1097,29 @@ ngx_http_upstream_lbkit_check_free_reply(void *data)
 
 /*
  * Whether @ctx no longer checks its id's server: the server left (API, DNS)
- * or the id now names another address.
+ * or the id now names another address (type=agent with agent=: another
+ * server name than the one it asks about).
  */
 static ngx_flag_t
 ngx_http_upstream_lbkit_check_stale(ngx_http_upstream_lbkit_check_ctx_t *ctx)
 {
-    return !ctx->peer->used
-           || ngx_cmp_sockaddr(ctx->peer->sockaddr, ctx->peer->socklen,
-                               ctx->sockaddr, ctx->socklen,
-                               ctx->lscf->check.port == 0) != NGX_OK;
+    size_t  skip;
+
+    if (!ctx->peer->used) {
+        return 1;
+    }
+
+    if (ctx->extra->agent) {
+        /* the request is "[POOL/]NAME\n" */
+        skip = ctx->extra->agent_pool.len + (ctx->extra->agent_pool.len ? 1 : 0);
+        return ctx->request_len != skip + ctx->peer->name.len + 1
+               || ngx_memcmp(ctx->request + skip, ctx->peer->name.data,
+                             ctx->peer->name.len) != 0;
+    }
+
+    return ngx_cmp_sockaddr(ctx->peer->sockaddr, ctx->peer->socklen,
+                            ctx->sockaddr, ctx->socklen,
+                            ctx->lscf->check.port == 0) != NGX_OK;
 }
 
 
