@@ -16,7 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev googletest libbenchmark-dev
-  python3 curl openssl jq procps wrk hyperfine dnsmasq-base
+  python3 curl openssl jq procps wrk hyperfine
   # the status page in a real browser; promtool checks Prometheus output
   chromium prometheus
   clang libclang-rt-14-dev
