@@ -239,6 +239,15 @@ void ProbeSession::keep_state_of(const ProbeSession &old) {
 
 bool ProbeSession::init(const Config &config, std::string &error) {
   config_ = config;
+  // Every subcommand's checks take their chain profile's defaults here (the
+  // flags of node_options.cc may already have resolved them: it is idempotent).
+  for (PoolConfig &pc : config_.pools) {
+    std::string why;
+    if (!resolve_chain_defaults(pc.check, why)) {
+      error = "pool '" + pc.name + "': " + why;
+      return false;
+    }
+  }
   // Thousands of probes in flight need as many descriptors: raise the soft
   // limit to the hard one (a no-op when it already is).
   rlimit files{};

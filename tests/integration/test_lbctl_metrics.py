@@ -72,6 +72,7 @@ class MetricsTest(unittest.TestCase):
         cls.config = os.path.join(cls.tmp.name, "nodes.ini")
         with open(cls.config, "w") as f:
             f.write("[pool rpc]\ncheck = jsonrpc\ninterval = 100ms\nrise = 1\nfall = 1\n"
+                    "max_lag = 50\n"  # b lags by 20 and stays up: its lag is what is shown
                     f"server = http://127.0.0.1:{port['a']}/ name=a\n"
                     f"server = http://127.0.0.1:{port['b']}/ name=b\n"
                     f"server = http://127.0.0.1:{port['bad']}/ name=bad\n"

@@ -59,6 +59,8 @@ lbctl::Config two_node_config(const std::vector<std::string> &urls) {
   pool.check.kind = "tcp";
   pool.check.rise = 3;
   pool.check.fall = 1;
+  std::string why;
+  EXPECT_TRUE(lbctl::resolve_chain_defaults(pool.check, why)) << why;  // as the INI reader does
   for (const std::string &url : urls) {
     lbctl::ServerConfig s;
     s.url = url;
