@@ -278,5 +278,26 @@ char *ngx_http_upstream_lbkit_status_directive(ngx_conf_t *cf,
 
 ngx_int_t ngx_http_upstream_lbkit_status_handler(ngx_http_request_t *r);
 
+/*
+ * A server's state, the one rule the status page and the Plus-style API
+ * share (definitions: the comment at the top of the status file and the man
+ * page); the index into ngx_http_upstream_lbkit_state_names.
+ */
+enum {
+    LBK_STATE_UP = 0,
+    LBK_STATE_DRAINING,
+    LBK_STATE_DOWN,
+    LBK_STATE_UNAVAIL,
+    LBK_STATE_CHECKING,
+    LBK_STATE_UNHEALTHY,
+    LBK_STATE_MAINT,
+    LBK_STATE_COUNT
+};
+
+extern const char *ngx_http_upstream_lbkit_state_names[LBK_STATE_COUNT];
+
+ngx_uint_t ngx_http_upstream_lbkit_peer_state(
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, lbk_peer_info *info);
+
 
 #endif /* NGX_HTTP_UPSTREAM_LBKIT_H_INCLUDED */
