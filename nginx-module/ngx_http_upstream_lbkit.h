@@ -1,12 +1,16 @@
 /*
- * ngx_http_upstream_lbkit.h - the internal contract between the three
- * source files of ngx_http_upstream_lbkit_module:
+ * ngx_http_upstream_lbkit.h - the internal contract between the source
+ * files of ngx_http_upstream_lbkit_module (docs/ARCHITECTURE.md):
  *
  *   ngx_http_upstream_lbkit_module.c  directives `lbkit`, the balancer, the
  *                                     shared zone, reload state copy;
  *   ngx_http_upstream_lbkit_check.c   `lbkit_check`, active checks on the
  *                                     nginx event loop;
- *   ngx_http_upstream_lbkit_status.c  `lbkit_status`, the status page.
+ *   ngx_http_upstream_lbkit_status.c  `lbkit_status`, the status page and
+ *                                     the server-state rule;
+ *   ngx_http_upstream_lbkit_api.c     `lbkit_api`, `lbkit_capacity`,
+ *                                     `lbkit_state` (_api.h);
+ *   ngx_http_upstream_lbkit_json.c    JSON for the API and state file.
  *
  * Lifetimes.  Every struct here except those marked "shared memory" lives in
  * the configuration cycle's pool.  The zone init (run by the master, before

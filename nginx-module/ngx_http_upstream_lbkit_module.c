@@ -4,7 +4,7 @@
  * holds every lbkit upstream's pool, and the copy of peer state across
  * reloads.
  *
- * Design notes (see ARCHITECTURE.md, "Pitfalls"):
+ * Design notes (see docs/ARCHITECTURE.md, "Pitfalls"):
  *  - us->peer.data stays nginx's round-robin peer list (init_upstream calls
  *    ngx_http_upstream_init_round_robin first), so the `zone` directive,
  *    which copies that list into its own shared memory, keeps working.
