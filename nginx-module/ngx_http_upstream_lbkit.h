@@ -242,6 +242,14 @@ ngx_str_t ngx_http_upstream_lbkit_host_of(ngx_str_t *server);
 /* Wall-clock milliseconds since the epoch (for check records). */
 uint64_t ngx_http_upstream_lbkit_now_ms(void);
 
+/*
+ * Whether process @pid (> 0) may still exist: kill(pid, 0) succeeds or fails
+ * with anything but ESRCH (EPERM: it exists under another user).  The rule
+ * for every owner pid the module keeps in shared memory (check claims, the
+ * in-flight ledger), as liblbkit's shared-memory lock applies it.
+ */
+ngx_flag_t ngx_http_upstream_lbkit_process_alive(ngx_pid_t pid);
+
 /* CLOCK_MONOTONIC in microseconds: the pools' clock (liblbkit's default),
  * used for request latency, check deadlines and the status page. */
 uint64_t ngx_http_upstream_lbkit_now_us(void);
