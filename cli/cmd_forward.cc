@@ -10,8 +10,8 @@
 //   hedge  send to the best; if it has not replied after the hedge delay
 //          (default: the best node's p95 probe latency) also send to the
 //          next; the first good reply wins, the other is cancelled.
-//   race   send to the top K at once, the first good reply wins (the
-//          seeds' behaviour).  It multiplies the load on the nodes by K.
+//   race   send to the top K at once, the first good reply wins.  It
+//          multiplies the load on the nodes by K.
 // A request is idempotent by its HTTP method (GET, HEAD, PUT, ...) or, for a
 // JSON-RPC body, by its calls: every call a read (not in the chain's
 // write-method list, lbk_chain_profile) makes it one, whatever the POST.

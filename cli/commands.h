@@ -27,7 +27,7 @@ void register_forward(CLI::App &app, int &exit_code);
 void register_watch(CLI::App &app, int &exit_code);
 void register_check_config(CLI::App &app, int &exit_code);
 void register_version(CLI::App &app, int &exit_code);
-// HAProxy interoperability (issue 6)
+// HAProxy interoperability
 void register_agent(CLI::App &app, int &exit_code);
 void register_haproxy_sync(CLI::App &app, int &exit_code);
 void register_import(CLI::App &app, int &exit_code);

@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
       {"watch", lbctl::register_watch},
       {"check-config", lbctl::register_check_config},
       {"version", lbctl::register_version},
-  // The HAProxy subcommands (issue 6) live in their own files; CMake defines
+  // The HAProxy subcommands live in their own files; CMake defines
   // these only when the file is in the tree.
 #ifdef LBCTL_HAVE_AGENT
       {"agent", lbctl::register_agent},

@@ -1,9 +1,9 @@
 // cli/output.h - how lbctl prints: format choice, TTY and colour detection,
 // aligned tables, Prometheus text and number formatting.
 //
-// Rules (ARCHITECTURE.md "CLI output is an interface"): results on stdout,
-// diagnostics on stderr; the default format is a table when stdout is a
-// terminal and JSON otherwise; colour only on a terminal and never when
+// Rules (docs/ARCHITECTURE.md "CLI output is an interface"): results on
+// stdout, diagnostics on stderr; the default format is a table when stdout
+// is a terminal and JSON otherwise; colour only on a terminal and never when
 // NO_COLOR is set to a non-empty value or TERM is "dumb".
 #pragma once
 

@@ -1,12 +1,16 @@
 /*
- * ngx_http_upstream_lbkit.h - the internal contract between the three
- * source files of ngx_http_upstream_lbkit_module:
+ * ngx_http_upstream_lbkit.h - the internal contract between the source
+ * files of ngx_http_upstream_lbkit_module (docs/ARCHITECTURE.md):
  *
  *   ngx_http_upstream_lbkit_module.c  directives `lbkit`, the balancer, the
  *                                     shared zone, reload state copy;
  *   ngx_http_upstream_lbkit_check.c   `lbkit_check`, active checks on the
  *                                     nginx event loop;
- *   ngx_http_upstream_lbkit_status.c  `lbkit_status`, the status page.
+ *   ngx_http_upstream_lbkit_status.c  `lbkit_status`, the status page and
+ *                                     the server-state rule;
+ *   ngx_http_upstream_lbkit_api.c     `lbkit_api`, `lbkit_capacity`,
+ *                                     `lbkit_state` (_api.h);
+ *   ngx_http_upstream_lbkit_json.c    JSON for the API and state file.
  *
  * Lifetimes.  Every struct here except those marked "shared memory" lives in
  * the configuration cycle's pool.  The zone init (run by the master, before
@@ -238,6 +242,14 @@ ngx_str_t ngx_http_upstream_lbkit_host_of(ngx_str_t *server);
 /* Wall-clock milliseconds since the epoch (for check records). */
 uint64_t ngx_http_upstream_lbkit_now_ms(void);
 
+/*
+ * Whether process @pid (> 0) may still exist: kill(pid, 0) succeeds or fails
+ * with anything but ESRCH (EPERM: it exists under another user).  The rule
+ * for every owner pid the module keeps in shared memory (check claims, the
+ * in-flight ledger), as liblbkit's shared-memory lock applies it.
+ */
+ngx_flag_t ngx_http_upstream_lbkit_process_alive(ngx_pid_t pid);
+
 /* CLOCK_MONOTONIC in microseconds: the pools' clock (liblbkit's default),
  * used for request latency, check deadlines and the status page. */
 uint64_t ngx_http_upstream_lbkit_now_us(void);
@@ -277,6 +289,27 @@ char *ngx_http_upstream_lbkit_status_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
 ngx_int_t ngx_http_upstream_lbkit_status_handler(ngx_http_request_t *r);
+
+/*
+ * A server's state, the one rule the status page and the Plus-style API
+ * share (definitions: the comment at the top of the status file and the man
+ * page); the index into ngx_http_upstream_lbkit_state_names.
+ */
+enum {
+    LBK_STATE_UP = 0,
+    LBK_STATE_DRAINING,
+    LBK_STATE_DOWN,
+    LBK_STATE_UNAVAIL,
+    LBK_STATE_CHECKING,
+    LBK_STATE_UNHEALTHY,
+    LBK_STATE_MAINT,
+    LBK_STATE_COUNT
+};
+
+extern const char *ngx_http_upstream_lbkit_state_names[LBK_STATE_COUNT];
+
+ngx_uint_t ngx_http_upstream_lbkit_peer_state(
+    ngx_http_upstream_lbkit_srv_conf_t *lscf, lbk_peer_info *info);
 
 
 #endif /* NGX_HTTP_UPSTREAM_LBKIT_H_INCLUDED */

@@ -1704,30 +1704,24 @@ ngx_lbkit_api_iso_time(ngx_lbkit_json_out_t *j, const char *key,
 }
 
 
-/* Plus's state of a peer: up, draining, down, unavail, checking, unhealthy. */
+/*
+ * Plus's state of a peer: the status page's state, except lbkit's own
+ * "maint" (no requests, no checks), which Plus does not have and which is
+ * reported as Plus's closest state, "down".
+ */
 static const char *
 ngx_lbkit_api_state(ngx_http_upstream_lbkit_srv_conf_t *lscf,
     lbk_peer_info *info)
 {
-    if (info->admin_state == LBK_ADMIN_DOWN
-        || info->admin_state == LBK_ADMIN_MAINT)
-    {
-        return "down";
+    ngx_uint_t  state;
+
+    state = ngx_http_upstream_lbkit_peer_state(lscf, info);
+
+    if (state == LBK_STATE_MAINT) {
+        state = LBK_STATE_DOWN;
     }
 
-    if (info->admin_state == LBK_ADMIN_DRAIN) {
-        return "draining";
-    }
-
-    if (info->health == LBK_HEALTH_DOWN) {
-        return info->checks == 0 ? "checking" : "unhealthy";
-    }
-
-    if (info->down_since_us != 0) {
-        return "unavail";
-    }
-
-    return "up";
+    return ngx_http_upstream_lbkit_state_names[state];
 }
 
 

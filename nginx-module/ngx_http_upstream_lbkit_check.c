@@ -1227,17 +1227,6 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
 }
 
 
-static ngx_flag_t
-ngx_http_upstream_lbkit_check_process_alive(ngx_pid_t pid)
-{
-    if (kill(pid, 0) == 0) {
-        return 1;
-    }
-
-    return ngx_errno == NGX_EPERM;
-}
-
-
 static ngx_int_t
 ngx_http_upstream_lbkit_check_claim(ngx_http_upstream_lbkit_check_ctx_t *ctx)
 {
@@ -1258,7 +1247,7 @@ ngx_http_upstream_lbkit_check_claim(ngx_http_upstream_lbkit_check_ctx_t *ctx)
         expiry = (ngx_msec_t) shared->claim_expiry;
 
         if ((ngx_msec_int_t) (expiry - now) > 0
-            && ngx_http_upstream_lbkit_check_process_alive(owner))
+            && ngx_http_upstream_lbkit_process_alive(owner))
         {
             return NGX_DECLINED;
         }

@@ -4,7 +4,7 @@
  * holds every lbkit upstream's pool, and the copy of peer state across
  * reloads.
  *
- * Design notes (see ARCHITECTURE.md, "Pitfalls"):
+ * Design notes (see docs/ARCHITECTURE.md, "Pitfalls"):
  *  - us->peer.data stays nginx's round-robin peer list (init_upstream calls
  *    ngx_http_upstream_init_round_robin first), so the `zone` directive,
  *    which copies that list into its own shared memory, keeps working.
@@ -769,7 +769,7 @@ ngx_http_upstream_lbkit_ledger_claim(ngx_cycle_t *cycle,
            us: this worker has claimed nothing yet */
         if (owner == 0
             || (owner != ngx_pid
-                && (kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH)))
+                && ngx_http_upstream_lbkit_process_alive(owner)))
         {
             continue;   /* free, or its owner lives */
         }
@@ -977,6 +977,13 @@ ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
     lmcf->shm_zone->shm.size = size;
 
     return NGX_OK;
+}
+
+
+ngx_flag_t
+ngx_http_upstream_lbkit_process_alive(ngx_pid_t pid)
+{
+    return kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH;
 }
 
 

@@ -67,19 +67,8 @@
 
 #define NGX_HTTP_LBKIT_STATUS_SCHEMA  2
 
-/* Server states (see the file comment); the index into the names below. */
-enum {
-    LBK_STATE_UP = 0,
-    LBK_STATE_DRAINING,
-    LBK_STATE_DOWN,
-    LBK_STATE_UNAVAIL,
-    LBK_STATE_CHECKING,
-    LBK_STATE_UNHEALTHY,
-    LBK_STATE_MAINT,
-    LBK_STATE_COUNT
-};
-
-static const char *ngx_http_upstream_lbkit_state_names[LBK_STATE_COUNT] = {
+/* Server states (see the file comment), indexed by LBK_STATE_*. */
+const char *ngx_http_upstream_lbkit_state_names[LBK_STATE_COUNT] = {
     "up", "draining", "down", "unavail", "checking", "unhealthy", "maint"
 };
 
@@ -149,8 +138,6 @@ static ngx_int_t ngx_http_upstream_lbkit_status_snapshot(ngx_http_request_t *r,
 static void ngx_http_upstream_lbkit_status_read_record(
     ngx_http_upstream_lbkit_check_peer_t *dst,
     ngx_http_upstream_lbkit_check_peer_t *src);
-static ngx_uint_t ngx_http_upstream_lbkit_status_state(
-    ngx_http_upstream_lbkit_srv_conf_t *lscf, lbk_peer_info *info);
 static void ngx_http_upstream_lbkit_status_json(
     ngx_http_upstream_lbkit_sink_t *s, ngx_http_upstream_lbkit_status_t *st);
 static void ngx_http_upstream_lbkit_status_prometheus(
@@ -480,7 +467,7 @@ ngx_http_upstream_lbkit_status_snapshot(ngx_http_request_t *r,
                 sp->checked = sp->rec.time_ms != 0;
             }
 
-            sp->state = ngx_http_upstream_lbkit_status_state(lscf, &sp->info);
+            sp->state = ngx_http_upstream_lbkit_peer_state(lscf, &sp->info);
 
             sp->change_ms = ngx_http_upstream_lbkit_status_epoch_ms(st,
                                             now_us, sp->info.last_change_us);
@@ -541,9 +528,12 @@ ngx_http_upstream_lbkit_status_read_record(
 }
 
 
-/* The server's state (LBK_STATE_*; see the file comment). */
-static ngx_uint_t
-ngx_http_upstream_lbkit_status_state(ngx_http_upstream_lbkit_srv_conf_t *lscf,
+/*
+ * The server's state (LBK_STATE_*; see the file comment); the status page
+ * and the Plus-style API both name a server's state with this.
+ */
+ngx_uint_t
+ngx_http_upstream_lbkit_peer_state(ngx_http_upstream_lbkit_srv_conf_t *lscf,
     lbk_peer_info *info)
 {
     switch (info->admin_state) {

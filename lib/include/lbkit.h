@@ -6,7 +6,7 @@
  * reads no clock of its own: callers (the nginx module, lbctl, lib/probe)
  * own sockets, event loops and time, and pass timestamps in.
  *
- * Conventions (see ARCHITECTURE.md):
+ * Conventions (see docs/ARCHITECTURE.md):
  *  - functions return int: 0 on success, a negative LBK_E* code otherwise;
  *    lbk_strerror() names a code, lbk_error_last() gives the calling
  *    thread's last detailed message;

@@ -28,6 +28,7 @@
 #include <new>
 
 #include "algo/methods.h"
+#include "bits.h"
 #include "error_internal.h"
 #include "health/check_internal.h"
 
@@ -47,24 +48,6 @@ uint64_t monotonic_us() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000u +
          static_cast<uint64_t>(ts.tv_nsec) / 1000u;
-}
-
-uint64_t splitmix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-double bits_to_double(uint64_t bits) {
-  double d;
-  std::memcpy(&d, &bits, sizeof d);
-  return d;
-}
-
-uint64_t double_to_bits(double d) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof bits);
-  return bits;
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 // own output a summary table gives, per method and size, CPU ns/pick,
 // ns/pick+release and the ratio reference / method for a pick.
 //
-// Goal (issue 2): at 1024 peers every method >= 20x faster than the
+// Goal: at 1024 peers every method >= 20x faster than the
 // reference and < 100 ns per pick.  Not a test: nothing here fails.
 #include <benchmark/benchmark.h>
 

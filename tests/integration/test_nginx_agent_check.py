@@ -36,7 +36,8 @@ class AgentCheckTest(NginxTestCase):
                  f"  lbkit_check type=agent port={cls.agents.ports['agent-down']} "
                  f"agent_pool=api interval=200ms timeout=500ms rise=1 fall=1;\n}}\n")
         body += ("server {\n  listen 127.0.0.1:{port};\n"
-                 "  location = /status { lbkit_status; }\n}\n")
+                 "  location = /status { lbkit_status; }\n"
+                 "  location /api { lbkit_api; }\n}\n")
         cls.nginx = Nginx(body, workers=2)
 
     @classmethod
@@ -66,12 +67,16 @@ class AgentCheckTest(NginxTestCase):
             self.assertEqual((s["state"], s["effective_weight"]), ("up", 10), s)
 
     def test_drain(self):
-        for s in self.settled("u_drain", lambda s: s["state"] == "drain")["servers"]:
+        for s in self.settled("u_drain", lambda s: s["state"] == "draining")["servers"]:
             self.assertFalse(s["usable"], s)
 
     def test_maint(self):
         for s in self.settled("u_maint", lambda s: s["state"] == "maint")["servers"]:
             self.assertFalse(s["usable"], s)
+        # the Plus API has no maintenance state: it shows Plus's closest, down
+        status, body = self.nginx.get("/api/9/http/upstreams/u_maint")
+        self.assertEqual(status, 200, body)
+        self.assertEqual([p["state"] for p in json.loads(body)["peers"]], ["down", "down"])
 
     def test_percentage(self):
         for s in self.settled("u_half", lambda s: s["effective_weight"] == 5)["servers"]:

@@ -242,6 +242,28 @@ class Writes(ApiTestCase):
             self.assertEqual(peer["unavail"], 1)
             self.assertGreaterEqual(peer["fails"], 1)
 
+    def test_peer_state_is_the_status_page_state(self):
+        # rise=10 checks 1 s apart keep a passing server that starts down
+        # "checking" (down, no check failed) for about 9 s after its first
+        # check; a failing one is "unhealthy".  Both pages say the same.
+        check = "lbkit_check type=http uri=/ interval=1s rise=10 fall=1 initial=down;"
+        with Backends(["a", "b"], extra={"b": ["--status", "500"]}) as be:
+            servers = [f"127.0.0.1:{be.ports[x]}" for x in "ab"]
+            body = body_of(servers, upstream_extra=check).replace(
+                "  location /ro {", "  location = /status { lbkit_status json; }  location /ro {")
+            with Nginx(body, workers=2) as ngx:
+                def checked_both():
+                    peers = call(ngx, "GET", "/api/9/http/upstreams/api")[1]["peers"]
+                    return all(p["health_checks"]["checks"] > 0 for p in peers) and peers
+
+                peers = lbktest.wait_until(checked_both, timeout=8,
+                                           what="first checks of both servers")
+                api = {p["server"]: p["state"] for p in peers}
+                self.assertEqual(api, {servers[0]: "checking", servers[1]: "unhealthy"})
+                status = call(ngx, "GET", "/status")[1]
+                page = {s["address"]: s["state"] for s in status["upstreams"][0]["servers"]}
+                self.assertEqual(page, api)
+
     def test_added_server_is_actively_checked(self):
         check = "lbkit_check type=http uri=/ interval=200ms timeout=500ms rise=1 fall=1;"
         with Backends(["a", "b", "c"], extra={"c": ["--status", "500"]}) as be, \

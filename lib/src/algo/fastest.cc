@@ -1,5 +1,5 @@
-// fastest.cc - the healthy peer with the lowest recent probe latency (the
-// seed's "fastest responder"), with a tie band.
+// fastest.cc - the healthy peer with the lowest recent probe latency (a
+// "fastest responder" policy), with a tie band.
 //
 // Members are ranked by their last passing active-check latency
 // (lbk_pool_report_check); members with no probe latency yet come after

@@ -22,6 +22,7 @@
 
 #include "algo/hash_common.h"
 #include "algo/methods.h"
+#include "bits.h"
 
 namespace lbk {
 namespace {
@@ -42,20 +43,14 @@ uint64_t fnv1a64(const void *data, size_t len) {
   return h;
 }
 
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 std::unique_ptr<AlgoState> build(const Tier &tier, const PoolParams &params) {
   size_t n = tier.ids.size();
   std::vector<uint32_t> offset(n), skip(n), next(n, 0);
   uint32_t max_weight = 1;
   for (size_t i = 0; i < n; ++i) {
     uint64_t b = fnv1a64(tier.names[i].data(), tier.names[i].size());
-    offset[i] = static_cast<uint32_t>(mix64(b) % TABLE_SIZE);
-    skip[i] = static_cast<uint32_t>(mix64(b + 0x9e3779b97f4a7c15ULL) %
+    offset[i] = static_cast<uint32_t>(splitmix64(b) % TABLE_SIZE);
+    skip[i] = static_cast<uint32_t>(splitmix64(b + 0x9e3779b97f4a7c15ULL) %
                                     (TABLE_SIZE - 1)) + 1;
     max_weight = std::max(max_weight, tier.weights[i]);
   }

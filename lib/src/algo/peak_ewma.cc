@@ -57,18 +57,9 @@
 
 #include "algo/methods.h"
 #include "algo/weighted_draw.h"
+#include "bits.h"
 
 namespace lbk {
-namespace {
-
-double load_double(const std::atomic<uint64_t> &bits) {
-  uint64_t b = bits.load(std::memory_order_relaxed);
-  double d;
-  std::memcpy(&d, &b, sizeof d);
-  return d;
-}
-
-}  // namespace
 
 double observed_latency_us(PickContext &ctx, const PeerSlot &s,
                            uint32_t active) {
