@@ -46,6 +46,15 @@ TEST(JsonRpc, ErrorFailsWithCodeAndMessage) {
             judge(R"({"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1}})").outcome);
 }
 
+TEST(JsonRpc, JsonRpc1RepliesAsBitcoinCoreSendsThem) {
+  const JsonRpcVerdict ok = judge(R"({"result":{"blocks":850000},"error":null,"id":1})");
+  EXPECT_EQ(LBK_CHECK_PASS, ok.outcome) << ok.reason;
+  const JsonRpcVerdict err =
+      judge(R"({"result":null,"error":{"code":-28,"message":"Loading block index"},"id":1})");
+  EXPECT_EQ(LBK_CHECK_FAIL_JSONRPC, err.outcome);
+  EXPECT_NE(std::string::npos, err.reason.find("-28")) << err.reason;
+}
+
 TEST(JsonRpc, InvalidRepliesFail) {
   const char *bad[] = {
       "",

@@ -228,10 +228,15 @@ JsonRpcVerdict judge_jsonrpc(const char *body, size_t len,
   if (!doc.is_object()) {
     return fail(LBK_CHECK_FAIL_JSONRPC, "reply is not a JSON-RPC object");
   }
+  // JSON-RPC 2.0 replies say so; a JSON-RPC 1.0 reply (Bitcoin Core before
+  // v28, and later ones asked in 1.0 style) has no "jsonrpc" member and
+  // carries both "result" and "error" (null on success).
   auto version = doc.find("jsonrpc");
-  if (version == doc.end() || !version->is_string() ||
-      version->get<std::string>() != "2.0") {
-    return fail(LBK_CHECK_FAIL_JSONRPC, "reply lacks \"jsonrpc\": \"2.0\"");
+  const bool v1 = version == doc.end() && doc.contains("result") && doc.contains("error");
+  if (!v1 && (version == doc.end() || !version->is_string() ||
+              version->get<std::string>() != "2.0")) {
+    return fail(LBK_CHECK_FAIL_JSONRPC,
+                "reply lacks \"jsonrpc\": \"2.0\" (nor is it a JSON-RPC 1.0 reply)");
   }
   auto error = doc.find("error");
   if (error != doc.end() && !error->is_null()) {
