@@ -74,8 +74,14 @@ class Distribution(NginxTestCase):
                                  extra={"c": ["--latency", "150ms"]})
         self.assertEqual(sum(counts.values()), 150, counts)
         self.assertLessEqual(counts.get("c", 0), 8, counts)
-        self.assertGreater(counts.get("a", 0), 40, counts)
-        self.assertGreater(counts.get("b", 0), 40, counts)
+        # Both fast servers take part.  They are not symmetric on a loaded
+        # machine: one slow sample of a (the same hiccup as above) makes it
+        # lose every draw against b until the peak decays (10 s, longer than
+        # this run), leaving it the draws it shares with c: a third of the
+        # picks, 50 +- 6 (binomial).  So each gets well over 25 (4 standard
+        # deviations below that), while a method that starves one gets ~0.
+        self.assertGreater(counts.get("a", 0), 25, counts)
+        self.assertGreater(counts.get("b", 0), 25, counts)
 
 
     def test_fastest_follows_the_checks(self):
