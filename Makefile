@@ -61,15 +61,16 @@ test-integration: build nginx-module nginx-1.30
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
 # The library, prober, backend and lbctl under AddressSanitizer + UBSan: every
-# test except those that load the module into Debian's (uninstrumented) nginx
-# and the manual/package checks, which run no instrumented code of ours.
+# test except those that load the module into an (uninstrumented) nginx (the
+# nginx tests and the Grafana dashboard's, which scrapes a real nginx) and the
+# manual/package checks, which run no instrumented code of ours.
 ASAN_BUILD ?= build-asan
 asan: deps-if-missing
 	$(MAKE) build BUILD=$(ASAN_BUILD) BUILD_TYPE=Debug \
 	  CMAKE_FLAGS="-DLBK_SANITIZE=ON -DLBK_BUILD_BENCH=OFF $(CMAKE_FLAGS)"
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure --timeout 900 -E 'nginx|manpages|packages'
+	  ctest --output-on-failure --timeout 900 -E 'nginx|grafana|manpages|packages'
 
 bench: deps-if-missing build nginx-module
 	tests/bench/run.sh $(BUILD)
