@@ -2,8 +2,10 @@
  * ngx_http_upstream_lbkit.h - the internal contract between the source
  * files of ngx_http_upstream_lbkit_module (docs/ARCHITECTURE.md):
  *
- *   ngx_http_upstream_lbkit_module.c  directives `lbkit`, the balancer, the
- *                                     shared zone, reload state copy;
+ *   ngx_http_upstream_lbkit_module.c  directive `lbkit`, the peer table,
+ *                                     the balancer;
+ *   ngx_http_upstream_lbkit_zone.c    the shared zone, the in-flight
+ *                                     ledger, reload state copy;
  *   ngx_http_upstream_lbkit_check.c   `lbkit_check`, active checks on the
  *                                     nginx event loop;
  *   ngx_http_upstream_lbkit_status.c  `lbkit_status`, the status page and
@@ -253,6 +255,30 @@ ngx_flag_t ngx_http_upstream_lbkit_process_alive(ngx_pid_t pid);
 /* CLOCK_MONOTONIC in microseconds: the pools' clock (liblbkit's default),
  * used for request latency, check deadlines and the status page. */
 uint64_t ngx_http_upstream_lbkit_now_us(void);
+
+
+/* --- implemented in ngx_http_upstream_lbkit_zone.c --------------------- */
+
+/*
+ * Called by init_upstream for each lbkit upstream, once its peer table is
+ * built (lscf->npeers, pool_size): sizes lscf's ledger, adds what lscf needs
+ * to the zone's size, and on the first call adds the zone to the cycle
+ * (its init places the pools and copies state from the previous cycle).
+ */
+ngx_int_t ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
+    ngx_http_upstream_lbkit_main_conf_t *lmcf,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf);
+
+/*
+ * From the module's init_process, in a worker: releases what the ledger
+ * entries of workers that no longer exist still count, and claims this
+ * worker's entry (lscf->ledger_mine) in every lbkit upstream.
+ */
+void ngx_http_upstream_lbkit_ledger_init_process(ngx_cycle_t *cycle);
+
+/* From the module's exit_process: releases what this worker's entries still
+   count and frees them. */
+void ngx_http_upstream_lbkit_ledger_exit_process(ngx_cycle_t *cycle);
 
 
 /* --- implemented in ngx_http_upstream_lbkit_check.c -------------------- */
