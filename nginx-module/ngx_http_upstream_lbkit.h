@@ -270,6 +270,16 @@ ngx_int_t ngx_http_upstream_lbkit_zone_add(ngx_conf_t *cf,
     ngx_http_upstream_lbkit_srv_conf_t *lscf);
 
 /*
+ * During a reload: the previous cycle's srv conf of the upstream named as
+ * @lscf's (upstream names are unique in a cycle), if its pool was placed;
+ * NULL when there is none or @old is NULL.
+ */
+ngx_http_upstream_lbkit_srv_conf_t *
+    ngx_http_upstream_lbkit_zone_previous_upstream(
+    ngx_http_upstream_lbkit_main_conf_t *old,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf);
+
+/*
  * From the module's init_process, in a worker: releases what the ledger
  * entries of workers that no longer exist still count, and claims this
  * worker's entry (lscf->ledger_mine) in every lbkit upstream.

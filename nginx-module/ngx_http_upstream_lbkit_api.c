@@ -1348,18 +1348,17 @@ ngx_http_upstream_lbkit_api_restore(ngx_cycle_t *cycle,
     ngx_http_upstream_lbkit_main_conf_t *old)
 {
     uint32_t                              id;
-    ngx_uint_t                            i, j, k;
+    ngx_uint_t                            i, k;
     ngx_array_t                           entries;
     lbk_peer_info                         info;
     ngx_lbkit_api_t                      *oapi;
     ngx_lbkit_api_entry_t                *e;
-    ngx_http_upstream_lbkit_srv_conf_t  **nu, **ou, *ncf, *ocf;
+    ngx_http_upstream_lbkit_srv_conf_t  **nu, *ncf, *ocf;
 
     nu = lmcf->upstreams.elts;
 
     for (i = 0; i < lmcf->upstreams.nelts; i++) {
         ncf = nu[i];
-        ocf = NULL;
 
         if (ngx_array_init(&entries, cycle->pool, 8,
                            sizeof(ngx_lbkit_api_entry_t))
@@ -1368,19 +1367,9 @@ ngx_http_upstream_lbkit_api_restore(ngx_cycle_t *cycle,
             return NGX_ERROR;
         }
 
-        if (old != NULL) {
-            ou = old->upstreams.elts;
-            for (j = 0; j < old->upstreams.nelts; j++) {
-                if (ou[j]->api != NULL && ou[j]->pool != NULL
-                    && ou[j]->upstream->host.len == ncf->upstream->host.len
-                    && ngx_strncmp(ou[j]->upstream->host.data,
-                                   ncf->upstream->host.data,
-                                   ncf->upstream->host.len) == 0)
-                {
-                    ocf = ou[j];
-                    break;
-                }
-            }
+        ocf = ngx_http_upstream_lbkit_zone_previous_upstream(old, ncf);
+        if (ocf != NULL && ocf->api == NULL) {
+            ocf = NULL;
         }
 
         if (ocf != NULL) {

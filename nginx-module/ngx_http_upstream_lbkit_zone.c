@@ -546,6 +546,35 @@ ngx_http_upstream_lbkit_place(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
 }
 
 
+ngx_http_upstream_lbkit_srv_conf_t *
+ngx_http_upstream_lbkit_zone_previous_upstream(
+    ngx_http_upstream_lbkit_main_conf_t *old,
+    ngx_http_upstream_lbkit_srv_conf_t *lscf)
+{
+    ngx_uint_t                            i;
+    ngx_http_upstream_lbkit_srv_conf_t  **ou;
+
+    if (old == NULL) {
+        return NULL;
+    }
+
+    ou = old->upstreams.elts;
+
+    for (i = 0; i < old->upstreams.nelts; i++) {
+        if (ou[i]->pool != NULL
+            && ou[i]->upstream->host.len == lscf->upstream->host.len
+            && ngx_strncmp(ou[i]->upstream->host.data,
+                           lscf->upstream->host.data,
+                           lscf->upstream->host.len) == 0)
+        {
+            return ou[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 /*
  * Copies each surviving peer's state from the previous cycle's pools: health,
  * counters, latency and the last check record.  Returns how many peers kept
@@ -558,29 +587,16 @@ ngx_http_upstream_lbkit_copy_previous(ngx_cycle_t *cycle,
 {
     char                                  name[LBK_NAME_MAX];
     uint32_t                              old_id;
-    ngx_uint_t                            i, j, k, kept;
-    ngx_http_upstream_lbkit_srv_conf_t  **nu, **ou, *ncf, *ocf;
+    ngx_uint_t                            i, k, kept;
+    ngx_http_upstream_lbkit_srv_conf_t  **nu, *ncf, *ocf;
     ngx_http_upstream_lbkit_check_peer_t *src, *dst;
 
     kept = 0;
     nu = lmcf->upstreams.elts;
-    ou = old->upstreams.elts;
 
     for (i = 0; i < lmcf->upstreams.nelts; i++) {
         ncf = nu[i];
-        ocf = NULL;
-
-        for (j = 0; j < old->upstreams.nelts; j++) {
-            if (ou[j]->pool != NULL
-                && ou[j]->upstream->host.len == ncf->upstream->host.len
-                && ngx_strncmp(ou[j]->upstream->host.data,
-                               ncf->upstream->host.data,
-                               ncf->upstream->host.len) == 0)
-            {
-                ocf = ou[j];
-                break;
-            }
-        }
+        ocf = ngx_http_upstream_lbkit_zone_previous_upstream(old, ncf);
 
         if (ocf == NULL) {
             continue;
