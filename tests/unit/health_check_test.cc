@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "health_test_util.h"
+#include "health_test_support.h"
 #include "lbkit.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// utf8_test.cc - lbk_utf8_copy(), lbk_utf8_valid() and the C++ helpers:
+// proto_utf8_test.cc - lbk_utf8_copy(), lbk_utf8_valid() and the C++ helpers:
 // invalid bytes replaced, text cut only at character boundaries.
 #include <gtest/gtest.h>
 

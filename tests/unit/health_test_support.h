@@ -1,4 +1,4 @@
-// health_test_util.h - helpers shared by the health unit tests.
+// health_test_support.h - helpers shared by the health unit tests.
 #pragma once
 
 #include <gtest/gtest.h>
