@@ -42,9 +42,11 @@
  *  - The zone init holds shpool->mutex while it allocates from the slab
  *    pool and places the pools (lbk_pool_place(), lbk_pool_add(),
  *    lbk_pool_set_suspect() take liblbkit's own locks under it).  It
- *    releases the mutex before copying state from the previous cycle's
- *    pools (lbk_pool_find(), lbk_pool_peer_state_copy() take the pools'
- *    locks) and before the API restore, which takes the mutex itself.
+ *    releases the mutex before it copies state from the previous cycle's
+ *    pools and before the API restore: until the new workers start only the
+ *    master uses the new zone, and the old pools, which the old workers
+ *    still use, are read only through lbk_pool_* calls, which take those
+ *    pools' own locks.
  *  - The ledger takes no lock: the owner pid is claimed with
  *    ngx_atomic_cmp_set(), a count is written only by its entry's owner,
  *    and an entry is freed (pid 0) after a memory barrier that follows its
