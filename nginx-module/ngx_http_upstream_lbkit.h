@@ -57,7 +57,7 @@ typedef struct {
 
     /*
      * `slow_start=`: weight ramp after a peer recovers; 0 = off.  Read by
-     * the core when it places the pool (lbk_pool_options.slow_start_us).
+     * the zone init when it places the pool (lbk_pool_options.slow_start_us).
      */
     ngx_msec_t                  slow_start;
 
@@ -113,8 +113,9 @@ typedef struct {
  *  - last check: written only by the claim owner, seqlock style: `seq` is
  *    odd while the fields are being written; readers retry (bounded) or
  *    accept a torn read of the reason text.
- * The core zeroes the records when it formats the zone, and on reload copies
- * the last-check fields (not the claim) of peers that still exist.
+ * The zone init (ngx_http_upstream_lbkit_zone.c) zeroes the records, and on
+ * reload copies the last-check fields (not the claim) of peers that still
+ * exist.
  */
 typedef struct {
     ngx_atomic_t                claim_pid;     /* 0 = unclaimed */

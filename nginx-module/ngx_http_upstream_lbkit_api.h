@@ -1,7 +1,8 @@
 /*
  * ngx_http_upstream_lbkit_api.h - dynamic membership of lbkit upstreams and
  * the NGINX Plus–compatible REST API (ngx_http_upstream_lbkit_api.c), as the
- * module's core calls them.
+ * module's core (ngx_http_upstream_lbkit_module.c) and zone
+ * (ngx_http_upstream_lbkit_zone.c) call them.
  *
  * Every lbkit upstream has room for `lbkit_capacity` servers: its pool, peer
  * table, check records and ledger are sized for that many ids, and ids above
