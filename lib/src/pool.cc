@@ -206,9 +206,7 @@ bool admin_excluded(const PeerSlot &s) {
 }
 
 bool PickContext::usable(uint32_t id) {
-  if (tried_ != nullptr && id / 64 < tried_words_ &&
-      (tried_[id / 64] >> (id % 64)) & 1u)
-    return false;
+  if (tried(id)) return false;
   for (int i = 0; i < n_excluded_; ++i)
     if (excluded_[i] == id) return false;
   const PeerSlot &s = pool_->slots[id];
