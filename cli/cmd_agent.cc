@@ -284,11 +284,8 @@ class Agent {
   // ---- answering --------------------------------------------------------
   std::string answer(const std::string &request, const std::string &peer) {
     if (!opts_.state_path.empty()) reload_state_if_changed();
-    std::string name = request;
-    while (!name.empty() && (name.back() == '\r' || name.back() == ' ' || name.back() == '\t'))
-      name.pop_back();
-    const size_t start = name.find_first_not_of(" \t");
-    name = start == std::string::npos ? "" : name.substr(start);
+    const AgentRequest asked = parse_agent_request(request);
+    const std::string &name = asked.name;
     if (name.empty())
       return agent_comment_line("no server name received: set agent-send \"POOL/SERVER\\n\"");
     if (!have_state_) return agent_comment_line("no verdict yet (first probes running)");
@@ -302,21 +299,9 @@ class Agent {
       }
       return agent_comment_line(why);
     }
-    const size_t slash = name.find('/');
-    const std::string pool_name = slash == std::string::npos ? "" : name.substr(0, slash);
-    const std::string server = slash == std::string::npos ? name : name.substr(slash + 1);
     const PoolState *found_pool = nullptr;
-    const NodeState *found = nullptr;
     int matches = 0;
-    for (const PoolState &p : state_.pools) {
-      if (!pool_name.empty() && p.name != pool_name) continue;
-      for (const NodeState &n : p.nodes)
-        if (n.name == server || url_host_port_text(n.url) == server) {
-          found_pool = &p;
-          found = &n;
-          ++matches;
-        }
-    }
+    const NodeState *found = find_agent_node(state_, asked, &found_pool, &matches);
     if (matches != 1) {
       const std::string what = matches == 0 ? "unknown server" : "ambiguous server (name the pool)";
       const std::string logged_name = log_escape(name);

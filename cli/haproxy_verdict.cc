@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "haproxy_commands.h"
 #include "lbkit.h"
 #include "score.h"
 
@@ -97,6 +98,35 @@ std::string agent_comment_line(const std::string &text) {
   HaproxyVerdict v;
   v.reason = text;
   return agent_reply_line(v);
+}
+
+AgentRequest parse_agent_request(const std::string &line) {
+  AgentRequest r;
+  const size_t end = line.find_last_not_of(" \t\r");
+  if (end == std::string::npos) return r;
+  const size_t start = line.find_first_not_of(" \t");  // <= end
+  r.name = line.substr(start, end + 1 - start);
+  const size_t slash = r.name.find('/');
+  if (slash != std::string::npos) r.pool = r.name.substr(0, slash);
+  r.server = slash == std::string::npos ? r.name : r.name.substr(slash + 1);
+  return r;
+}
+
+const NodeState *find_agent_node(const State &state, const AgentRequest &request,
+                                 const PoolState **pool, int *matches) {
+  const NodeState *found = nullptr;
+  *matches = 0;
+  *pool = nullptr;
+  for (const PoolState &p : state.pools) {
+    if (!request.pool.empty() && p.name != request.pool) continue;
+    for (const NodeState &n : p.nodes)
+      if (n.name == request.server || url_host_port_text(n.url) == request.server) {
+        *pool = &p;
+        found = &n;
+        ++*matches;
+      }
+  }
+  return *matches == 1 ? found : nullptr;
 }
 
 }  // namespace lbctl

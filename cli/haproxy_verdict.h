@@ -51,4 +51,19 @@ std::string agent_reply_line(const HaproxyVerdict &verdict);
 // A comment-only reply (unknown server, no verdict yet): changes nothing.
 std::string agent_comment_line(const std::string &text);
 
+// What one agent-send line asks: "POOL/SERVER" or "SERVER" (blanks and a
+// CR at either end are not part of it).  SERVER is a node's name or its
+// URL's host:port.
+struct AgentRequest {
+  std::string name;    // the line trimmed; empty: nothing was asked
+  std::string pool;    // empty: any pool
+  std::string server;
+};
+AgentRequest parse_agent_request(const std::string &line);
+
+// The node @p request names in @p state, with its pool in *@p pool:
+// nullptr unless exactly one node matches (*@p matches says how many).
+const NodeState *find_agent_node(const State &state, const AgentRequest &request,
+                                 const PoolState **pool, int *matches);
+
 }  // namespace lbctl

@@ -112,6 +112,15 @@ bool tracks_in_flight(const PoolHeader &h) {
   return h.balance_factor != 0 || h.method == METHOD_PEAK_EWMA;
 }
 
+// Whether the suspect rule can be read (peak_ewma and fastest read it, any
+// method with suspect_all): only then does a peer becoming busy read the
+// clock (became_busy()).
+bool tracks_busy(const PoolHeader &h) {
+  return h.suspect_floor_us.load(std::memory_order_relaxed) != 0 &&
+         (h.suspect_all.load(std::memory_order_relaxed) != 0 ||
+          h.method == METHOD_PEAK_EWMA || h.method == METHOD_FASTEST);
+}
+
 void bump(std::atomic<uint64_t> &counter) {
   counter.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -197,9 +206,7 @@ bool admin_excluded(const PeerSlot &s) {
 }
 
 bool PickContext::usable(uint32_t id) {
-  if (tried_ != nullptr && id / 64 < tried_words_ &&
-      (tried_[id / 64] >> (id % 64)) & 1u)
-    return false;
+  if (tried(id)) return false;
   for (int i = 0; i < n_excluded_; ++i)
     if (excluded_[i] == id) return false;
   const PeerSlot &s = pool_->slots[id];
@@ -366,7 +373,10 @@ bool evaluate_panic(lbk_pool *pool) {
 // A peer's active count went from 0 to 1: the suspect rule counts from
 // now, unless its last completed request stalled (a peer whose requests
 // time out stays suspect through the moments it has none in flight).
+// Only the suspect rule reads busy_since: without it, no clock read here
+// (lbk_pool_set_suspect() stamps the peers already busy when it turns on).
 void became_busy(lbk_pool *pool, PeerSlot &s) {
+  if (!tracks_busy(*pool->header)) return;
   if (s.last_fail_us.load(std::memory_order_relaxed) >
       s.last_ok_us.load(std::memory_order_relaxed))
     return;
@@ -1079,9 +1089,21 @@ LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
 LBK_EXTERN int lbk_pool_set_suspect(lbk_pool *pool, uint64_t floor_us,
                                     int all_methods) {
   if (int rc = check_pool(pool)) return rc;
-  pool->header->suspect_floor_us.store(floor_us, std::memory_order_relaxed);
-  pool->header->suspect_all.store(all_methods && floor_us ? 1 : 0,
-                                  std::memory_order_relaxed);
+  PoolHeader &h = *pool->header;
+  bool tracked = tracks_busy(h);
+  h.suspect_floor_us.store(floor_us, std::memory_order_relaxed);
+  h.suspect_all.store(all_methods && floor_us ? 1 : 0, std::memory_order_relaxed);
+  if (!tracked && tracks_busy(h)) {
+    // became_busy() kept no time while the rule was off: the peers busy
+    // now count from now
+    uint64_t now = pool_now(pool);
+    for (uint32_t id = 0; id < pool->header->max_peers; ++id) {
+      PeerSlot &s = pool->slots[id];
+      if (s.in_use.load(std::memory_order_acquire) &&
+          s.active.load(std::memory_order_relaxed) != 0)
+        s.busy_since_us.store(now, std::memory_order_relaxed);
+    }
+  }
   return 0;
 }
 
@@ -1187,7 +1209,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     // a failure after no progress for longer than the suspect floor (a read
     // timeout, typically) is a stall: see PickContext::suspect()
     uint64_t floor = pool->header->suspect_floor_us.load(std::memory_order_relaxed);
-    if (floor != 0 && now - std::max(s.busy_since_us.load(std::memory_order_relaxed),
+    if (tracks_busy(*pool->header) && now - std::max(s.busy_since_us.load(std::memory_order_relaxed),
                                      s.last_ok_us.load(std::memory_order_relaxed)) > floor)
       s.last_fail_us.store(now, std::memory_order_relaxed);
     record_failure_window(pool, s, now);

@@ -156,6 +156,16 @@ class PickContext {
     if (n_excluded_ < MAX_EXCLUDED) excluded_[n_excluded_++] = id;
   }
   bool panic() const { return panic_; }
+  // Did the caller mark @p id tried (an earlier attempt of the request)?
+  bool tried(uint32_t id) const {
+    return tried_ != nullptr && id / 64 < tried_words_ && ((tried_[id / 64] >> (id % 64)) & 1u);
+  }
+  // How many peers the caller marked tried: the earlier attempts.
+  size_t tried_count() const {
+    size_t n = 0;
+    for (size_t i = 0; i < tried_words_; ++i) n += static_cast<size_t>(__builtin_popcountll(tried_[i]));
+    return n;
+  }
 
   static constexpr int MAX_EXCLUDED = 8;
 

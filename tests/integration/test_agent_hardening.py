@@ -8,6 +8,10 @@
   waiting for its line; bytes do not extend a connection's time);
 - with RLIMIT_NOFILE at 64 and 300 connections held open, the agent keeps
   answering and writes a few lines, not a log flood (bytes counted);
+- when accept() itself fails (the limit lowered under the running agent so
+  that no descriptor is free), the agent pauses its listener instead of
+  spinning (CPU time counted), says so once, and answers again once
+  descriptors are free;
 - requested names are logged escaped (no raw ESC or CR);
 - a FIFO at --state does not hang requests; a corrupt state file is read and
   logged once per change of the file, a stale one once a minute, not per
@@ -142,6 +146,13 @@ def poll_during(port, seconds, request="api/a\n"):
     return out
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of process @pid so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class AgentHardeningTest(unittest.TestCase):
     def setUp(self):
         self.tmp = lbktest.tempdir()
@@ -196,6 +207,43 @@ class AgentHardeningTest(unittest.TestCase):
         self.check_polls(polls)
         self.assertIn(b"at most 32 connections (descriptor limit 64", log)
         self.assertLess(len(log), 4096, log[:2000])
+
+    def test_accept_errors_pause_instead_of_spinning(self):
+        fresh_state(self.state)
+        agent = Agent(self.tmp.name, self.state)
+        pid = agent.proc.p.pid
+        clients = []
+        try:
+            self.assertTrue(ask_agent(agent.port, "api/a\n").startswith("ready"))
+            # No free descriptor below the new limit: every accept fails
+            # (EMFILE) while the connections wait in the listen queue.
+            soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+            used = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+            lowest_free = next(fd for fd in range(len(used) + 1) if fd not in used)
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, hard))
+            cpu_before = cpu_seconds(pid)
+            for _ in range(5):
+                c = socket.create_connection(("127.0.0.1", agent.port), timeout=5)
+                c.sendall(b"api/a\n")
+                clients.append(c)
+            time.sleep(3)
+            spent = cpu_seconds(pid) - cpu_before
+            # paused 50 ms doubling to 1 s: a handful of wake-ups, not a loop
+            self.assertLess(spent, 0.25, "the agent spun on accept errors")
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+            # the waiting connections are answered after the current pause
+            for c in clients:
+                c.settimeout(5)
+                self.assertTrue(c.recv(4096).startswith(b"ready"))
+            self.assertTrue(ask_agent(agent.port, "api/a\n").startswith("ready"))
+        finally:
+            for c in clients:
+                c.close()
+            rc = agent.stop()
+        log = agent.log()
+        self.assertEqual(rc, 0, log[-2000:])
+        self.assertEqual(log.count(b"cannot accept a connection: Too many open files"), 1, log)
+        self.assertLess(len(log), 1024, log[:1000])
 
     def test_names_are_logged_escaped(self):
         fresh_state(self.state)

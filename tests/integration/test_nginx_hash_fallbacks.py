@@ -5,10 +5,13 @@
 - a key whose first 21 candidates (rehashes, ring points, draws) are all
   unusable goes round robin too;
 - a `down` server's keys go where nginx sends them;
+- nginx counts a request's 21 misses over all its attempts (a retry after
+  a refused connection resumes the count): lbkit's picks do the same;
 - a single server, and every server down (502, "no live upstreams");
 - `backup`: nginx's hash and random refuse it; lbkit's accept it and use
   the backups only when no primary is usable (documented extension).
 """
+import socket
 import unittest
 
 from nginx_harness import (Backends, Nginx, NginxTestCase, config_test,
@@ -59,6 +62,47 @@ class HashFallbacks(NginxTestCase):
                         if want != got:
                             mismatched.append((key, want, got))
                     self.assertEqual(mismatched, [])
+
+    def test_misses_are_counted_over_the_retries_of_a_request(self):
+        # nginx's rehashes of "key-1" over 40 servers of weight 1 land on
+        # 20, 6, 4, 38, 21, 8, 23, 34, 23, 24, 28, 12, 24, 16, 37, 38, 11,
+        # 28, 3, 38, 34, then 26 (crc32 as nginx computes it).  Server 20
+        # refuses connections (bound, not listening; max_fails=0), 26 and 0
+        # answer, the others are down.  The first attempt takes 20 and is
+        # refused; the retry resumes after it and misses 20 times: 20 misses
+        # in the request, not more than 20, so nginx's hash still decides,
+        # and sends the key to 26.  (Counted per attempt from the first
+        # rehash, the refused server would make a 21st miss, and round robin
+        # would send it to server 0.)
+        self.assert_both_answer({20: None, 0: "zero", 26: "twenty-six"}, "twenty-six")
+        # Server 0 refuses, 1 and 26 answer: 21 misses, round robin takes
+        # 0, the first in order, and is refused.  The retry goes round
+        # robin at once (the request has missed 21 times), to 1; a replay
+        # that allowed one more rehash for the refused server would reach
+        # 26 by hash.
+        self.assert_both_answer({0: None, 1: "one", 26: "twenty-six"}, "one")
+
+    def assert_both_answer(self, layout, want):
+        """40 servers of weight 1: layout maps an index to a backend's name,
+        or to None for one that refuses connections (max_fails=0); the
+        others are down.  Both upstreams send "key-1" to @want, after one
+        refused attempt each."""
+        names = [n for n in layout.values() if n]
+        with Backends(names) as be, socket.socket() as refusing:
+            refusing.bind(("127.0.0.1", 0))
+            servers = []
+            for i in range(40):
+                if i not in layout:
+                    servers.append(f"127.0.0.2:{20000 + i} down")
+                elif layout[i] is None:
+                    servers.append(f"127.0.0.1:{refusing.getsockname()[1]} max_fails=0")
+                else:
+                    servers.append(f"127.0.0.1:{be.ports[layout[i]]}")
+            method = "hash $arg_k"
+            with Nginx(pair(method, method, servers), workers=1) as ngx:
+                self.assertEqual(ngx.get("/builtin?k=key-1"), (200, want))
+                self.assertEqual(ngx.get("/lbk?k=key-1"), (200, want))
+                self.assertEqual(ngx.log().count("Connection refused"), 2, ngx.log())
 
     def test_random_with_most_servers_down_always_answers(self):
         with Backends(["x", "y"]) as be:

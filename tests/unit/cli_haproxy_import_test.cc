@@ -126,6 +126,40 @@ TEST(AgentReply, OnlyWordsHaproxy26Knows) {
   EXPECT_EQ(agent_comment_line("unknown server 'x'"), "#lbkit: unknown server 'x'\n");
 }
 
+TEST(AgentRequest, TrimsSplitsAndFindsOneNode) {
+  AgentRequest r = parse_agent_request(" \tapi/a \r");
+  EXPECT_EQ(r.name, "api/a");
+  EXPECT_EQ(r.pool, "api");
+  EXPECT_EQ(r.server, "a");
+  EXPECT_EQ(parse_agent_request(" \r").name, "");
+  EXPECT_EQ(parse_agent_request("\r\r").name, "");
+  r = parse_agent_request("127.0.0.1:9");
+  EXPECT_EQ(r.pool, "");
+  EXPECT_EQ(r.server, "127.0.0.1:9");
+  State st;
+  for (const char *pool_name : {"api", "rpc"}) {
+    PoolState p;
+    p.name = pool_name;
+    NodeState n;
+    n.name = "a";
+    n.url = std::string("http://127.0.0.1:") + (p.name == "api" ? "9" : "10") + "/";
+    p.nodes.push_back(n);
+    st.pools.push_back(p);
+  }
+  const PoolState *pool = nullptr;
+  int matches = 0;
+  EXPECT_EQ(find_agent_node(st, parse_agent_request("a"), &pool, &matches), nullptr);
+  EXPECT_EQ(matches, 2);  // ambiguous without the pool
+  const NodeState *n = find_agent_node(st, parse_agent_request("rpc/a"), &pool, &matches);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(pool->name, "rpc");
+  n = find_agent_node(st, parse_agent_request("127.0.0.1:9"), &pool, &matches);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(pool->name, "api");
+  EXPECT_EQ(find_agent_node(st, parse_agent_request("web/a"), &pool, &matches), nullptr);
+  EXPECT_EQ(matches, 0);
+}
+
 TEST(ImportCommon, DurationsAndDetection) {
   uint32_t ms = 0;
   ASSERT_TRUE(parse_foreign_duration_ms("1500", ms));

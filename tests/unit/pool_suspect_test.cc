@@ -149,4 +149,20 @@ TEST(Suspect, RoundRobinIgnoresItByDefault) {
   EXPECT_EQ(peek(f, 4), "abab");
 }
 
+// A method that does not read the rule keeps no busy time; turned on for
+// every method, the rule counts a peer busy since before from the moment
+// it was turned on, not from the clock's origin.
+TEST(Suspect, TurnedOnWhileAPeerIsBusyCountsFromThen) {
+  PoolFixture f("round_robin");
+  f.add("a");
+  uint32_t b = f.add("b");
+  serve(f, 4);
+  f.hold(b, 1);
+  f.clock.now_us += 100000;  // far past the floor, while nobody looked
+  ASSERT_EQ(lbk_pool_set_suspect(f.pool, 20000, 1), 0);
+  EXPECT_EQ(peek(f, 4), "abab");  // busy 0 ms as the rule counts
+  f.clock.now_us += 21000;
+  EXPECT_EQ(peek(f, 4), "aaaa");
+}
+
 }  // namespace

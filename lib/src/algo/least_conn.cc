@@ -10,9 +10,11 @@
 // b), and a peer that comes back gets no burst.
 //
 // Structure: one tournament tree in the pool's shared block, after the
-// peer slots (pool_layout.h): leaf i stands for peer id i, and every node
-// holds a copy of the key of the first peer of its subtree (backups order
-// after every primary), so that a level of the tree is one cache line.  A
+// peer slots (pool_layout.h).  Leaf i stands for peer id i; every node
+// holds the id of the first peer of its subtree (backups order after every
+// primary), and each peer's rank (its key and pass, as last ordered) sits
+// in an array of its own: at 1,024 peers the nodes take 8 KiB and the
+// ranks 16 KiB, so a pick's climb stays in the first-level cache.  A
 // pick reads the root: O(1) when the best peer is usable; a peer unusable
 // at pick time (tried, full, failed window, ejected) is passed over with a
 // best-first search that pushes the siblings along its path, O(log n) per
@@ -45,6 +47,7 @@ constexpr uint32_t NONE = UINT32_MAX;
 constexpr uint32_t SCAN = UINT32_MAX - 1;  // search(): let the scan decide
 constexpr uint64_t STRIDE = uint64_t{1} << 32;  // pass step of weight 1
 constexpr uint64_t BACKUP_BIT = uint64_t{1} << 63;
+constexpr uint64_t EMPTY_KEY = UINT64_MAX;  // above every peer's key
 constexpr uint32_t ACTIVE_CAP = (uint32_t{1} << 31) - 1;
 constexpr int MAX_PASSED_OVER = 32;
 constexpr int MAX_DEPTH = 18;  // log2 of the leaves for LBK_PEERS_MAX
@@ -58,36 +61,34 @@ struct alignas(64) Area {
   std::atomic<uint32_t> built;  // 0: never
 };
 
-// A peer's place in the order.
+// A peer's counts as the tree knows them.
 struct Leaf {
   std::atomic<uint32_t> active;  // the count the tree orders by
   uint32_t weight;               // effective weight; 0: not in the tree
-  uint64_t pass;
 };
 
-// A tree node: the key of the first peer of its subtree.  key is
-// (backup << 63) | floor(min(active, 2^31 - 1) * 2^32 / weight): distinct
-// fractions active / weight with weights up to 65535 differ by more than
-// 2^-32, so the floor keeps their order and their ties exactly.
-struct alignas(32) Node {
+// A peer's place in the order.  key is (backup << 63) |
+// floor(min(active, 2^31 - 1) * 2^32 / weight): distinct fractions
+// active / weight with weights up to 65535 differ by more than 2^-32, so
+// the floor keeps their order and their ties exactly.  Rank max_peers is
+// the empty subtree's (EMPTY_KEY); a node holds that index for "none".
+struct Rank {
   uint64_t key;
   uint64_t pass;
-  uint32_t id;  // NONE: empty subtree
 };
 
-constexpr Node EMPTY = {UINT64_MAX, 0, NONE};
-
-static_assert(sizeof(Area) % 64 == 0 && sizeof(Leaf) == 16 &&
-                  sizeof(Node) == 32 && LBK_WEIGHT_MAX <= 65535,
+static_assert(sizeof(Area) % 64 == 0 && sizeof(Leaf) == 8 &&
+                  sizeof(Rank) == 16 && LBK_WEIGHT_MAX <= 65535,
               "area layout");
 
-// The area: [Area][Leaf x max_peers][Node x 2 leaves] (node 1 is the root,
-// leaf i is node leaves + i).
+// The area: [Area][Leaf x max_peers][Rank x max_peers + 1][node id x 2
+// leaves] (node 1 is the root, leaf i is node leaves + i).
 struct View {
   Area *area;
   Leaf *leaf;
-  Node *node;
-  uint32_t max_peers;
+  Rank *rank;
+  uint32_t *node;
+  uint32_t max_peers;  // also the empty subtree's id in node[]
 };
 
 uint32_t leaves_for(uint32_t max_peers) {
@@ -96,9 +97,12 @@ uint32_t leaves_for(uint32_t max_peers) {
   return n;
 }
 
-size_t leaf_bytes(uint32_t max_peers) {
-  size_t b = sizeof(Leaf) * size_t{max_peers};
-  return (b + 63) / 64 * 64;
+size_t round_up64(size_t b) { return (b + 63) / 64 * 64; }
+
+size_t leaf_bytes(uint32_t max_peers) { return round_up64(sizeof(Leaf) * size_t{max_peers}); }
+
+size_t rank_bytes(uint32_t max_peers) {
+  return round_up64(sizeof(Rank) * (size_t{max_peers} + 1));
 }
 
 View view_of(const lbk_pool *pool) {
@@ -106,8 +110,10 @@ View view_of(const lbk_pool *pool) {
   v.max_peers = pool->header->max_peers;
   v.area = reinterpret_cast<Area *>(pool->slots + v.max_peers);
   v.leaf = reinterpret_cast<Leaf *>(v.area + 1);
-  v.node = reinterpret_cast<Node *>(reinterpret_cast<char *>(v.leaf) +
+  v.rank = reinterpret_cast<Rank *>(reinterpret_cast<char *>(v.leaf) +
                                     leaf_bytes(v.max_peers));
+  v.node = reinterpret_cast<uint32_t *>(reinterpret_cast<char *>(v.rank) +
+                                        rank_bytes(v.max_peers));
   return v;
 }
 
@@ -115,42 +121,54 @@ bool passes_before(uint64_t a, uint64_t b) {
   return static_cast<int64_t>(a - b) < 0;  // wraps after 2^63
 }
 
-// Does @p a go before @p b?  Without branches: the outcome is data
-// dependent, a mispredicted branch per tree level would cost more than
-// the comparison.  EMPTY's key is above every peer's.
-bool before(const Node &a, const Node &b) {
+// Does the peer ranked @p a (id @p ia) go before the one ranked @p b?
+// Without branches: the outcome is data dependent, a mispredicted branch
+// per tree level would cost more than the comparison.
+bool before(const Rank &a, uint32_t ia, const Rank &b, uint32_t ib) {
   int64_t pass = static_cast<int64_t>(a.pass - b.pass);
   return (a.key < b.key) |
-         ((a.key == b.key) & ((pass < 0) | ((pass == 0) & (a.id < b.id))));
+         ((a.key == b.key) & ((pass < 0) | ((pass == 0) & (ia < ib))));
+}
+
+bool before(const View &v, uint32_t a, uint32_t b) {
+  return before(v.rank[a], a, v.rank[b], b);
 }
 
 // The index of the first of nodes 2i and 2i + 1.
-size_t first_child(const Node *node, size_t i) {
-  return 2 * i + static_cast<size_t>(before(node[2 * i + 1], node[2 * i]));
+size_t first_child(const View &v, size_t i) {
+  return 2 * i + static_cast<size_t>(before(v, v.node[2 * i + 1], v.node[2 * i]));
 }
 
-Node node_of(const View &v, uint32_t id, bool backup) {
+// Stores peer @p id's rank from its leaf; returns what its tree leaf holds
+// (the id, or the empty subtree's when it is out of the tree).
+uint32_t rank_leaf(const View &v, uint32_t id, bool backup) {
   const Leaf &l = v.leaf[id];
-  if (l.weight == 0) return EMPTY;
+  if (l.weight == 0) return v.max_peers;
   uint64_t active = std::min(l.active.load(std::memory_order_relaxed), ACTIVE_CAP);
-  return {(backup ? BACKUP_BIT : 0) | ((active << 32) / l.weight), l.pass, id};
+  v.rank[id].key = (backup ? BACKUP_BIT : 0) | ((active << 32) / l.weight);
+  return id;
 }
 
-// Re-orders the path above leaf @p id after its key changed.
+// Re-orders the path above leaf @p id after its rank changed.
 void sift(const View &v, uint32_t id, bool backup) {
-  Node *node = v.node;
+  uint32_t *node = v.node;
   size_t i = size_t{v.area->leaves} + id;
-  // The first of the subtree climbed so far stays in registers: a level
-  // reads only the sibling.
-  Node first = node_of(v, id, backup);
+  // The first of the subtree climbed so far and its rank stay in
+  // registers: a level reads only the sibling and its rank.
+  uint32_t first = rank_leaf(v, id, backup);
+  Rank r = v.rank[first];
   node[i] = first;
   for (; i > 1; i >>= 1) {
-    const Node &sibling = node[i ^ 1];
-    uint32_t old = node[i >> 1].id;
-    if (before(sibling, first)) first = sibling;
+    uint32_t sibling = node[i ^ 1];
+    const Rank &sr = v.rank[sibling];
+    uint32_t old = node[i >> 1];
+    if (before(sr, sibling, r, first)) {
+      first = sibling;
+      r = sr;
+    }
     node[i >> 1] = first;
     // neither the subtree's first nor its key changed: nothing above does
-    if (first.id == old && old != id) break;
+    if (first == old && old != id) break;
   }
 }
 
@@ -170,7 +188,8 @@ void refresh(lbk_pool *pool, const View &v) {
       a.health_epoch == epoch)
     return;
   size_t leaves = a.leaves;
-  std::fill(v.node + leaves, v.node + 2 * leaves, EMPTY);
+  std::fill(v.node + leaves, v.node + 2 * leaves, v.max_peers);
+  v.rank[v.max_peers] = {EMPTY_KEY, 0};
   for (uint32_t id = 0; id < v.max_peers; ++id) {
     const PeerSlot &s = pool->slots[id];
     Leaf &l = v.leaf[id];
@@ -180,11 +199,12 @@ void refresh(lbk_pool *pool, const View &v) {
     l.weight = s.effective_weight.load(std::memory_order_relaxed);
     l.active.store(s.active.load(std::memory_order_relaxed),
                    std::memory_order_relaxed);
-    if (was == 0 || !passes_before(a.virtual_time, l.pass))
-      l.pass = a.virtual_time + STRIDE / l.weight;
-    v.node[leaves + id] = node_of(v, id, s.backup != 0);
+    Rank &r = v.rank[id];
+    if (was == 0 || !passes_before(a.virtual_time, r.pass))
+      r.pass = a.virtual_time + STRIDE / l.weight;
+    v.node[leaves + id] = rank_leaf(v, id, s.backup != 0);
   }
-  for (size_t i = leaves - 1; i != 0; --i) v.node[i] = v.node[first_child(v.node, i)];
+  for (size_t i = leaves - 1; i != 0; --i) v.node[i] = v.node[first_child(v, i)];
   a.generation = gen;
   a.health_epoch = epoch;
   a.built.store(1, std::memory_order_release);
@@ -200,11 +220,15 @@ struct Locked {
 // none in the tree, or SCAN when more than MAX_PASSED_OVER peers had to be
 // passed over.
 uint32_t search(PickContext &ctx, const View &v, bool backup) {
-  const Node *node = v.node;
+  const uint32_t *node = v.node;
+  // The common case: the first peer of all is usable.
+  uint32_t top = node[1];
+  if (top == v.max_peers) return NONE;
+  if (((v.rank[top].key & BACKUP_BIT) != 0) == backup && ctx.usable(top)) return top;
   // A binary min-heap of subtrees, ordered by their first peer.
   uint32_t heap[MAX_PASSED_OVER * MAX_DEPTH + 1];
   size_t n = 0;
-  auto less = [&](size_t x, size_t y) { return before(node[heap[x]], node[heap[y]]); };
+  auto less = [&](size_t x, size_t y) { return before(v, node[heap[x]], node[heap[y]]); };
   auto push = [&](uint32_t sub) {
     size_t i = n++;
     heap[i] = sub;
@@ -212,7 +236,7 @@ uint32_t search(PickContext &ctx, const View &v, bool backup) {
       std::swap(heap[i], heap[(i - 1) / 2]);
   };
   auto pop = [&]() {
-    uint32_t top = heap[0];
+    uint32_t first = heap[0];
     heap[0] = heap[--n];
     for (size_t i = 0;;) {
       size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -222,20 +246,21 @@ uint32_t search(PickContext &ctx, const View &v, bool backup) {
       std::swap(heap[i], heap[m]);
       i = m;
     }
-    return top;
+    return first;
   };
   push(1);
   for (int passed = 0; n > 0; ++passed) {
     uint32_t sub = pop();
-    const Node &first = node[sub];
-    if (first.id == NONE) return NONE;
-    bool is_backup = (first.key & BACKUP_BIT) != 0;
+    uint32_t first = node[sub];
+    if (first == v.max_peers) return NONE;
+    bool is_backup = (v.rank[first].key & BACKUP_BIT) != 0;
     if (is_backup && !backup) return NONE;  // every primary passed over
-    if (is_backup == backup && ctx.usable(first.id)) return first.id;
+    // (the root was tried above)
+    if (sub != 1 && is_backup == backup && ctx.usable(first)) return first;
     if (passed == MAX_PASSED_OVER) return SCAN;
     // the subtree without that peer: the siblings along the path to it
-    for (size_t i = size_t{v.area->leaves} + first.id; i > sub; i >>= 1)
-      if (node[i ^ 1].id != NONE) push(static_cast<uint32_t>(i ^ 1));
+    for (size_t i = size_t{v.area->leaves} + first; i > sub; i >>= 1)
+      if (node[i ^ 1] != v.max_peers) push(static_cast<uint32_t>(i ^ 1));
   }
   return NONE;
 }
@@ -278,11 +303,12 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
       // The winner counts the request the pool is about to admit, and
       // takes its stride.
       Leaf &l = v.leaf[id];
+      Rank &r = v.rank[id];
       l.active.store(ctx.slot(id).active.load(std::memory_order_relaxed) + 1,
                      std::memory_order_relaxed);
-      if (passes_before(v.area->virtual_time, l.pass))
-        v.area->virtual_time = l.pass;
-      l.pass += STRIDE / l.weight;
+      if (passes_before(v.area->virtual_time, r.pass))
+        v.area->virtual_time = r.pass;
+      r.pass += STRIDE / l.weight;
       sift(v, id, backup);
     }
   }
@@ -293,8 +319,8 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 }  // namespace
 
 size_t least_conn_area_size(uint32_t max_peers) {
-  return sizeof(Area) + leaf_bytes(max_peers) +
-         2 * sizeof(Node) * size_t{leaves_for(max_peers)};
+  return sizeof(Area) + leaf_bytes(max_peers) + rank_bytes(max_peers) +
+         round_up64(2 * sizeof(uint32_t) * size_t{leaves_for(max_peers)});
 }
 
 void least_conn_area_format(void *area, uint32_t max_peers) {
@@ -302,6 +328,8 @@ void least_conn_area_format(void *area, uint32_t max_peers) {
   a->leaves = leaves_for(max_peers);
   Leaf *leaf = reinterpret_cast<Leaf *>(a + 1);
   for (uint32_t i = 0; i < max_peers; ++i) new (&leaf[i]) Leaf();
+  Rank *rank = reinterpret_cast<Rank *>(reinterpret_cast<char *>(leaf) + leaf_bytes(max_peers));
+  for (uint32_t i = 0; i <= max_peers; ++i) rank[i] = {EMPTY_KEY, 0};
 }
 
 void least_conn_active_changed(lbk_pool *pool, uint32_t id) {

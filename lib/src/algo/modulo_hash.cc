@@ -8,7 +8,11 @@
 // unusable member (or one over the load bound) leads to the next attempt.
 // As nginx, an empty key, a tier of one member and 21 unusable attempts
 // end in round robin (with a load bound, which nginx lacks, in a scan of
-// the members).  Finding the member is a binary search over cumulative
+// the members).  nginx counts the unusable attempts over the whole request
+// and resumes a retry after the attempt the previous try took; a pick
+// replays the attempts from the first, and does not count as a miss the
+// first attempt that lands on each peer the request already tried (that
+// attempt took it then): the same misses, the same decision.  Finding the member is a binary search over cumulative
 // weights: O(log n).
 //
 // On change: add, remove and weight changes rebuild the cumulative weights;
@@ -18,6 +22,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 #include "algo/hash_common.h"
 #include "algo/methods.h"
@@ -43,8 +48,12 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
   LoadBound bound(ctx, tier);
   uint64_t sum = 0;
   size_t pos = 0;
-  for (size_t rehash = 0, steps = hash_walk_steps(bound); rehash < steps;
-       ++rehash) {
+  // the peers of earlier attempts met so far in the replay (nginx has no
+  // load bound: with one, every unusable attempt counts)
+  uint32_t taken[32];
+  size_t n_taken = 0, pending = bound.bounded() ? 0 : std::min(ctx.tried_count(), std::size(taken));
+  size_t steps = hash_walk_steps(bound), misses = 0;
+  for (size_t rehash = 0; misses < steps; ++rehash) {
     uLong crc = crc32(0L, Z_NULL, 0);
     if (rehash > 0) {
       char digits[16];
@@ -58,8 +67,14 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
     uint64_t w = sum % tier.total_weight;
     pos = static_cast<size_t>(std::upper_bound(ends.begin(), ends.end(), w) -
                               ends.begin());
-    if (bound.allows(ctx, tier, pos) && ctx.usable(tier.ids[pos]))
-      return tier.ids[pos];
+    uint32_t id = tier.ids[pos];
+    if (bound.allows(ctx, tier, pos) && ctx.usable(id)) return id;
+    if (n_taken < pending && ctx.tried(id) &&
+        std::find(taken, taken + n_taken, id) == taken + n_taken) {
+      taken[n_taken++] = id;
+      continue;
+    }
+    ++misses;
   }
   return hash_walk_failed(ctx, tier, pos, bound);
 }
