@@ -28,6 +28,7 @@
 #include <new>
 
 #include "algo/methods.h"
+#include "api.h"
 #include "bits.h"
 #include "error_internal.h"
 #include "health/check_internal.h"
@@ -309,6 +310,7 @@ void refresh_cache(lbk_pool *pool, bool must_wait) {
   cur = pool->cache.load(std::memory_order_seq_cst);
   gen = pool->header->topology_generation.load(std::memory_order_acquire);
   if (cur != nullptr && cur->topology_generation == gen) return;
+  if (cur != nullptr) pool->retired.reserve(pool->retired.size() + 1);
   PoolCache *fresh;
   {
     WordLock lock(pool->header->config_lock);
@@ -429,10 +431,9 @@ int check_peer(const lbk_pool *pool, uint32_t id) {
 int resolve_options(lbk_pool_options *o, const lbk_pool_options *in) {
   lbk_pool_options defaults = LBK_POOL_OPTIONS_INIT;
   *o = in ? *in : defaults;
-  if (o->version != LBK_POOL_OPTIONS_VERSION)
-    return set_error(LBK_EINVAL, "pool options version %u is not %d "
-                     "(initialise with LBK_POOL_OPTIONS_INIT)",
-                     o->version, LBK_POOL_OPTIONS_VERSION);
+  if (int rc = check_version(o->version, LBK_POOL_OPTIONS_VERSION,
+                             "pool options", "LBK_POOL_OPTIONS_INIT"))
+    return rc;
   if (o->max_peers == 0 || o->max_peers > LBK_PEERS_MAX)
     return set_error(LBK_ERANGE, "max_peers %u is out of range 1..%d",
                      o->max_peers, LBK_PEERS_MAX);
@@ -795,6 +796,7 @@ LBK_EXTERN const char *lbk_method_canonical(const char *name) {
 }
 
 LBK_EXTERN int lbk_pool_create(lbk_pool **out, const lbk_pool_options *opts) {
+  lbk::clear_error();
   if (out == nullptr) return set_error(LBK_EINVAL, "out is NULL");
   *out = nullptr;
   lbk_pool_options o;
@@ -819,6 +821,7 @@ LBK_EXTERN int lbk_pool_create(lbk_pool **out, const lbk_pool_options *opts) {
 LBK_EXTERN int lbk_pool_place(lbk_pool **out, void *mem, size_t size,
                               const lbk_pool_options *opts,
                               unsigned int flags) {
+  lbk::clear_error();
   if (out == nullptr || mem == nullptr)
     return set_error(LBK_EINVAL, "out or mem is NULL");
   *out = nullptr;
@@ -904,13 +907,13 @@ void bump_topology(lbk_pool *pool) {
 }  // namespace
 
 LBK_EXTERN int lbk_pool_add(uint32_t *out_id, lbk_pool *pool,
-                            const lbk_peer_config *peer) {
+                            const lbk_peer_config *peer) try {
+  lbk::clear_error();
   if (int rc = check_pool(pool)) return rc;
   if (peer == nullptr) return set_error(LBK_EINVAL, "peer config is NULL");
-  if (peer->version != LBK_PEER_CONFIG_VERSION)
-    return set_error(LBK_EINVAL, "peer config version %u is not %d "
-                     "(initialise with LBK_PEER_CONFIG_INIT)", peer->version,
-                     LBK_PEER_CONFIG_VERSION);
+  if (int rc = check_version(peer->version, LBK_PEER_CONFIG_VERSION,
+                             "peer config", "LBK_PEER_CONFIG_INIT"))
+    return rc;
   int rc = 0;
   if (!valid_name(peer->name, "peer name", &rc)) return rc;
   if (peer->address != nullptr && std::strlen(peer->address) >= LBK_ADDRESS_MAX)
@@ -935,6 +938,8 @@ LBK_EXTERN int lbk_pool_add(uint32_t *out_id, lbk_pool *pool,
                        "(max_peers %u)", peer->name, h.max_peers);
     free_id = limit;
   }
+  // The only step that allocates comes first: if it throws, nothing changed.
+  pool->index_ids.emplace(peer->name, free_id);
   PeerSlot &s = pool->slots[free_id];
   reset_slot(s);
   copy_text(s.name, sizeof s.name, peer->name);
@@ -952,21 +957,21 @@ LBK_EXTERN int lbk_pool_add(uint32_t *out_id, lbk_pool *pool,
   h.peer_count.fetch_add(1, std::memory_order_acq_rel);
   if (free_id >= limit) h.id_limit.store(free_id + 1, std::memory_order_release);
   pool->index_free.erase(free_id);
-  pool->index_ids.emplace(s.name, free_id);
   bump_topology(pool);
   if (out_id) *out_id = free_id;
   return 0;
-}
+} LBK_API_CATCH
 
-LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) {
+LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) try {
+  lbk::clear_error();
   if (int rc = check_pool(pool)) return rc;
   PoolHeader &h = *pool->header;
   WordLock lock(h.config_lock);
   if (int rc = check_peer(pool, id)) return rc;
   sync_index(pool);
   PeerSlot &s = pool->slots[id];
+  pool->index_free.insert(id);  // allocates: first, so a throw changes nothing
   pool->index_ids.erase(s.name);
-  pool->index_free.insert(id);
   s.in_use.store(0, std::memory_order_release);
   // The removed peer's in-flight requests leave the pool's total now; their
   // releases are ignored.
@@ -976,10 +981,11 @@ LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) {
   h.peer_count.fetch_sub(1, std::memory_order_acq_rel);
   bump_topology(pool);
   return 0;
-}
+} LBK_API_CATCH
 
 LBK_EXTERN int lbk_pool_find(uint32_t *out_id, const lbk_pool *pool,
                              const char *name) {
+  lbk::clear_error();
   if (int rc = check_pool(pool)) return rc;
   if (out_id == nullptr || name == nullptr)
     return set_error(LBK_EINVAL, "out_id or name is NULL");
@@ -1010,6 +1016,7 @@ LBK_EXTERN uint32_t lbk_pool_next(const lbk_pool *pool, uint32_t id) {
 
 LBK_EXTERN int lbk_pool_set_weight(lbk_pool *pool, uint32_t id,
                                    uint32_t weight) {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   PeerSlot &s = pool->slots[id];
   if (weight == 0 || weight > LBK_WEIGHT_MAX)
@@ -1022,6 +1029,7 @@ LBK_EXTERN int lbk_pool_set_weight(lbk_pool *pool, uint32_t id,
 
 LBK_EXTERN int lbk_pool_set_weight_pct(lbk_pool *pool, uint32_t id,
                                        uint32_t pct) {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   PeerSlot &s = pool->slots[id];
   if (pct > 100)
@@ -1034,6 +1042,7 @@ LBK_EXTERN int lbk_pool_set_weight_pct(lbk_pool *pool, uint32_t id,
 
 LBK_EXTERN int lbk_pool_set_state(lbk_pool *pool, uint32_t id,
                                   int admin_state) {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   PeerSlot &s = pool->slots[id];
   if (admin_state < LBK_ADMIN_UP || admin_state > LBK_ADMIN_DOWN)
@@ -1056,6 +1065,7 @@ LBK_EXTERN int lbk_pool_set_state(lbk_pool *pool, uint32_t id,
 
 LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
                                       uint32_t max_conns) {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   pool->slots[id].max_conns.store(max_conns, std::memory_order_relaxed);
   bump(pool->header->generation);
@@ -1065,6 +1075,7 @@ LBK_EXTERN int lbk_pool_set_max_conns(lbk_pool *pool, uint32_t id,
 LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
                                         uint32_t max_fails,
                                         uint32_t fail_timeout_ms) {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   PeerSlot &s = pool->slots[id];
   // Picks read these words without the lock; each store is one aligned
@@ -1078,6 +1089,7 @@ LBK_EXTERN int lbk_pool_set_fail_limits(lbk_pool *pool, uint32_t id,
 
 LBK_EXTERN int lbk_pool_set_suspect(lbk_pool *pool, uint64_t floor_us,
                                     int all_methods) {
+  lbk::clear_error();
   if (int rc = check_pool(pool)) return rc;
   pool->header->suspect_floor_us.store(floor_us, std::memory_order_relaxed);
   pool->header->suspect_all.store(all_methods && floor_us ? 1 : 0,
@@ -1087,7 +1099,8 @@ LBK_EXTERN int lbk_pool_set_suspect(lbk_pool *pool, uint64_t floor_us,
 
 LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
                              size_t key_len, const uint64_t *tried,
-                             size_t tried_words) {
+                             size_t tried_words) try {
+  lbk::clear_error();
   if (int rc = check_pool(pool)) return rc;
   if (out_id == nullptr) return set_error(LBK_EINVAL, "out_id is NULL");
   *out_id = LBK_PEER_NONE;
@@ -1144,15 +1157,16 @@ LBK_EXTERN int lbk_pool_pick(uint32_t *out_id, lbk_pool *pool, const void *key,
   return set_error(LBK_ENOPEER, "no live peer: all %u peers are tried, down, "
                    "draining, full, failed or ejected",
                    lbk_pool_count(pool));
-}
+} LBK_API_CATCH
 
 LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
                                 const lbk_outcome *outcome) {
+  lbk::clear_error();
   if (int rc = check_pool(pool)) return rc;
-  if (outcome == nullptr || outcome->version < 1 ||
-      outcome->version > LBK_OUTCOME_VERSION)
-    return set_error(LBK_EINVAL, "outcome is NULL or its version is not 1..%d",
-                     LBK_OUTCOME_VERSION);
+  if (outcome == nullptr) return set_error(LBK_EINVAL, "outcome is NULL");
+  if (int rc = check_version(outcome->version, LBK_OUTCOME_VERSION, "outcome",
+                             "LBK_OUTCOME_INIT"))
+    return rc;
   if (outcome->result < LBK_OUTCOME_OK ||
       outcome->result > LBK_OUTCOME_CANCELLED)
     return set_error(LBK_EINVAL, "outcome result %d is not ok (0), failed (1) "
@@ -1172,8 +1186,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
   if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
   uint64_t now = pool_now(pool);
   lbk_outcome o{};
-  std::memcpy(&o, outcome, outcome->version < 2
-                  ? offsetof(lbk_outcome, bytes_sent) : sizeof o);
+  std::memcpy(&o, outcome, struct_size<lbk_outcome>(outcome->version));
   record_traffic(s, o, now);
   if (outcome->result == LBK_OUTCOME_OK) {
     s.last_ok_us.store(now, std::memory_order_relaxed);
@@ -1202,6 +1215,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
 }
 
 LBK_EXTERN int lbk_pool_peer_reset_stats(lbk_pool *pool, uint32_t id) {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   reset_stats(pool->slots[id], pool_now(pool));
   return 0;
@@ -1209,19 +1223,18 @@ LBK_EXTERN int lbk_pool_peer_reset_stats(lbk_pool *pool, uint32_t id) {
 
 LBK_EXTERN int lbk_pool_peer_info(lbk_peer_info *out, const lbk_pool *pool,
                                   uint32_t id) {
+  lbk::clear_error();
   if (out == nullptr) return set_error(LBK_EINVAL, "out is NULL");
   unsigned int version = out->version;
-  if (version < 1 || version > LBK_PEER_INFO_VERSION)
-    return set_error(LBK_EINVAL, "peer info version %u is not 1..%d",
-                     version, LBK_PEER_INFO_VERSION);
+  if (int rc = check_version(version, LBK_PEER_INFO_VERSION, "peer info",
+                             "lbk_peer_info_init()"))
+    return rc;
   if (int rc = check_peer(pool, id)) return rc;
   lbk_pool *mpool = const_cast<lbk_pool *>(pool);
   PeerSlot &s = pool->slots[id];
   uint64_t now = pool_now(pool);
   track_downtime(s, now);
-  // a version 1 caller's struct ends where version 2's fields begin
-  std::memset(out, 0, version < 2 ? offsetof(lbk_peer_info, responses)
-                                  : sizeof *out);
+  std::memset(out, 0, struct_size<lbk_peer_info>(version));
   out->version = version;
   out->id = id;
   {
@@ -1293,13 +1306,14 @@ LBK_EXTERN int lbk_pool_peer_info(lbk_peer_info *out, const lbk_pool *pool,
 
 LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
                                      uint32_t id, const lbk_check *check,
-                                     const lbk_check_result *result) {
+                                     const lbk_check_result *result) try {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   if (check == nullptr || result == nullptr)
     return set_error(LBK_EINVAL, "check or result is NULL");
-  if (result->version != LBK_CHECK_RESULT_VERSION)
-    return set_error(LBK_EINVAL, "check result version %u is not %d",
-                     result->version, LBK_CHECK_RESULT_VERSION);
+  if (int rc = check_version(result->version, LBK_CHECK_RESULT_VERSION,
+                             "check result", "lbk_check_result_init()"))
+    return rc;
   PoolHeader &h = *pool->header;
   PeerSlot &s = pool->slots[id];
   uint64_t now = pool_now(pool);
@@ -1390,13 +1404,14 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
   }
   if (out != nullptr) *out = event;
   return 0;
-}
+} LBK_API_CATCH
 
 LBK_EXTERN int lbk_pool_peer_next_check_delay(uint64_t *out_us,
                                               const lbk_pool *pool,
                                               uint32_t id,
                                               const lbk_check *check,
                                               uint64_t random) {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   if (out_us == nullptr || check == nullptr)
     return set_error(LBK_EINVAL, "out_us or check is NULL");
@@ -1413,6 +1428,7 @@ LBK_EXTERN int lbk_pool_peer_next_check_delay(uint64_t *out_us,
 
 LBK_EXTERN int lbk_pool_attach_check(lbk_pool *pool, uint32_t id,
                                      const lbk_check *check) {
+  lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   if (check == nullptr) return set_error(LBK_EINVAL, "check is NULL");
   PoolHeader &h = *pool->header;
