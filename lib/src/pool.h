@@ -2,11 +2,11 @@
 // pool and its balancing algorithms (algo/*.cc).
 //
 // A pick runs in three layers:
-//  1. pool.cc (lbk_pool_pick) acquires the process-local cache, decides
+//  1. pool_pick.cc (lbk_pool_pick) acquires the process-local cache, decides
 //     panic mode and which tier (primaries, then backups) to try;
 //  2. the method's AlgoOps::pick chooses a candidate in that tier using its
 //     own structure (schedule, ring, table, ...) and PickContext::usable();
-//  3. pool.cc admits the candidate (slow start, max_conns CAS) or retries.
+//  3. pool_pick.cc admits the candidate (slow start, max_conns CAS) or retries.
 #pragma once
 
 #include <atomic>
@@ -90,7 +90,7 @@ struct lbk_pool {
 
   // Cache publication: readers count themselves in `readers` around every
   // use of `cache`; a replaced cache is retired and freed once `readers`
-  // has been seen at zero after its replacement (see pool.cc).
+  // has been seen at zero after its replacement (see pool_cache.cc).
   std::atomic<lbk::PoolCache *> cache{nullptr};
   std::atomic<uint64_t> readers{0};
   std::mutex rebuild_mutex;
