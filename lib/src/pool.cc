@@ -230,7 +230,7 @@ LBK_EXTERN int lbk_pool_place(lbk_pool **out, void *mem, size_t size,
     if (need == 0 || size < need)
       return set_error(LBK_ELAYOUT, "placed block of %zu bytes is too small "
                        "for its %u peers", size, h->max_peers);
-    if (h->method >= METHOD_COUNT)
+    if (method_ops(h->method, h->hash_kind) == nullptr)
       return set_error(LBK_ELAYOUT, "placed block names method %u, unknown",
                        h->method);
   } else {

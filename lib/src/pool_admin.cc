@@ -214,7 +214,7 @@ LBK_EXTERN int lbk_pool_remove(lbk_pool *pool, uint32_t id) try {
   // The removed peer's in-flight requests leave the pool's total now; their
   // releases are ignored.
   uint32_t active = s.active.exchange(0);
-  if (tracks_in_flight(h))
+  if (tracks_in_flight(pool))
     h.total_active.fetch_sub(std::min<uint64_t>(active, h.total_active.load()));
   h.peer_count.fetch_sub(1, std::memory_order_acq_rel);
   bump_topology(pool);

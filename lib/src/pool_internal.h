@@ -30,7 +30,6 @@
 #include <atomic>
 #include <cstdint>
 
-#include "algo/methods.h"
 #include "error_internal.h"
 #include "pool.h"
 
@@ -48,12 +47,12 @@ inline void bump(std::atomic<uint64_t> &counter) {
   counter.fetch_add(1, std::memory_order_acq_rel);
 }
 
-// Whether picks and releases keep the pool's in-flight total: only the
-// methods that read it (bounded load, peak_ewma), so that the others do not
-// share one contended counter between every process of the pool.  Method
-// and balance factor are fixed when the pool is created.
-inline bool tracks_in_flight(const PoolHeader &h) {
-  return h.balance_factor != 0 || h.method == METHOD_PEAK_EWMA;
+// Whether picks and releases keep the pool's in-flight total: only when
+// something reads it (bounded load, AlgoOps::reads_in_flight), so that
+// other pools do not share one contended counter between every process.
+// Method and balance factor are fixed when the pool is created.
+inline bool tracks_in_flight(const lbk_pool *pool) {
+  return pool->header->balance_factor != 0 || pool->ops->reads_in_flight;
 }
 
 // Counts this thread as a reader of the handle's cache for its lifetime
@@ -91,8 +90,10 @@ bool health_excluded(const PeerSlot &s, uint64_t now);
 // picks ignore health, failed windows and ejection and balance over every
 // primary that is administratively up (Envoy's panic threshold).
 bool evaluate_panic(lbk_pool *pool);
-// Tells least_conn's shared order that a peer's active count moved.
-void active_changed(lbk_pool *pool, uint32_t id);
+// Peer @p id's active count moved: calls the method's hook, if any.
+inline void active_changed(lbk_pool *pool, uint32_t id) {
+  if (pool->ops->active_changed != nullptr) pool->ops->active_changed(pool, id);
+}
 
 // pool_passive.cc
 // Zeroes the traffic statistics; a down spell still open restarts at @p now

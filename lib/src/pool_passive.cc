@@ -1,17 +1,18 @@
 // pool_passive.cc - lbk_pool_release and what it feeds: passive health
 // (nginx max_fails/fail_timeout, Envoy-style outlier ejection, the suspect
-// rule's stall time), latency (peak-EWMA), traffic counters and downtime.
+// rule's stall time), the peer's latency estimate (record_latency_sample,
+// peak_ewma.cc), traffic counters and downtime; then the method's
+// AlgoOps::released hook.
 //
 // Owns: PeerSlot's failure window (fail_word), consecutive failures,
-// ejection, last_ok/last_fail, traffic statistics and downtime; the
-// pool-wide latency mean.
-// Locks: none besides leaves, one at a time: least_conn's tree lock
-// (active_changed) and then the peer's ewma_lock, a try-lock whose sample
-// is dropped when it is taken.  Everything else is atomics.
+// ejection, last_ok/last_fail, traffic statistics and downtime.
+// Locks: none besides leaves, one at a time: the method's active_changed
+// hook (least_conn's tree lock), then the peer's ewma_lock, a try-lock whose
+// sample is dropped when it is taken, then the released hook.  Everything
+// else is atomics.
 #include "pool_internal.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstring>
 
@@ -47,43 +48,6 @@ void record_traffic(PeerSlot &s, const lbk_outcome &o, uint64_t now) {
     s.response_time_sum_us.fetch_add(o.response_time_us, relaxed);
     s.response_time_count.fetch_add(1, relaxed);
   }
-}
-
-// The most of the old estimate one sample keeps (see peak_ewma.cc).
-constexpr double EWMA_MAX_KEEP = 1.0 - 1.0 / 64;
-
-// Feeds one latency sample into the peer's peak-EWMA (see peak_ewma.cc for
-// the formula) and into the pool-wide mean used for peers with no history.
-void record_latency(lbk_pool *pool, PeerSlot &s, uint64_t latency_us,
-                    uint64_t now) {
-  double sample = static_cast<double>(latency_us);
-  uint32_t expected = 0;
-  // A concurrent update of the same peer wins; this sample is dropped
-  // rather than waiting on the hot path.
-  if (s.ewma_lock.compare_exchange_strong(expected, 1,
-                                          std::memory_order_acquire)) {
-    double next = sample;
-    if (s.has_ewma.load(std::memory_order_relaxed)) {
-      double old = bits_to_double(s.ewma_bits.load(std::memory_order_relaxed));
-      uint64_t then = s.ewma_time_us.load(std::memory_order_relaxed);
-      double dt = now > then ? static_cast<double>(now - then) : 0.0;
-      double w = std::min(EWMA_MAX_KEEP,
-                          std::exp(-dt / static_cast<double>(pool->params.ewma_decay_us)));
-      next = sample > old ? sample : old * w + sample * (1.0 - w);
-    }
-    s.ewma_bits.store(double_to_bits(next), std::memory_order_relaxed);
-    s.ewma_time_us.store(now, std::memory_order_relaxed);
-    s.has_ewma.store(1, std::memory_order_release);
-    s.ewma_lock.store(0, std::memory_order_release);
-  }
-  // Pool-wide mean: a plain EWMA with weight 1/16 per sample; racing
-  // writers may lose a sample, which only slows it down.  Only peak_ewma
-  // reads it, so other methods skip the shared write.
-  if (pool->header->method != METHOD_PEAK_EWMA) return;
-  std::atomic<uint64_t> &mean = pool->header->latency_mean_bits;
-  double m = bits_to_double(mean.load(std::memory_order_relaxed));
-  m = m == 0.0 ? sample : m + (sample - m) / 16.0;
-  mean.store(double_to_bits(m), std::memory_order_relaxed);
 }
 
 // nginx max_fails/fail_timeout: a failure within fail_timeout of the
@@ -234,7 +198,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     if (active == 0) break;  // a release for a removed-and-reused slot
   } while (!s.active.compare_exchange_weak(active, active - 1,
                                            std::memory_order_acq_rel));
-  if (active != 0 && tracks_in_flight(*pool->header))
+  if (active != 0 && tracks_in_flight(pool))
     pool->header->total_active.fetch_sub(1, std::memory_order_relaxed);
   if (active != 0) active_changed(pool, id);
   if (outcome->result == LBK_OUTCOME_CANCELLED) return 0;
@@ -248,7 +212,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     s.consecutive_failures.store(0, std::memory_order_relaxed);
     clear_stale_failures(s, now);
     if (outcome->latency_us != 0)  // 0: the caller did not measure it
-      record_latency(pool, s, outcome->latency_us, now);
+      record_latency_sample(pool, s, outcome->latency_us, now);
   } else {
     s.failures.fetch_add(1, std::memory_order_relaxed);
     // a failure after no progress for longer than the suspect floor (a read
@@ -265,6 +229,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
   if (s.down_since_us.load(std::memory_order_relaxed) != 0 ||
       outcome->result == LBK_OUTCOME_FAILED)
     track_downtime(s, now);
+  if (pool->ops->released != nullptr) pool->ops->released(pool, id, o, now);
   return 0;
 }
 

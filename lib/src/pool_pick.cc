@@ -52,7 +52,7 @@ bool admit(lbk_pool *pool, uint32_t id) {
   }
   active_changed(pool, id);
   s.requests.fetch_add(1, std::memory_order_relaxed);
-  if (tracks_in_flight(*pool->header))
+  if (tracks_in_flight(pool))
     pool->header->total_active.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
@@ -187,10 +187,6 @@ bool evaluate_panic(lbk_pool *pool) {
   return panic;
 }
 
-void active_changed(lbk_pool *pool, uint32_t id) {
-  if (pool->header->method == METHOD_LEAST_CONN)
-    least_conn_active_changed(pool, id);
-}
 
 }  // namespace lbk
 
