@@ -9,10 +9,13 @@
  * Conventions (see docs/ARCHITECTURE.md):
  *  - functions return int: 0 on success, a negative LBK_E* code otherwise;
  *    lbk_strerror() names a code, lbk_error_last() gives the calling
- *    thread's last detailed message;
+ *    thread's detailed message ("" after a success); no C++ exception
+ *    leaves the library (out of memory is LBK_ENOMEM);
  *  - opaque handles come in create/free pairs; free functions accept NULL;
  *  - option structs start with `unsigned int version` and are initialised
- *    with their LBK_*_OPTIONS_INIT macro; they only ever grow at the end;
+ *    with their LBK_*_INIT macro, or from other languages with their
+ *    lbk_*_init(struct, version) function; they only ever grow at the end,
+ *    and every version from 1 to the header's current one is accepted;
  *  - out-parameters come first, callback payload pointers last.
  *
  * This header compiles as C99 (-Wall -Wextra -pedantic -Werror) and C++.
@@ -71,15 +74,19 @@ enum lbk_error {
   LBK_EAGAIN = -12,   /**< incomplete input: feed more bytes */
   LBK_ELIMIT = -13,   /**< a configured size limit was exceeded */
   LBK_ELAYOUT = -14,  /**< a placed block has another layout or version */
-  LBK_ENAME = -15     /**< invalid name (empty or longer than LBK_NAME_MAX-1) */
+  LBK_ENAME = -15,    /**< invalid name (empty or longer than LBK_NAME_MAX-1) */
+  LBK_EINTERNAL = -16 /**< internal error (a bug; the message says where) */
 };
 
 /** Static, human-readable text for an LBK_E* code; never NULL. */
 LBK_EXTERN const char *lbk_strerror(int code);
 /**
- * The calling thread's most recent detailed error message (for example
- * "peer 'a': weight 0 is out of range 1..65535"), or "" when none.
- * Valid until the thread's next liblbkit call.
+ * The detailed message of the calling thread's last call that returns a
+ * status code (for example "peer 'a': weight 0 is out of range 1..65535"):
+ * such a call clears it when it returns 0 and sets it when it fails, so it
+ * is "" after a success.  Calls that return no status (free functions,
+ * lbk_pool_count(), lbk_strerror(), lbk_crc32(), the UTF-8 helpers, ...)
+ * leave it as it is.  Valid until the thread's next liblbkit call.
  */
 LBK_EXTERN const char *lbk_error_last(void);
 
@@ -152,6 +159,16 @@ typedef struct lbk_pool_options {
   { LBK_POOL_OPTIONS_VERSION, NULL, 64, LBK_HASH_KETAMA, 0, 0, 0, 0, 0, 0, 0,  \
     0, 0, NULL, NULL, NULL, NULL, 0 }
 
+/**
+ * The lbk_*_init() functions fill a struct as its LBK_*_INIT macro does, for
+ * callers that cannot use a C macro (bindings from other languages).
+ * @p version is the version the caller's struct has (1 to the header's
+ * *_VERSION); only that version's fields are written.  Each returns 0, or
+ * LBK_EINVAL for a NULL struct or a version outside that range.
+ */
+LBK_EXTERN int lbk_pool_options_init(lbk_pool_options *opts,
+                                     unsigned int version);
+
 /** Static configuration of one peer. */
 typedef struct lbk_peer_config {
   unsigned int version;    /**< LBK_PEER_CONFIG_VERSION */
@@ -170,6 +187,9 @@ typedef struct lbk_peer_config {
 #define LBK_PEER_CONFIG_VERSION 1
 #define LBK_PEER_CONFIG_INIT                                                   \
   { LBK_PEER_CONFIG_VERSION, NULL, NULL, 1, 0, 1, 10000, 0, 0 }
+/** As LBK_PEER_CONFIG_INIT (see lbk_pool_options_init()). */
+LBK_EXTERN int lbk_peer_config_init(lbk_peer_config *peer,
+                                    unsigned int version);
 
 /**
  * Bytes a placed pool of @p max_peers needs (lbk_pool_place()).  The block
@@ -305,6 +325,9 @@ typedef struct lbk_outcome {
 
 #define LBK_OUTCOME_VERSION 2
 #define LBK_OUTCOME_INIT { LBK_OUTCOME_VERSION, LBK_OUTCOME_OK, 0, 0, 0, 0, 0, 0 }
+/** As LBK_OUTCOME_INIT; version 1 writes only the fields before
+ *  bytes_sent (see lbk_pool_options_init()). */
+LBK_EXTERN int lbk_outcome_init(lbk_outcome *outcome, unsigned int version);
 
 /**
  * Ends a pick: decrements active, feeds passive health and latency and the
@@ -370,6 +393,9 @@ typedef struct lbk_peer_info {
 } lbk_peer_info;
 
 #define LBK_PEER_INFO_VERSION 2
+/** Zeroes the struct and sets its version, ready for lbk_pool_peer_info();
+ *  version 1 writes only the fields before responses. */
+LBK_EXTERN int lbk_peer_info_init(lbk_peer_info *info, unsigned int version);
 
 /**
  * Fills @p out (whose version the caller sets: 1 to LBK_PEER_INFO_VERSION;
@@ -454,6 +480,9 @@ typedef struct lbk_check_options {
   { LBK_CHECK_OPTIONS_VERSION, LBK_CHECK_HTTP, 2, 3, 2000, 0, 0, 1000, 10,     \
     LBK_HEALTH_UP, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,       \
     NULL, 0, NULL, NULL, NULL, 0, 0 }
+/** As LBK_CHECK_OPTIONS_INIT (see lbk_pool_options_init()). */
+LBK_EXTERN int lbk_check_options_init(lbk_check_options *opts,
+                                      unsigned int version);
 
 /** A compiled check definition; immutable, thread safe to share. */
 typedef struct lbk_check lbk_check;
@@ -506,6 +535,11 @@ typedef struct lbk_check_result {
 } lbk_check_result;
 
 #define LBK_CHECK_RESULT_VERSION 1
+/** A passing verdict with nothing measured (no status, value, version or
+ *  agent words; agent fields -1), for a driver that judges a check itself
+ *  before lbk_pool_report_check(). */
+LBK_EXTERN int lbk_check_result_init(lbk_check_result *result,
+                                     unsigned int version);
 
 /** Incremental reader/judge of one check reply. */
 typedef struct lbk_check_reply lbk_check_reply;
@@ -640,6 +674,9 @@ typedef struct lbk_agent_reply {
 
 #define LBK_AGENT_REPLY_VERSION 1
 #define LBK_AGENT_REPLY_INIT { LBK_AGENT_REPLY_VERSION, 0, -1, -1, { 0 } }
+/** As LBK_AGENT_REPLY_INIT (see lbk_pool_options_init()). */
+LBK_EXTERN int lbk_agent_reply_init(lbk_agent_reply *reply,
+                                    unsigned int version);
 
 /**
  * Parses one agent reply line (words separated by spaces, tabs or commas;

@@ -1,7 +1,11 @@
-// errors.cc - lbk_strerror(), lbk_error_last() and the internal set_error().
+// errors.cc - lbk_strerror(), lbk_error_last(), the internal set_error()
+// and what the ABI boundary reports (api.h).
 #include <cstdarg>
 #include <cstdio>
+#include <exception>
+#include <new>
 
+#include "api.h"
 #include "error_internal.h"
 #include "lbkit.h"
 
@@ -19,6 +23,26 @@ int set_error(int code, const char *fmt, ...) {
 }
 
 void clear_error() { last_error_message[0] = '\0'; }
+
+int error_from_exception(const char *function) noexcept {
+  try {
+    throw;
+  } catch (const std::bad_alloc &) {
+    return set_error(LBK_ENOMEM, "%s: out of memory", function);
+  } catch (const std::exception &e) {
+    return set_error(LBK_EINTERNAL, "%s: internal error: %s", function,
+                     e.what());
+  } catch (...) {
+    return set_error(LBK_EINTERNAL, "%s: internal error", function);
+  }
+}
+
+int check_version(unsigned version, unsigned current, const char *what,
+                  const char *init_macro) {
+  if (version >= 1 && version <= current) return 0;
+  return set_error(LBK_EINVAL, "%s version %u is not 1..%u (initialise with "
+                   "%s)", what, version, current, init_macro);
+}
 
 }  // namespace lbk
 
@@ -42,6 +66,7 @@ LBK_EXTERN const char *lbk_strerror(int code) {
     case LBK_ELIMIT: return "size limit exceeded";
     case LBK_ELAYOUT: return "placed block has another layout or version";
     case LBK_ENAME: return "invalid name";
+    case LBK_EINTERNAL: return "internal error";
     default: return "unknown error code";
   }
 }

@@ -2,11 +2,11 @@
 // pool and its balancing algorithms (algo/*.cc).
 //
 // A pick runs in three layers:
-//  1. pool.cc (lbk_pool_pick) acquires the process-local cache, decides
+//  1. pool_pick.cc (lbk_pool_pick) acquires the process-local cache, decides
 //     panic mode and which tier (primaries, then backups) to try;
 //  2. the method's AlgoOps::pick chooses a candidate in that tier using its
 //     own structure (schedule, ring, table, ...) and PickContext::usable();
-//  3. pool.cc admits the candidate (slow start, max_conns CAS) or retries.
+//  3. pool_pick.cc admits the candidate (slow start, max_conns CAS) or retries.
 #pragma once
 
 #include <atomic>
@@ -58,17 +58,48 @@ struct PoolCache {
 
 class PickContext;
 
-// One balancing algorithm.  build() runs when the topology changes (under
-// the block's configuration lock, in each process); pick() must be thread
-// safe and return a usable id of the tier or LBK_PEER_NONE.
+// One balancing algorithm: the ops table of algo/NAME.cc, registered by one
+// line in algo/methods.cc.  Fields are set by name; those left out are
+// false or nullptr:
+//
+//   extern const AlgoOps NAME_ops = {.name = "NAME", .build = build,
+//                                    .pick = pick};
+//
+// (extern: a namespace-scope const is file-local otherwise.)
+//
+// build() runs when the topology changes (under the block's configuration
+// lock, in each process); pick() must be thread safe and return a usable id
+// of the tier or LBK_PEER_NONE.  The hooks are optional and run in the
+// thread of the pick or release, with none of the pool's locks held, so a
+// hook may take a leaf lock of its own (docs/ARCHITECTURE.md, lock order).
+//
+// Weight changes, peers added or removed and, for methods that set
+// build_reads_admin_state, peers entering or leaving service reach a method
+// through build(): every process rebuilds its cache when the block's
+// topology_generation moves.  A method that keeps state in the block checks
+// PoolHeader::generation and health_epoch (least_conn.cc).
 struct AlgoOps {
-  const char *name;  // the algorithm file's name, for diagnostics
-  bool needs_key;
-  std::unique_ptr<AlgoState> (*build)(const Tier &tier, const PoolParams &p);
-  uint32_t (*pick)(PickContext &ctx, const Tier &tier);
+  const char *name = nullptr;  // the algorithm file's name, for diagnostics
+  // pick() reads the key: picks check it (NULL with a length, or above
+  // 64 KiB), and slow start does not move keys.
+  bool needs_key = false;
   // build() reads Tier::in_service: a peer entering or leaving service
   // administratively (set_state, agent drain/maint) rebuilds the cache.
-  bool build_reads_admin_state;
+  bool build_reads_admin_state = false;
+  // pick() reads PoolHeader::total_active, the pool's in-flight requests:
+  // picks and releases keep it (so do bounded-load pools, whatever method).
+  bool reads_in_flight = false;
+  std::unique_ptr<AlgoState> (*build)(const Tier &tier,
+                                      const PoolParams &p) = nullptr;
+  uint32_t (*pick)(PickContext &ctx, const Tier &tier) = nullptr;
+  // Hook: peer @p id's active count moved (admitted, refused at admission,
+  // or released).
+  void (*active_changed)(lbk_pool *pool, uint32_t id) = nullptr;
+  // Hook: a release of peer @p id with @p outcome (ok or failed; cancelled
+  // ones count nothing) was recorded at @p now: the peer's counters,
+  // failure window, ejection and latency estimate are up to date.
+  void (*released)(lbk_pool *pool, uint32_t id, const lbk_outcome &outcome,
+                   uint64_t now) = nullptr;
 };
 
 }  // namespace lbk
@@ -90,7 +121,7 @@ struct lbk_pool {
 
   // Cache publication: readers count themselves in `readers` around every
   // use of `cache`; a replaced cache is retired and freed once `readers`
-  // has been seen at zero after its replacement (see pool.cc).
+  // has been seen at zero after its replacement (see pool_cache.cc).
   std::atomic<lbk::PoolCache *> cache{nullptr};
   std::atomic<uint64_t> readers{0};
   std::mutex rebuild_mutex;

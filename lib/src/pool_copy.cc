@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "api.h"
 #include "error_internal.h"
 #include "pool.h"
 
@@ -44,7 +45,8 @@ using namespace lbk;
 extern "C" {
 
 LBK_EXTERN int lbk_pool_peer_state_copy(lbk_pool *dst, uint32_t dst_id,
-                                        const lbk_pool *src, uint32_t src_id) {
+                                        const lbk_pool *src, uint32_t src_id) try {
+  lbk::clear_error();
   if (int rc = check_slot(dst, dst_id, "destination")) return rc;
   if (int rc = check_slot(src, src_id, "source")) return rc;
   if (dst == src && dst_id == src_id) return 0;
@@ -113,6 +115,6 @@ LBK_EXTERN int lbk_pool_peer_state_copy(lbk_pool *dst, uint32_t dst_id,
   if (pct != d.weight_pct.load(std::memory_order_acquire))
     return lbk_pool_set_weight_pct(dst, dst_id, pct);
   return 0;
-}
+} LBK_API_CATCH
 
 }  // extern "C"

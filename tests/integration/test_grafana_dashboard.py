@@ -95,6 +95,16 @@ class Prometheus:
              f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
             stdout=self.log, stderr=self.log)
         lbktest.wait_port(self.port, timeout=30)
+        # the port opens before the storage is ready; until then every API
+        # call answers 503 with a plain-text body
+        lbktest.wait_until(self.ready, timeout=30, what="prometheus /-/ready")
+
+    def ready(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=5) as r:
+                return r.status == 200
+        except (urllib.error.URLError, ConnectionError):
+            return False
 
     def api(self, path, **params):
         url = f"http://127.0.0.1:{self.port}/api/v1/{path}?" + urllib.parse.urlencode(params)

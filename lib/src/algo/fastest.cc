@@ -149,6 +149,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps fastest_ops = {"fastest", false, build, pick, false};
+extern const AlgoOps fastest_ops = {.name = "fastest", .build = build, .pick = pick};
 
 }  // namespace lbk

@@ -17,6 +17,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps first_ops = {"first", false, build_members_only, pick, false};
+extern const AlgoOps first_ops = {.name = "first", .build = build_members_only, .pick = pick};
 
 }  // namespace lbk

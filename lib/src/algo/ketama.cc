@@ -181,6 +181,7 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps ketama_ops = {"ketama", true, build, pick, true};
+extern const AlgoOps ketama_ops = {.name = "ketama", .needs_key = true,
+                                   .build_reads_admin_state = true, .build = build, .pick = pick};
 
 }  // namespace lbk

@@ -349,6 +349,7 @@ void least_conn_active_changed(lbk_pool *pool, uint32_t id) {
   if (l.weight != 0) sift(v, id, s.backup != 0);
 }
 
-const AlgoOps least_conn_ops = {"least_conn", false, build_members_only, pick, false};
+extern const AlgoOps least_conn_ops = {.name = "least_conn", .build = build_members_only,
+                                       .pick = pick, .active_changed = least_conn_active_changed};
 
 }  // namespace lbk

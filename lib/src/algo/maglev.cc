@@ -92,6 +92,7 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps maglev_ops = {"maglev", true, build, pick, true};
+extern const AlgoOps maglev_ops = {.name = "maglev", .needs_key = true,
+                                   .build_reads_admin_state = true, .build = build, .pick = pick};
 
 }  // namespace lbk

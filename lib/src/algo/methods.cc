@@ -1,28 +1,61 @@
-// methods.cc - method names and aliases (nginx and HAProxy spellings).
+// methods.cc - the registry of balancing methods: ids, names and aliases
+// (nginx and HAProxy spellings), ops tables.
 #include "algo/methods.h"
 
 #include <cstring>
 
 namespace lbk {
+
+// The registry: one line per method, its ops table (algo/NAME.cc), its
+// canonical name, its aliases (space-separated) and whether its ops depend
+// on the pool's hash_kind (then the line names the ketama default).  A
+// method's id is its line's index, stored in placed blocks: append only.
+#define LBK_METHOD_REGISTRY(X)                                                 \
+  X(round_robin_ops, "round_robin", "roundrobin rr static-rr", false)          \
+  X(least_conn_ops, "least_conn", "leastconn", false)                          \
+  X(random_ops, "random", "", false)                                           \
+  X(p2c_ops, "p2c", "random2", false)                                          \
+  X(peak_ewma_ops, "peak_ewma", "ewma", false)                                 \
+  X(fastest_ops, "fastest", "", false)                                         \
+  X(first_ops, "first", "", false)                                             \
+  X(ketama_ops, "hash", "consistent", true)                                    \
+  X(maglev_ops, "maglev", "", false)                                           \
+  X(ketama_ops, "source", "", true)
+
+#define LBK_DECLARE_OPS(ops, name, aliases, by_hash_kind) extern const AlgoOps ops;
+LBK_METHOD_REGISTRY(LBK_DECLARE_OPS)
+#undef LBK_DECLARE_OPS
+// The hash family: the variants a hash_kind selects.
+extern const AlgoOps maglev_ops;
+extern const AlgoOps modulo_hash_ops;
+
 namespace {
 
-struct MethodName {
+struct Method {
   const char *name;
-  MethodId method;
+  const char *aliases;
+  const AlgoOps *ops;
+  bool by_hash_kind;
 };
 
-// Canonical names first; each canonical name is its method's first entry.
-const MethodName method_names[] = {
-    {"round_robin", METHOD_ROUND_ROBIN}, {"roundrobin", METHOD_ROUND_ROBIN},
-    {"rr", METHOD_ROUND_ROBIN},          {"static-rr", METHOD_ROUND_ROBIN},
-    {"least_conn", METHOD_LEAST_CONN},   {"leastconn", METHOD_LEAST_CONN},
-    {"random", METHOD_RANDOM},           {"p2c", METHOD_P2C},
-    {"random2", METHOD_P2C},             {"peak_ewma", METHOD_PEAK_EWMA},
-    {"ewma", METHOD_PEAK_EWMA},          {"fastest", METHOD_FASTEST},
-    {"first", METHOD_FIRST},             {"hash", METHOD_HASH},
-    {"consistent", METHOD_HASH},         {"maglev", METHOD_MAGLEV},
-    {"source", METHOD_SOURCE},
-};
+#define LBK_METHOD_ROW(ops, name, aliases, by_hash_kind) {name, aliases, &ops, by_hash_kind},
+const Method methods[] = {LBK_METHOD_REGISTRY(LBK_METHOD_ROW)};
+#undef LBK_METHOD_ROW
+
+constexpr uint32_t method_count = sizeof methods / sizeof methods[0];
+
+// Is @p name one of the space-separated words of @p list?
+bool in_word_list(const char *list, const char *name) {
+  const size_t len = std::strlen(name);
+  for (const char *p = list; *p != '\0';) {
+    const char *end = std::strchr(p, ' ');
+    const size_t n = end ? static_cast<size_t>(end - p) : std::strlen(p);
+    if (n == len && std::strncmp(p, name, len) == 0) return true;
+    p += n;
+    if (*p == ' ') ++p;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -37,36 +70,26 @@ uint32_t method_draws_from_name(const char *name) {
 }
 
 int method_from_name(const char *name) {
-  if (name == nullptr) return -1;
-  for (const MethodName &m : method_names)
-    if (std::strcmp(m.name, name) == 0) return static_cast<int>(m.method);
-  if (method_draws_from_name(name) != 0) return METHOD_P2C;
+  if (name == nullptr || name[0] == '\0') return -1;
+  for (uint32_t m = 0; m < method_count; ++m)
+    if (std::strcmp(methods[m].name, name) == 0 ||
+        in_word_list(methods[m].aliases, name))
+      return static_cast<int>(m);
+  if (method_draws_from_name(name) != 0) return method_from_name("p2c");
   return -1;
 }
 
 const char *method_canonical_name(uint32_t method) {
-  for (const MethodName &m : method_names)
-    if (m.method == method) return m.name;
-  return "unknown";
+  return method < method_count ? methods[method].name : "unknown";
 }
 
 const AlgoOps *method_ops(uint32_t method, int hash_kind) {
-  switch (method) {
-    case METHOD_ROUND_ROBIN: return &round_robin_ops;
-    case METHOD_LEAST_CONN: return &least_conn_ops;
-    case METHOD_RANDOM: return &random_ops;
-    case METHOD_P2C: return &p2c_ops;
-    case METHOD_PEAK_EWMA: return &peak_ewma_ops;
-    case METHOD_FASTEST: return &fastest_ops;
-    case METHOD_FIRST: return &first_ops;
-    case METHOD_MAGLEV: return &maglev_ops;
-    case METHOD_HASH:
-    case METHOD_SOURCE:
-      if (hash_kind == LBK_HASH_MAGLEV) return &maglev_ops;
-      if (hash_kind == LBK_HASH_MODULO) return &modulo_hash_ops;
-      return &ketama_ops;
-    default: return nullptr;
+  if (method >= method_count) return nullptr;
+  if (methods[method].by_hash_kind) {
+    if (hash_kind == LBK_HASH_MAGLEV) return &maglev_ops;
+    if (hash_kind == LBK_HASH_MODULO) return &modulo_hash_ops;
   }
+  return methods[method].ops;
 }
 
 }  // namespace lbk

@@ -81,6 +81,8 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps modulo_hash_ops = {"modulo_hash", true, build, pick, true};
+extern const AlgoOps modulo_hash_ops = {.name = "modulo_hash", .needs_key = true,
+                                        .build_reads_admin_state = true, .build = build,
+                                        .pick = pick};
 
 }  // namespace lbk

@@ -23,6 +23,6 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps p2c_ops = {"p2c", false, build_alias_state, pick, false};
+extern const AlgoOps p2c_ops = {.name = "p2c", .build = build_alias_state, .pick = pick};
 
 }  // namespace lbk

@@ -50,6 +50,9 @@
 //
 // On change: add, remove and weight changes rebuild the alias table; the
 // estimates live in the pool block and survive every change except removal.
+// Every method keeps the per-peer estimate (record_latency_sample, called by
+// each release: fastest and the suspect rule read it too); only peak_ewma
+// keeps the pool-wide mean (its released hook) and the in-flight total.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -60,6 +63,36 @@
 #include "bits.h"
 
 namespace lbk {
+namespace {
+
+// The most of the old estimate one sample keeps (the 63/64 cap above).
+constexpr double EWMA_MAX_KEEP = 1.0 - 1.0 / 64;
+
+}  // namespace
+
+void record_latency_sample(const lbk_pool *pool, PeerSlot &s,
+                           uint64_t latency_us, uint64_t now) {
+  double sample = static_cast<double>(latency_us);
+  uint32_t expected = 0;
+  // A concurrent update of the same peer wins; this sample is dropped
+  // rather than waiting on the hot path.
+  if (!s.ewma_lock.compare_exchange_strong(expected, 1,
+                                           std::memory_order_acquire))
+    return;
+  double next = sample;
+  if (s.has_ewma.load(std::memory_order_relaxed)) {
+    double old = bits_to_double(s.ewma_bits.load(std::memory_order_relaxed));
+    uint64_t then = s.ewma_time_us.load(std::memory_order_relaxed);
+    double dt = now > then ? static_cast<double>(now - then) : 0.0;
+    double w = std::min(EWMA_MAX_KEEP,
+                        std::exp(-dt / static_cast<double>(pool->params.ewma_decay_us)));
+    next = sample > old ? sample : old * w + sample * (1.0 - w);
+  }
+  s.ewma_bits.store(double_to_bits(next), std::memory_order_relaxed);
+  s.ewma_time_us.store(now, std::memory_order_relaxed);
+  s.has_ewma.store(1, std::memory_order_release);
+  s.ewma_lock.store(0, std::memory_order_release);
+}
 
 double observed_latency_us(PickContext &ctx, const PeerSlot &s,
                            uint32_t active) {
@@ -91,8 +124,22 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
       });
 }
 
+// The pool-wide mean latency that costs peers without history: a plain
+// EWMA with weight 1/16 per sample of a successful release; racing writers
+// may lose a sample, which only slows it down.
+void released(lbk_pool *pool, uint32_t, const lbk_outcome &o, uint64_t) {
+  if (o.result != LBK_OUTCOME_OK || o.latency_us == 0) return;
+  double sample = static_cast<double>(o.latency_us);
+  std::atomic<uint64_t> &mean = pool->header->latency_mean_bits;
+  double m = bits_to_double(mean.load(std::memory_order_relaxed));
+  m = m == 0.0 ? sample : m + (sample - m) / 16.0;
+  mean.store(double_to_bits(m), std::memory_order_relaxed);
+}
+
 }  // namespace
 
-const AlgoOps peak_ewma_ops = {"peak_ewma", false, build_alias_state, pick, false};
+extern const AlgoOps peak_ewma_ops = {.name = "peak_ewma", .reads_in_flight = true,
+                                      .build = build_alias_state, .pick = pick,
+                                      .released = released};
 
 }  // namespace lbk

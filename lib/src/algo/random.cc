@@ -40,6 +40,7 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps random_ops = {"random", false, build, pick, true};
+extern const AlgoOps random_ops = {.name = "random", .build_reads_admin_state = true,
+                                   .build = build, .pick = pick};
 
 }  // namespace lbk

@@ -212,7 +212,7 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-const AlgoOps round_robin_ops = {"round_robin", false, round_robin_build, pick,
-                                 true};
+extern const AlgoOps round_robin_ops = {.name = "round_robin", .build_reads_admin_state = true,
+                                        .build = round_robin_build, .pick = pick};
 
 }  // namespace lbk

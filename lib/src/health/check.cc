@@ -1,11 +1,12 @@
 // check.cc - lbk_check_create/free/kind and lbk_check_request: compiling a
 // check definition and rendering the bytes a driver sends for it.
 #include <cstring>
-#include <new>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "api.h"
 #include "error_internal.h"
 #include "health/check_internal.h"
 #include "proto/jsonrpc.h"
@@ -86,10 +87,9 @@ int compile_headers(lbk_check *c, const char *text) {
 }
 
 int compile(lbk_check *c, const lbk_check_options &o) {
-  if (o.version < 1) {
-    return set_error(LBK_EINVAL, "check options: version %u (use LBK_CHECK_OPTIONS_INIT)",
-                     o.version);
-  }
+  if (int rc = check_version(o.version, LBK_CHECK_OPTIONS_VERSION, "check options",
+                             "LBK_CHECK_OPTIONS_INIT"))
+    return rc;
   if (o.kind < LBK_CHECK_TCP || o.kind > LBK_CHECK_AGENT) {
     return set_error(LBK_EINVAL, "check options: unknown kind %d", o.kind);
   }
@@ -317,45 +317,37 @@ std::string check_label(const lbk_check &c) {
 
 extern "C" {
 
-LBK_EXTERN int lbk_check_create(lbk_check **out, const lbk_check_options *opts) {
+LBK_EXTERN int lbk_check_create(lbk_check **out, const lbk_check_options *opts) try {
+  lbk::clear_error();
   if (out == nullptr || opts == nullptr) {
     return lbk::set_error(LBK_EINVAL, "lbk_check_create: out and opts must not be NULL");
   }
   *out = nullptr;
-  try {
-    auto *check = new lbk_check();
-    const int rc = lbk::health::compile(check, *opts);
-    if (rc != LBK_OK) {
-      delete check;
-      return rc;
-    }
-    *out = check;
-    return LBK_OK;
-  } catch (const std::bad_alloc &) {
-    return lbk::set_error(LBK_ENOMEM, "lbk_check_create: out of memory");
-  }
-}
+  std::unique_ptr<lbk_check> check(new lbk_check());
+  const int rc = lbk::health::compile(check.get(), *opts);
+  if (rc != LBK_OK) return rc;
+  *out = check.release();
+  return LBK_OK;
+} LBK_API_CATCH
 
 LBK_EXTERN void lbk_check_free(lbk_check *check) { delete check; }
 
 LBK_EXTERN int lbk_check_kind(const lbk_check *check) {
+  lbk::clear_error();
   if (check == nullptr) return lbk::set_error(LBK_EINVAL, "lbk_check_kind: NULL check");
   return check->kind;
 }
 
 LBK_EXTERN int lbk_check_request(char *buf, size_t *inout_len, const lbk_check *check,
-                                 const char *host) {
+                                 const char *host) try {
+  lbk::clear_error();
   if (inout_len == nullptr || check == nullptr || (buf == nullptr && *inout_len != 0)) {
     return lbk::set_error(LBK_EINVAL, "lbk_check_request: NULL argument");
   }
-  try {
-    std::string request;
-    const int rc = lbk::health::render_request(&request, *check, host);
-    if (rc != LBK_OK) return rc;
-    return lbk::health::copy_to_buffer(buf, inout_len, request, "lbk_check_request");
-  } catch (const std::bad_alloc &) {
-    return lbk::set_error(LBK_ENOMEM, "lbk_check_request: out of memory");
-  }
-}
+  std::string request;
+  const int rc = lbk::health::render_request(&request, *check, host);
+  if (rc != LBK_OK) return rc;
+  return lbk::health::copy_to_buffer(buf, inout_len, request, "lbk_check_request");
+} LBK_API_CATCH
 
 }  // extern "C"

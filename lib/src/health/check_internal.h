@@ -87,6 +87,9 @@ bool parse_status_list(std::vector<StatusRange> *out, const std::string &text,
                        std::string *error);
 bool status_in(const std::vector<StatusRange> &set, int status);
 
+// A passing verdict with nothing measured: agent fields -1, the rest 0.
+void blank_result(lbk_check_result *r);
+
 // The buffer contract of lbk_check_request() and lbk_agent_format(): on
 // entry *inout_len is the size of @p buf, on return the length of @p bytes;
 // LBK_ERANGE (message naming @p who) when they do not fit.  A NUL follows

@@ -6,9 +6,11 @@
 // any http-like check fails as soon as the status is outside the set.
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 
+#include "api.h"
 #include "error_internal.h"
 #include "health/check_internal.h"
 #include "proto/agent_reply.h"
@@ -31,7 +33,6 @@ struct lbk_check_reply {
 
 namespace lbk {
 namespace health {
-namespace {
 
 void blank_result(lbk_check_result *r) {
   std::memset(r, 0, sizeof *r);
@@ -40,6 +41,8 @@ void blank_result(lbk_check_result *r) {
   r->agent_weight_pct = -1;
   r->agent_maxconn = -1;
 }
+
+namespace {
 
 void finish(lbk_check_reply *reply, int outcome, const std::string &reason) {
   reply->done = true;
@@ -168,29 +171,26 @@ void feed_agent(lbk_check_reply *reply, const char *data, size_t len) {
 
 extern "C" {
 
-LBK_EXTERN int lbk_check_reply_create(lbk_check_reply **out, const lbk_check *check) {
+LBK_EXTERN int lbk_check_reply_create(lbk_check_reply **out, const lbk_check *check) try {
+  lbk::clear_error();
   if (out == nullptr || check == nullptr) {
     return lbk::set_error(LBK_EINVAL, "lbk_check_reply_create: NULL argument");
   }
   *out = nullptr;
-  try {
-    auto *reply = new lbk_check_reply(check);
-    lbk::proto::JsonRpcExpect &e = reply->jsonrpc_expect;
-    e.has_value_path = check->has_jsonrpc_field;
-    e.value_path = check->jsonrpc_field;
-    e.has_version_path = check->has_version_field;
-    e.version_path = check->version_field;
-    e.has_min_version =
-        check->has_min_version && lbk::proto::parse_version(check->min_version, &e.min_version);
-    reply->http.set_head_request(check->method == "HEAD");
-    reply->http.set_keep_body(lbk::health::needs_body(*check));
-    lbk::health::prepare(reply);
-    *out = reply;
-    return LBK_OK;
-  } catch (const std::bad_alloc &) {
-    return lbk::set_error(LBK_ENOMEM, "lbk_check_reply_create: out of memory");
-  }
-}
+  std::unique_ptr<lbk_check_reply> reply(new lbk_check_reply(check));
+  lbk::proto::JsonRpcExpect &e = reply->jsonrpc_expect;
+  e.has_value_path = check->has_jsonrpc_field;
+  e.value_path = check->jsonrpc_field;
+  e.has_version_path = check->has_version_field;
+  e.version_path = check->version_field;
+  e.has_min_version =
+      check->has_min_version && lbk::proto::parse_version(check->min_version, &e.min_version);
+  reply->http.set_head_request(check->method == "HEAD");
+  reply->http.set_keep_body(lbk::health::needs_body(*check));
+  lbk::health::prepare(reply.get());
+  *out = reply.release();
+  return LBK_OK;
+} LBK_API_CATCH
 
 LBK_EXTERN void lbk_check_reply_reset(lbk_check_reply *reply) {
   if (reply != nullptr) lbk::health::prepare(reply);
@@ -199,7 +199,8 @@ LBK_EXTERN void lbk_check_reply_reset(lbk_check_reply *reply) {
 LBK_EXTERN void lbk_check_reply_free(lbk_check_reply *reply) { delete reply; }
 
 LBK_EXTERN int lbk_check_reply_feed(lbk_check_reply *reply, const void *data,
-                                    size_t len) {
+                                    size_t len) try {
+  lbk::clear_error();
   if (reply == nullptr || (data == nullptr && len != 0)) {
     return lbk::set_error(LBK_EINVAL, "lbk_check_reply_feed: NULL argument");
   }
@@ -221,9 +222,10 @@ LBK_EXTERN int lbk_check_reply_feed(lbk_check_reply *reply, const void *data,
                         std::string("reply could not be judged: ") + e.what());
   }
   return reply->done ? LBK_OK : LBK_EAGAIN;
-}
+} LBK_API_CATCH
 
-LBK_EXTERN int lbk_check_reply_eof(lbk_check_reply *reply) {
+LBK_EXTERN int lbk_check_reply_eof(lbk_check_reply *reply) try {
+  lbk::clear_error();
   if (reply == nullptr) return lbk::set_error(LBK_EINVAL, "lbk_check_reply_eof: NULL reply");
   if (reply->done) return LBK_OK;
   try {
@@ -246,10 +248,11 @@ LBK_EXTERN int lbk_check_reply_eof(lbk_check_reply *reply) {
                         std::string("reply could not be judged: ") + e.what());
   }
   return LBK_OK;
-}
+} LBK_API_CATCH
 
 LBK_EXTERN int lbk_check_reply_result(lbk_check_result *out,
                                       const lbk_check_reply *reply) {
+  lbk::clear_error();
   if (out == nullptr || reply == nullptr) {
     return lbk::set_error(LBK_EINVAL, "lbk_check_reply_result: NULL argument");
   }

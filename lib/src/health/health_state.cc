@@ -16,6 +16,7 @@
 #include <new>
 #include <string>
 
+#include "api.h"
 #include "health/check_internal.h"
 #include "health/health_state_internal.h"
 #include "proto/utf8.h"
@@ -110,7 +111,8 @@ LBK_EXTERN void lbk_health_init(lbk_health_state *st, const lbk_check *check,
 LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
                                  const lbk_check *check,
                                  const lbk_check_result *result,
-                                 uint64_t now_us) {
+                                 uint64_t now_us) try {
+  lbk::clear_error();
   if (st == nullptr || check == nullptr || result == nullptr) {
     return LBK_EINVAL;
   }
@@ -174,7 +176,7 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
     }
   }
   return LBK_OK;
-}
+} LBK_API_CATCH
 
 LBK_EXTERN int lbk_health_get(const lbk_health_state *st) {
   if (st == nullptr) return LBK_HEALTH_UNKNOWN;
