@@ -422,7 +422,6 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
     u_char                           *eq, *p;
     ngx_int_t                         n;
     ngx_str_t                         name, v;
-    ngx_uint_t                        k;
     lbk_check_options                *opts;
     ngx_http_upstream_lbkit_param_t  *param;
 
@@ -495,22 +494,11 @@ ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
     }
 
     if (ngx_strcmp(param->name.data, "type") == 0) {
-        static const struct { const char *name; int kind; } kinds[] = {
-            { "tcp", LBK_CHECK_TCP },
-            { "http", LBK_CHECK_HTTP },
-            { "https", LBK_CHECK_HTTPS },
-            { "jsonrpc", LBK_CHECK_JSONRPC },
-            { "agent", LBK_CHECK_AGENT },
-        };
-
-        for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-            if (ngx_strlen(kinds[k].name) == v.len
-                && ngx_strncmp(kinds[k].name, v.data, v.len) == 0)
-            {
-                opts->kind = kinds[k].kind;
-                extra->type_set = 1;
-                return NGX_CONF_OK;
-            }
+        n = lbk_check_kind_from_name((const char *) v.data, v.len);
+        if (n != 0) {
+            opts->kind = (int) n;
+            extra->type_set = 1;
+            return NGX_CONF_OK;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1959,10 +1947,8 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
                     event.reason);
         }
 
-        /* the only way the pool fails a passing reply: its value lags */
-        if (result->outcome == LBK_CHECK_PASS && event.failures > 0) {
-            result->outcome = LBK_CHECK_FAIL_LAG;
-        }
+        /* the pool's verdict: the reply's, or lag */
+        result->outcome = event.outcome;
     }
 
     if (!unreachable) {

@@ -50,7 +50,7 @@ TEST(PoolHealth, HealthDownPeersAreSkipped) {
   uint32_t a = f.add("a");
   f.add("b");
   lbk_check_result fail = verdict(LBK_CHECK_FAIL_CONNECT);
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, a, c.check, &fail), 0);
   EXPECT_EQ(ev.new_health, LBK_HEALTH_DOWN);
   EXPECT_EQ(f.sequence(4), "bbbb");
@@ -164,7 +164,7 @@ TEST(PoolHealth, LagBeyondMaxLagFailsTheCheck) {
   ra.value = 1000;
   rb.has_value = 1;
   rb.value = 997;  // lags by 3: fine
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, a, c.check, &ra), 0);
   ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, b, c.check, &rb), 0);
   EXPECT_NE(ev.new_health, LBK_HEALTH_DOWN);
