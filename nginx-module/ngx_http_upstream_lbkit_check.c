@@ -3,9 +3,12 @@
  * an lbkit upstream's peers, run on nginx's own event loop in the workers.
  *
  * Judging is liblbkit's (sans-I/O): lbk_check_request() renders the bytes to
- * send, lbk_check_reply_feed() reads the reply and gives a verdict, and
- * lbk_pool_report_check() keeps rise/fall state, counters, probe latency,
- * lag and slow start in the pool in shared memory.  This file owns the I/O:
+ * send, lbk_check_reply_feed() reads the reply and gives a verdict,
+ * lbk_pool_report_check_at() keeps rise/fall state, counters, probe latency,
+ * lag and slow start in the pool in shared memory and makes the final
+ * verdict (lag included) that the check record shows, and
+ * lbk_pool_peer_next_check_delay() says when the next check is due, from
+ * that shared state.  This file owns the I/O:
  * a non-blocking connect (ngx_event_connect_peer), TLS (ngx_ssl), nginx
  * timers, and the per-peer claim that makes one worker at a time check a
  * given peer.
@@ -59,9 +62,6 @@ static uint64_t  ngx_http_upstream_lbkit_check_stall_seen_us;
 
 /* Private per-upstream data, hung on lscf->check.data by the parser. */
 typedef struct {
-    /* the same check compiled with initial=down: seeds the scheduling
-       mirror of a peer that is down when this worker takes it over */
-    lbk_check                  *check_down;
     ngx_flag_t                  tls;          /* connect with TLS */
     ngx_flag_t                  tls_verify;   /* verify chain and name */
     ngx_str_t                   tls_name;     /* name to verify and SNI;
@@ -102,7 +102,6 @@ typedef struct {
     u_char                     *recv_buf;
 
     lbk_check_reply            *reply;
-    lbk_health_state            mirror;       /* schedules the next check */
 
     /* the attempt in flight */
     ngx_peer_connection_t       pc;
@@ -115,7 +114,6 @@ typedef struct {
     unsigned                    running:1;
     unsigned                    connected:1;
     unsigned                    request_sent:1;
-    unsigned                    owner:1;      /* held the claim last tick */
     unsigned                    extended:1;   /* deadline moved for a stall */
 } ngx_http_upstream_lbkit_check_ctx_t;
 
@@ -244,7 +242,6 @@ ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_uint_t                              i;
     ngx_msec_t                              longest;
     ngx_pool_cleanup_t                     *cln;
-    lbk_check_options                       down_opts;
     ngx_http_upstream_lbkit_check_extra_t  *extra;
 
     if (lscf->check.enabled) {
@@ -330,17 +327,6 @@ ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    down_opts = lscf->check.opts;
-    down_opts.initial_health = LBK_HEALTH_DOWN;
-
-    if (lbk_check_create(&extra->check_down, &down_opts) != LBK_OK) {
-        lbk_check_free(lscf->check.check);
-        lscf->check.check = NULL;
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid check: %s",
-                           lbk_error_last());
-        return NGX_CONF_ERROR;
-    }
-
     cln->handler = ngx_http_upstream_lbkit_check_free_compiled;
     cln->data = &lscf->check;
 
@@ -384,15 +370,8 @@ ngx_http_upstream_lbkit_check_free_compiled(void *data)
 {
     ngx_http_upstream_lbkit_check_conf_t *ccf = data;
 
-    ngx_http_upstream_lbkit_check_extra_t  *extra = ccf->data;
-
     lbk_check_free(ccf->check);
     ccf->check = NULL;
-
-    if (extra) {
-        lbk_check_free(extra->check_down);
-        extra->check_down = NULL;
-    }
 }
 
 
@@ -1014,9 +993,6 @@ rendered:
     cln->handler = ngx_http_upstream_lbkit_check_free_reply;
     cln->data = ctx->reply;
 
-    lbk_health_init(&ctx->mirror, lscf->check.check,
-                    ngx_http_upstream_lbkit_now_us());
-
     /*
      * The socket's log is a copy of the cycle's whose level hides the
      * connect()/recv() errors nginx logs for every failed attempt: the
@@ -1178,7 +1154,6 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
 
     if (ngx_http_upstream_lbkit_check_claim(ctx) != NGX_OK) {
         /* another worker checks this peer; look again later */
-        ctx->owner = 0;
         ngx_http_upstream_lbkit_check_schedule(ctx,
                                          ctx->lscf->check.opts.inter_ms);
         return;
@@ -1186,30 +1161,14 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
 
     info.version = LBK_PEER_INFO_VERSION;
 
-    if (lbk_pool_peer_info(&info, ctx->lscf->pool, ctx->id) == LBK_OK) {
-
-        if (!ctx->owner) {
-            /*
-             * Newly claimed (start, takeover, reload): seed the scheduling
-             * mirror from the pool's health so that the next interval fits
-             * (downinter while down, fastinter while coming back).
-             */
-            lbk_health_init(&ctx->mirror,
-                            info.health == LBK_HEALTH_DOWN
-                            ? ctx->extra->check_down : ctx->lscf->check.check,
-                            ngx_http_upstream_lbkit_now_us());
-        }
-
-        if (info.admin_state == LBK_ADMIN_MAINT) {
-            /* maintenance: checks stop, but keep the claim warm */
-            ctx->owner = 1;
-            ngx_http_upstream_lbkit_check_schedule(ctx,
+    if (lbk_pool_peer_info(&info, ctx->lscf->pool, ctx->id) == LBK_OK
+        && info.admin_state == LBK_ADMIN_MAINT)
+    {
+        /* maintenance: checks stop, but keep the claim warm */
+        ngx_http_upstream_lbkit_check_schedule(ctx,
                                          ctx->lscf->check.opts.inter_ms);
-            return;
-        }
+        return;
     }
-
-    ctx->owner = 1;
 
     ngx_http_upstream_lbkit_check_start(ctx);
 }
@@ -1274,7 +1233,6 @@ ngx_http_upstream_lbkit_check_release(ngx_http_upstream_lbkit_check_ctx_t *ctx)
 
     (void) ngx_atomic_cmp_set(&ctx->shared->claim_pid,
                               (ngx_atomic_uint_t) ngx_pid, 0);
-    ctx->owner = 0;
 }
 
 
@@ -1929,8 +1887,9 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
                             result->reason);
 
     } else {
-        rc = lbk_pool_report_check(&event, ctx->lscf->pool, ctx->id,
-                                   ctx->lscf->check.check, result);
+        /* the pool's clock is CLOCK_MONOTONIC, the module's: pass ours */
+        rc = lbk_pool_report_check_at(&event, ctx->lscf->pool, ctx->id,
+                                      ctx->lscf->check.check, result, now_us);
     }
 
     if (rc != LBK_OK) {
@@ -1951,11 +1910,6 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
         result->outcome = event.outcome;
     }
 
-    if (!unreachable) {
-        (void) lbk_health_report(NULL, &ctx->mirror, ctx->lscf->check.check,
-                                 result, now_us);
-    }
-
     /* the last-check record, seqlock style (see the header) */
     shared = ctx->shared;
 
@@ -1974,8 +1928,17 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
     ngx_memory_barrier();
     (void) ngx_atomic_fetch_add(&shared->seq, 1);
 
-    delay_us = lbk_health_next_delay(&ctx->mirror, ctx->lscf->check.check,
-                                     ngx_http_upstream_lbkit_check_random64());
+    /* the schedule is the pool's: inter while steady, fastinter while the
+       health changes, downinter while down, from the state every worker
+       shares (a worker that takes the claim over continues it) */
+    if (lbk_pool_peer_next_check_delay(&delay_us, ctx->lscf->pool, ctx->id,
+                                       ctx->lscf->check.check,
+                                       ngx_http_upstream_lbkit_check_random64())
+        != LBK_OK)
+    {
+        delay_us = (uint64_t) ctx->lscf->check.opts.inter_ms * 1000;
+    }
+
     delay = (ngx_msec_t) (delay_us / 1000);
 
     shared->next_check = ngx_current_msec + delay;
