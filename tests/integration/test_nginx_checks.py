@@ -363,6 +363,30 @@ class RequestAndExpectations(NginxTestCase):
                 self.assertGreater(be.stats("good")["by_path"].get("/ready", 0), 0)
 
 
+class RepeatedHeaders(NginxTestCase):
+    """Each `headers=` adds its line: a backend that requires both lines
+    passes the check."""
+
+    def test_every_headers_line_is_sent(self):
+        port = lbktest.free_port()
+        keyed = SingleBackend(port, "keyed", "--require-header", "X-A: 1",
+                              "--require-header", "X-B: 2")
+        try:
+            server = f"127.0.0.1:{port}"
+            check = ('lbkit_check uri=/health "headers=X-A: 1" '
+                     '"headers=X-B: 2" interval=200ms rise=1 fall=1;')
+            body = config(upstream("api", "lbkit round_robin;", [server],
+                                   extra=check))
+            with Nginx(body, workers=1) as ngx:
+                lbktest.wait_until(lambda: servers(ngx)[server]["checks"] >= 2,
+                                   timeout=5, what="two checks")
+                s = servers(ngx)[server]
+                self.assertEqual(s["health"], "up", s["last_check"])
+                self.assertEqual(s["last_check"]["result"], "pass")
+        finally:
+            keyed.stop()
+
+
 class BadReplies(NginxTestCase):
     """Replies that break the rules fail the check with the matching result;
     the worker keeps checking (and serving) the others."""
