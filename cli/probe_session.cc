@@ -58,25 +58,6 @@ SampleSummary Samples::summary() const {
   return s;
 }
 
-const char *outcome_name(int outcome) {
-  switch (outcome) {
-    case LBK_CHECK_PASS: return "pass";
-    case LBK_CHECK_FAIL_CONNECT: return "connect";
-    case LBK_CHECK_FAIL_TIMEOUT: return "timeout";
-    case LBK_CHECK_FAIL_TLS: return "tls";
-    case LBK_CHECK_FAIL_DNS: return "dns";
-    case LBK_CHECK_FAIL_PROTOCOL: return "protocol";
-    case LBK_CHECK_FAIL_STATUS: return "status";
-    case LBK_CHECK_FAIL_BODY: return "body";
-    case LBK_CHECK_FAIL_JSONRPC: return "jsonrpc";
-    case LBK_CHECK_FAIL_LAG: return "lag";
-    case LBK_CHECK_FAIL_VERSION: return "version";
-    case LBK_CHECK_FAIL_LIMIT: return "limit";
-    case LBK_CHECK_FAIL_AGENT: return "agent";
-  }
-  return "unknown";
-}
-
 namespace {
 
 std::string url_scheme(const std::string &url) {
@@ -95,10 +76,8 @@ std::string url_path(const std::string &url) {
 int check_kind(const CheckConfig &c, const std::string &url) {
   std::string kind = c.kind;
   if (kind.empty()) kind = url_scheme(url);
-  if (kind == "tcp") return LBK_CHECK_TCP;
-  if (kind == "https") return LBK_CHECK_HTTPS;
-  if (kind == "jsonrpc") return LBK_CHECK_JSONRPC;
-  return LBK_CHECK_HTTP;
+  const int named = lbk_check_kind_from_name(kind.data(), kind.size());
+  return named != 0 ? named : LBK_CHECK_HTTP;
 }
 
 const char *or_null(const std::string &s) { return s.empty() ? nullptr : s.c_str(); }
@@ -386,6 +365,9 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     if (va != vb) return va;
     return va && ra.value > rb.value;
   });
+  // The pool's verdict on each result (the reply's outcome, or lag), by
+  // position in the round.
+  std::vector<int> verdicts(in_round.size(), LBK_CHECK_PASS);
   for (size_t k : order) {
     NodeRun &n = nodes_[in_round[k]];
     const lbk::probe::Result &r = results[k];
@@ -393,10 +375,11 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     n.has_result = true;
     ++n.checks;
     n.last_check_unix_ms = now_ms;
-    lbk_health_event ev{};
-    ev.version = LBK_HEALTH_EVENT_VERSION;
-    lbk_pool_report_check(&ev, pools_[n.pool_index].pool, n.peer_id, n.check, &r.verdict);
-    if (ev.changed) n.last_change_unix_ms = now_ms;
+    lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
+    const int rc =
+        lbk_pool_report_check(&ev, pools_[n.pool_index].pool, n.peer_id, n.check, &r.verdict);
+    verdicts[k] = rc == LBK_OK ? ev.outcome : r.verdict.outcome;
+    if (rc == LBK_OK && ev.changed) n.last_change_unix_ms = now_ms;
   }
   if (with_versions) {
     // The identity targets follow the health ones, a kind at a time (targets()).
@@ -410,8 +393,8 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
       }
     report_chain_disagreement();
   }
-  for (size_t i : in_round) {
-    NodeRun &n = nodes_[i];
+  for (size_t k = 0; k < in_round.size(); ++k) {
+    NodeRun &n = nodes_[in_round[k]];
     const PoolConfig &pc = config_.pools[n.pool_index];
     lbk_peer_info info{};
     info.version = LBK_PEER_INFO_VERSION;
@@ -419,19 +402,17 @@ void ProbeSession::absorb(const std::vector<lbk::probe::Result> &results, bool w
     n.healthy = info.health != LBK_HEALTH_DOWN;
     n.lag = info.has_value && info.lag > 0 ? info.lag : 0;
     const lbk_check_result &v = n.last.verdict;
-    bool passed = v.outcome == LBK_CHECK_PASS;
-    n.outcome = outcome_name(v.outcome);
+    bool passed = verdicts[k] == LBK_CHECK_PASS;
+    n.outcome = lbk_check_outcome_name(verdicts[k]);
     n.error = passed ? "" : v.reason;
     // Another chain first: its head says nothing of this chain's lag.
-    if (passed && !pc.check.chain_id.empty() && !n.chain_id.empty() &&
+    if (v.outcome == LBK_CHECK_PASS && !pc.check.chain_id.empty() && !n.chain_id.empty() &&
         !same_chain_id(n.chain_id, pc.check.chain_id)) {
       passed = false;
       n.outcome = "chain";
       n.error = "chain id " + n.chain_id + ", expected " + pc.check.chain_id;
-    }
-    if (passed && pc.check.max_lag > 0 && n.lag > pc.check.max_lag) {
-      passed = false;
-      n.outcome = "lag";
+    } else if (verdicts[k] == LBK_CHECK_FAIL_LAG) {
+      // The pool judged the lag; lbctl words it in head terms.
       n.error = "head " + std::to_string(v.value) + " lags the best healthy head by " +
                 std::to_string(n.lag) + " (max_lag " + std::to_string(pc.check.max_lag) + ")";
     }

@@ -215,7 +215,4 @@ int health_exit_code(size_t healthy, size_t total);
 // The same over the nodes of @p state that are not disabled.
 int state_exit_code(const State &state);
 
-// The outcome name of an lbk_check_outcome ("pass", "timeout", ...).
-const char *outcome_name(int outcome);
-
 }  // namespace lbctl

@@ -6,8 +6,10 @@
  *                                     the balancer;
  *   ngx_http_upstream_lbkit_zone.c    the shared zone, the in-flight
  *                                     ledger, reload state copy;
- *   ngx_http_upstream_lbkit_check.c   `lbkit_check`, active checks on the
- *                                     nginx event loop;
+ *   ngx_http_upstream_lbkit_check_conf.c  the `lbkit_check` directive and
+ *                                     its parameter table;
+ *   ngx_http_upstream_lbkit_check.c   active checks on the nginx event loop
+ *                                     (_check.h: what the two share);
  *   ngx_http_upstream_lbkit_status.c  `lbkit_status`, the status page and
  *                                     the server-state rule;
  *   ngx_http_upstream_lbkit_api.c     `lbkit_api`, `lbkit_capacity`,
@@ -292,7 +294,7 @@ void ngx_http_upstream_lbkit_ledger_init_process(ngx_cycle_t *cycle);
 void ngx_http_upstream_lbkit_ledger_exit_process(ngx_cycle_t *cycle);
 
 
-/* --- implemented in ngx_http_upstream_lbkit_check.c -------------------- */
+/* --- implemented in ngx_http_upstream_lbkit_check_conf.c --------------- */
 
 /*
  * `lbkit_check ...` in upstream{} (NGX_HTTP_UPS_CONF, conf = this upstream's
@@ -301,6 +303,9 @@ void ngx_http_upstream_lbkit_ledger_exit_process(ngx_cycle_t *cycle);
  */
 char *ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+
+
+/* --- implemented in ngx_http_upstream_lbkit_check.c -------------------- */
 
 /* Called from the module's init_process in every worker. */
 ngx_int_t ngx_http_upstream_lbkit_check_init_process(ngx_cycle_t *cycle);

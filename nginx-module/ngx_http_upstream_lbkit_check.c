@@ -3,9 +3,12 @@
  * an lbkit upstream's peers, run on nginx's own event loop in the workers.
  *
  * Judging is liblbkit's (sans-I/O): lbk_check_request() renders the bytes to
- * send, lbk_check_reply_feed() reads the reply and gives a verdict, and
- * lbk_pool_report_check() keeps rise/fall state, counters, probe latency,
- * lag and slow start in the pool in shared memory.  This file owns the I/O:
+ * send, lbk_check_reply_feed() reads the reply and gives a verdict,
+ * lbk_pool_report_check_at() keeps rise/fall state, counters, probe latency,
+ * lag and slow start in the pool in shared memory and makes the final
+ * verdict (lag included) that the check record shows, and
+ * lbk_pool_peer_next_check_delay() says when the next check is due, from
+ * that shared state.  This file owns the I/O:
  * a non-blocking connect (ngx_event_connect_peer), TLS (ngx_ssl), nginx
  * timers, and the per-peer claim that makes one worker at a time check a
  * given peer.
@@ -42,6 +45,7 @@
 
 #include "ngx_http_upstream_lbkit.h"
 #include "ngx_http_upstream_lbkit_api.h"
+#include "ngx_http_upstream_lbkit_check.h"
 
 
 #define NGX_HTTP_LBKIT_CHECK_RECV_SIZE  4096
@@ -55,29 +59,6 @@
 
 /* Per worker: monotonic time at which a stall of the worker was last seen. */
 static uint64_t  ngx_http_upstream_lbkit_check_stall_seen_us;
-
-
-/* Private per-upstream data, hung on lscf->check.data by the parser. */
-typedef struct {
-    /* the same check compiled with initial=down: seeds the scheduling
-       mirror of a peer that is down when this worker takes it over */
-    lbk_check                  *check_down;
-    ngx_flag_t                  tls;          /* connect with TLS */
-    ngx_flag_t                  tls_verify;   /* verify chain and name */
-    ngx_str_t                   tls_name;     /* name to verify and SNI;
-                                                 empty = the peer's host */
-    ngx_str_t                   tls_trusted;  /* CA file; empty = system */
-    ngx_str_t                   headers;      /* joined `headers=` lines */
-    const lbk_chain_profile    *chain;        /* `chain=`, or NULL */
-    ngx_flag_t                  type_set;     /* `type=` was given */
-    ngx_msec_t                  lease;        /* claim lease length */
-    /* per worker, by id: the peer's check, or NULL (set at init_process) */
-    void                      **ctxs;
-    /* type=agent: `agent=HOST:PORT` (NULL = each peer's host at port=) and
-       `agent_pool=NAME`, sent as "NAME/" before the server's name */
-    ngx_addr_t                 *agent;
-    ngx_str_t                   agent_pool;
-} ngx_http_upstream_lbkit_check_extra_t;
 
 
 /* Per worker, per checked peer. */
@@ -102,7 +83,6 @@ typedef struct {
     u_char                     *recv_buf;
 
     lbk_check_reply            *reply;
-    lbk_health_state            mirror;       /* schedules the next check */
 
     /* the attempt in flight */
     ngx_peer_connection_t       pc;
@@ -115,20 +95,9 @@ typedef struct {
     unsigned                    running:1;
     unsigned                    connected:1;
     unsigned                    request_sent:1;
-    unsigned                    owner:1;      /* held the claim last tick */
     unsigned                    extended:1;   /* deadline moved for a stall */
 } ngx_http_upstream_lbkit_check_ctx_t;
 
-
-static char *ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
-    ngx_http_upstream_lbkit_srv_conf_t *lscf,
-    ngx_http_upstream_lbkit_check_extra_t *extra, ngx_str_t *arg);
-static void ngx_http_upstream_lbkit_check_free_compiled(void *data);
-#if (NGX_HTTP_SSL)
-static ngx_int_t ngx_http_upstream_lbkit_check_ssl_conf(ngx_conf_t *cf,
-    ngx_http_upstream_lbkit_srv_conf_t *lscf,
-    ngx_http_upstream_lbkit_check_extra_t *extra);
-#endif
 
 static ngx_int_t ngx_http_upstream_lbkit_check_init_peer(ngx_cycle_t *cycle,
     ngx_http_upstream_lbkit_srv_conf_t *lscf, uint32_t id);
@@ -175,589 +144,6 @@ static uint64_t ngx_http_upstream_lbkit_check_random64(void);
 static ngx_flag_t ngx_http_upstream_lbkit_check_is_exiting(void);
 static void ngx_http_upstream_lbkit_check_note_lateness(uint64_t due_us,
     uint64_t now_us);
-
-
-/* ------------------------------------------------------------------ */
-/* `lbkit_check` directive                                             */
-/* ------------------------------------------------------------------ */
-
-/* How a `name=value` parameter is stored. */
-typedef enum {
-    LBK_PARAM_MSEC,      /* time ("500ms", "2s") into a uint32_t of opts */
-    LBK_PARAM_COUNT,     /* integer >= 1 into a uint32_t of opts */
-    LBK_PARAM_STRING,    /* NUL-terminated copy into a const char * of opts */
-    LBK_PARAM_SPECIAL    /* handled by name in the parser */
-} ngx_http_upstream_lbkit_param_type_e;
-
-typedef struct {
-    ngx_str_t                               name;
-    ngx_http_upstream_lbkit_param_type_e    type;
-    size_t                                  offset;  /* in lbk_check_options */
-} ngx_http_upstream_lbkit_param_t;
-
-#define LBK_OPT(field)  offsetof(lbk_check_options, field)
-
-static ngx_http_upstream_lbkit_param_t  ngx_http_upstream_lbkit_params[] = {
-    { ngx_string("interval"), LBK_PARAM_MSEC, LBK_OPT(inter_ms) },
-    { ngx_string("timeout"), LBK_PARAM_MSEC, LBK_OPT(timeout_ms) },
-    { ngx_string("fastinter"), LBK_PARAM_MSEC, LBK_OPT(fastinter_ms) },
-    { ngx_string("downinter"), LBK_PARAM_MSEC, LBK_OPT(downinter_ms) },
-    { ngx_string("rise"), LBK_PARAM_COUNT, LBK_OPT(rise) },
-    { ngx_string("fall"), LBK_PARAM_COUNT, LBK_OPT(fall) },
-    { ngx_string("uri"), LBK_PARAM_STRING, LBK_OPT(path) },
-    { ngx_string("method"), LBK_PARAM_STRING, LBK_OPT(method) },
-    { ngx_string("host"), LBK_PARAM_STRING, LBK_OPT(host) },
-    { ngx_string("body"), LBK_PARAM_STRING, LBK_OPT(body) },
-    { ngx_string("expect"), LBK_PARAM_STRING, LBK_OPT(expect_status) },
-    { ngx_string("expect_body"), LBK_PARAM_STRING, LBK_OPT(expect_body) },
-    { ngx_string("jsonrpc_method"), LBK_PARAM_STRING,
-      LBK_OPT(jsonrpc_method) },
-    { ngx_string("jsonrpc_params"), LBK_PARAM_STRING,
-      LBK_OPT(jsonrpc_params) },
-    { ngx_string("jsonrpc_field"), LBK_PARAM_STRING, LBK_OPT(jsonrpc_field) },
-    { ngx_string("type"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("jitter"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("headers"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("max_lag"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("chain"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("slow_start"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("initial"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("port"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("tls"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("tls_verify"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("tls_name"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("tls_trusted_certificate"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("agent"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_string("agent_pool"), LBK_PARAM_SPECIAL, 0 },
-    { ngx_null_string, 0, 0 }
-};
-
-
-char *
-ngx_http_upstream_lbkit_check_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_upstream_lbkit_srv_conf_t *lscf = conf;
-
-    char                                   *rv;
-    ngx_str_t                              *value;
-    ngx_uint_t                              i;
-    ngx_msec_t                              longest;
-    ngx_pool_cleanup_t                     *cln;
-    lbk_check_options                       down_opts;
-    ngx_http_upstream_lbkit_check_extra_t  *extra;
-
-    if (lscf->check.enabled) {
-        return "is duplicate";
-    }
-
-    extra = ngx_pcalloc(cf->pool, sizeof(ngx_http_upstream_lbkit_check_extra_t));
-    if (extra == NULL) {
-        return NGX_CONF_ERROR;
-    }
-    extra->tls_verify = 1;   /* secure by default: `tls_verify=off` to skip */
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        rv = ngx_http_upstream_lbkit_check_param(cf, lscf, extra, &value[i]);
-        if (rv != NGX_CONF_OK) {
-            return rv;
-        }
-    }
-
-    if (extra->headers.len) {
-        lscf->check.opts.headers = (const char *) extra->headers.data;
-    }
-
-    if (extra->chain) {
-        /* a chain profile: a JSON-RPC check of its head call, with its
-           lag limit unless max_lag= says otherwise (liblbkit's table, the
-           same defaults as lbctl's) */
-        if (extra->type_set && lscf->check.opts.kind != LBK_CHECK_JSONRPC) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"chain=\" needs type=jsonrpc");
-            return NGX_CONF_ERROR;
-        }
-        lscf->check.opts.kind = LBK_CHECK_JSONRPC;
-        if (lscf->check.opts.jsonrpc_method == NULL) {
-            lscf->check.opts.jsonrpc_method = extra->chain->head_method;
-            lscf->check.opts.jsonrpc_params = extra->chain->head_params;
-            if (lscf->check.opts.jsonrpc_field == NULL) {
-                lscf->check.opts.jsonrpc_field = extra->chain->head_field;
-            }
-        }
-        if (lscf->check.opts.max_lag == 0) {
-            lscf->check.opts.max_lag = extra->chain->max_lag;
-        }
-    }
-
-    if (lscf->check.opts.kind == LBK_CHECK_HTTPS) {
-        extra->tls = 1;
-    }
-
-    if (extra->tls && (lscf->check.opts.kind == LBK_CHECK_TCP
-                       || lscf->check.opts.kind == LBK_CHECK_AGENT))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tls=on\" needs type=http, https or jsonrpc");
-        return NGX_CONF_ERROR;
-    }
-
-    if (lscf->check.opts.kind == LBK_CHECK_AGENT) {
-        if (extra->agent == NULL && lscf->check.port == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "type=agent needs agent=ADDRESS:PORT (one "
-                               "agent for every server) or port=N (an "
-                               "agent on each server's host)");
-            return NGX_CONF_ERROR;
-        }
-
-    } else if (extra->agent || extra->agent_pool.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"agent=\" and \"agent_pool=\" need type=agent");
-        return NGX_CONF_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (lbk_check_create(&lscf->check.check, &lscf->check.opts) != LBK_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid check: %s",
-                           lbk_error_last());
-        return NGX_CONF_ERROR;
-    }
-
-    down_opts = lscf->check.opts;
-    down_opts.initial_health = LBK_HEALTH_DOWN;
-
-    if (lbk_check_create(&extra->check_down, &down_opts) != LBK_OK) {
-        lbk_check_free(lscf->check.check);
-        lscf->check.check = NULL;
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid check: %s",
-                           lbk_error_last());
-        return NGX_CONF_ERROR;
-    }
-
-    cln->handler = ngx_http_upstream_lbkit_check_free_compiled;
-    cln->data = &lscf->check;
-
-    /*
-     * The owner renews its claim at every check, and checks at most every
-     * max(inter, fastinter, downinter) (+ jitter, at most 50%), each lasting
-     * at most timeout.  Twice that is a lease a live owner never lets lapse;
-     * a dead owner's peers are taken over after it (or at once, when its
-     * process is gone).
-     */
-    longest = ngx_max(lscf->check.opts.inter_ms,
-                      ngx_max(lscf->check.opts.fastinter_ms,
-                              lscf->check.opts.downinter_ms));
-    extra->lease = 2 * (longest + longest / 2 + lscf->check.opts.timeout_ms)
-                   + 1000;
-
-    lscf->check.data = extra;
-
-#if (NGX_HTTP_SSL)
-    if (extra->tls
-        && ngx_http_upstream_lbkit_check_ssl_conf(cf, lscf, extra) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-#else
-    if (extra->tls) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "TLS checks need nginx built with the ssl module");
-        return NGX_CONF_ERROR;
-    }
-#endif
-
-    lscf->check.enabled = 1;
-
-    return NGX_CONF_OK;
-}
-
-
-static void
-ngx_http_upstream_lbkit_check_free_compiled(void *data)
-{
-    ngx_http_upstream_lbkit_check_conf_t *ccf = data;
-
-    ngx_http_upstream_lbkit_check_extra_t  *extra = ccf->data;
-
-    lbk_check_free(ccf->check);
-    ccf->check = NULL;
-
-    if (extra) {
-        lbk_check_free(extra->check_down);
-        extra->check_down = NULL;
-    }
-}
-
-
-/* "on"/"off" into *flag; NGX_ERROR for anything else. */
-static ngx_int_t
-ngx_http_upstream_lbkit_check_flag(ngx_str_t *v, ngx_flag_t *flag)
-{
-    if (v->len == 2 && ngx_strncmp(v->data, "on", 2) == 0) {
-        *flag = 1;
-        return NGX_OK;
-    }
-
-    if (v->len == 3 && ngx_strncmp(v->data, "off", 3) == 0) {
-        *flag = 0;
-        return NGX_OK;
-    }
-
-    return NGX_ERROR;
-}
-
-
-static char *
-ngx_http_upstream_lbkit_check_param(ngx_conf_t *cf,
-    ngx_http_upstream_lbkit_srv_conf_t *lscf,
-    ngx_http_upstream_lbkit_check_extra_t *extra, ngx_str_t *arg)
-{
-    u_char                           *eq, *p;
-    ngx_int_t                         n;
-    ngx_str_t                         name, v;
-    ngx_uint_t                        k;
-    lbk_check_options                *opts;
-    ngx_http_upstream_lbkit_param_t  *param;
-
-    opts = &lscf->check.opts;
-
-    eq = ngx_strlchr(arg->data, arg->data + arg->len, '=');
-    if (eq == NULL) {
-        goto invalid;
-    }
-
-    name.data = arg->data;
-    name.len = eq - arg->data;
-    v.data = eq + 1;
-    v.len = arg->data + arg->len - v.data;
-
-    for (param = ngx_http_upstream_lbkit_params; param->name.len; param++) {
-        if (param->name.len == name.len
-            && ngx_strncmp(param->name.data, name.data, name.len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (param->name.len == 0) {
-        goto invalid;
-    }
-
-    switch (param->type) {
-
-    case LBK_PARAM_MSEC:
-        n = ngx_parse_time(&v, 0);
-        if (n == NGX_ERROR || n <= 0 || n > 86400000) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": a time from 1ms to "
-                               "24h such as \"500ms\" or \"2s\" is expected",
-                               arg);
-            return NGX_CONF_ERROR;
-        }
-        *(uint32_t *) ((u_char *) opts + param->offset) = (uint32_t) n;
-        return NGX_CONF_OK;
-
-    case LBK_PARAM_COUNT:
-        n = ngx_atoi(v.data, v.len);
-        if (n == NGX_ERROR || n < 1 || n > 1000) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": a number from 1 to "
-                               "1000 is expected", arg);
-            return NGX_CONF_ERROR;
-        }
-        *(uint32_t *) ((u_char *) opts + param->offset) = (uint32_t) n;
-        return NGX_CONF_OK;
-
-    case LBK_PARAM_STRING:
-        /* jsonrpc_field= (empty) names the result itself */
-        if (v.len == 0 && param->offset != LBK_OPT(jsonrpc_field)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": empty value", arg);
-            return NGX_CONF_ERROR;
-        }
-        p = ngx_pnalloc(cf->pool, v.len + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-        *ngx_cpymem(p, v.data, v.len) = '\0';
-        *(const char **) ((u_char *) opts + param->offset) = (const char *) p;
-        return NGX_CONF_OK;
-
-    case LBK_PARAM_SPECIAL:
-        break;
-    }
-
-    if (ngx_strcmp(param->name.data, "type") == 0) {
-        static const struct { const char *name; int kind; } kinds[] = {
-            { "tcp", LBK_CHECK_TCP },
-            { "http", LBK_CHECK_HTTP },
-            { "https", LBK_CHECK_HTTPS },
-            { "jsonrpc", LBK_CHECK_JSONRPC },
-            { "agent", LBK_CHECK_AGENT },
-        };
-
-        for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-            if (ngx_strlen(kinds[k].name) == v.len
-                && ngx_strncmp(kinds[k].name, v.data, v.len) == 0)
-            {
-                opts->kind = kinds[k].kind;
-                extra->type_set = 1;
-                return NGX_CONF_OK;
-            }
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\": tcp, http, https, "
-                           "jsonrpc or agent is expected", arg);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_strcmp(param->name.data, "jitter") == 0) {
-        if (v.len && v.data[v.len - 1] == '%') {
-            v.len--;
-        }
-        n = ngx_atoi(v.data, v.len);
-        if (n == NGX_ERROR || n > 50) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": a percentage from 0 "
-                               "to 50 is expected", arg);
-            return NGX_CONF_ERROR;
-        }
-        opts->jitter_pct = (uint32_t) n;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(param->name.data, "headers") == 0) {
-        /* repeatable: each value adds "Name: value" lines ('\n' between) */
-        if (v.len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": empty value", arg);
-            return NGX_CONF_ERROR;
-        }
-        p = ngx_pnalloc(cf->pool, extra->headers.len + 1 + v.len + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-        extra->headers.data = p;
-        if (extra->headers.len) {
-            p = ngx_cpymem(p, extra->headers.data, extra->headers.len);
-            *p++ = '\n';
-        }
-        p = ngx_cpymem(p, v.data, v.len);
-        *p = '\0';
-        extra->headers.len = p - extra->headers.data;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(param->name.data, "max_lag") == 0) {
-        n = ngx_atoi(v.data, v.len);
-        if (n == NGX_ERROR || n < 1) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": a positive number "
-                               "of blocks is expected", arg);
-            return NGX_CONF_ERROR;
-        }
-        opts->max_lag = (int64_t) n;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(param->name.data, "chain") == 0) {
-        p = ngx_pnalloc(cf->pool, v.len + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-        *ngx_cpymem(p, v.data, v.len) = '\0';
-        extra->chain = v.len ? lbk_chain_profile_find((const char *) p) : NULL;
-        if (extra->chain == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": one of %s is expected",
-                               arg, lbk_chain_profile_names());
-            return NGX_CONF_ERROR;
-        }
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(param->name.data, "slow_start") == 0) {
-        n = ngx_parse_time(&v, 0);
-        if (n == NGX_ERROR || n > 86400000) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": a time such as "
-                               "\"30s\" (or 0 for off) is expected", arg);
-            return NGX_CONF_ERROR;
-        }
-        lscf->check.slow_start = (ngx_msec_t) n;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(param->name.data, "initial") == 0) {
-        if (v.len == 2 && ngx_strncmp(v.data, "up", 2) == 0) {
-            opts->initial_health = LBK_HEALTH_UP;
-            return NGX_CONF_OK;
-        }
-        if (v.len == 4 && ngx_strncmp(v.data, "down", 4) == 0) {
-            opts->initial_health = LBK_HEALTH_DOWN;
-            return NGX_CONF_OK;
-        }
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\": up or down is expected",
-                           arg);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_strcmp(param->name.data, "port") == 0) {
-        n = ngx_atoi(v.data, v.len);
-        if (n == NGX_ERROR || n < 1 || n > 65535) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": a port from 1 to "
-                               "65535 is expected", arg);
-            return NGX_CONF_ERROR;
-        }
-        lscf->check.port = (in_port_t) n;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(param->name.data, "tls") == 0
-        || ngx_strcmp(param->name.data, "tls_verify") == 0)
-    {
-        if (ngx_http_upstream_lbkit_check_flag(&v,
-                param->name.len == 3 ? &extra->tls : &extra->tls_verify)
-            != NGX_OK)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": on or off is "
-                               "expected", arg);
-            return NGX_CONF_ERROR;
-        }
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(param->name.data, "agent") == 0) {
-        ngx_url_t  u;
-
-        ngx_memzero(&u, sizeof(ngx_url_t));
-        u.url = v;
-        u.no_resolve = 1;
-
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs != 1
-            || u.no_port || u.family == AF_UNIX)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": a numeric "
-                               "ADDRESS:PORT is expected", arg);
-            return NGX_CONF_ERROR;
-        }
-        extra->agent = &u.addrs[0];
-        return NGX_CONF_OK;
-    }
-
-    /* agent_pool, tls_name, tls_trusted_certificate */
-
-    if (v.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\": empty value", arg);
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_pnalloc(cf->pool, v.len + 1);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-    *ngx_cpymem(p, v.data, v.len) = '\0';
-
-    if (ngx_strcmp(param->name.data, "agent_pool") == 0) {
-        if (ngx_strlchr(v.data, v.data + v.len, '/') != NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": a pool name "
-                               "without '/' is expected", arg);
-            return NGX_CONF_ERROR;
-        }
-        extra->agent_pool.data = p;
-        extra->agent_pool.len = v.len;
-
-    } else if (ngx_strcmp(param->name.data, "tls_name") == 0) {
-        extra->tls_name.data = p;
-        extra->tls_name.len = v.len;
-
-    } else {
-        extra->tls_trusted.data = p;
-        extra->tls_trusted.len = v.len;
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", arg);
-    return NGX_CONF_ERROR;
-}
-
-
-#if (NGX_HTTP_SSL)
-
-static ngx_int_t
-ngx_http_upstream_lbkit_check_ssl_conf(ngx_conf_t *cf,
-    ngx_http_upstream_lbkit_srv_conf_t *lscf,
-    ngx_http_upstream_lbkit_check_extra_t *extra)
-{
-    ngx_ssl_t           *ssl;
-    ngx_pool_cleanup_t  *cln;
-
-    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-    if (ssl == NULL) {
-        return NGX_ERROR;
-    }
-
-    ssl->log = cf->log;
-
-    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2 | NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(ssl);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = ssl;
-
-    if (extra->tls_verify) {
-        if (extra->tls_trusted.len) {
-            if (ngx_ssl_trusted_certificate(cf, ssl, &extra->tls_trusted, 4)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-        } else if (SSL_CTX_set_default_verify_paths(ssl->ctx) != 1) {
-            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
-                          "SSL_CTX_set_default_verify_paths() failed");
-            return NGX_ERROR;
-        }
-
-        /*
-         * The handshake must not abort on a bad chain: the verdict is taken
-         * after it (SSL_get_verify_result), so the check can say why.
-         */
-        SSL_CTX_set_verify(ssl->ctx, SSL_VERIFY_NONE, NULL);
-    }
-
-    lscf->check.ssl = ssl;
-
-    return NGX_OK;
-}
-
-#endif
 
 
 /* ------------------------------------------------------------------ */
@@ -1026,9 +412,6 @@ rendered:
     cln->handler = ngx_http_upstream_lbkit_check_free_reply;
     cln->data = ctx->reply;
 
-    lbk_health_init(&ctx->mirror, lscf->check.check,
-                    ngx_http_upstream_lbkit_now_us());
-
     /*
      * The socket's log is a copy of the cycle's whose level hides the
      * connect()/recv() errors nginx logs for every failed attempt: the
@@ -1190,7 +573,6 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
 
     if (ngx_http_upstream_lbkit_check_claim(ctx) != NGX_OK) {
         /* another worker checks this peer; look again later */
-        ctx->owner = 0;
         ngx_http_upstream_lbkit_check_schedule(ctx,
                                          ctx->lscf->check.opts.inter_ms);
         return;
@@ -1198,30 +580,14 @@ ngx_http_upstream_lbkit_check_tick(ngx_event_t *ev)
 
     info.version = LBK_PEER_INFO_VERSION;
 
-    if (lbk_pool_peer_info(&info, ctx->lscf->pool, ctx->id) == LBK_OK) {
-
-        if (!ctx->owner) {
-            /*
-             * Newly claimed (start, takeover, reload): seed the scheduling
-             * mirror from the pool's health so that the next interval fits
-             * (downinter while down, fastinter while coming back).
-             */
-            lbk_health_init(&ctx->mirror,
-                            info.health == LBK_HEALTH_DOWN
-                            ? ctx->extra->check_down : ctx->lscf->check.check,
-                            ngx_http_upstream_lbkit_now_us());
-        }
-
-        if (info.admin_state == LBK_ADMIN_MAINT) {
-            /* maintenance: checks stop, but keep the claim warm */
-            ctx->owner = 1;
-            ngx_http_upstream_lbkit_check_schedule(ctx,
+    if (lbk_pool_peer_info(&info, ctx->lscf->pool, ctx->id) == LBK_OK
+        && info.admin_state == LBK_ADMIN_MAINT)
+    {
+        /* maintenance: checks stop, but keep the claim warm */
+        ngx_http_upstream_lbkit_check_schedule(ctx,
                                          ctx->lscf->check.opts.inter_ms);
-            return;
-        }
+        return;
     }
-
-    ctx->owner = 1;
 
     ngx_http_upstream_lbkit_check_start(ctx);
 }
@@ -1286,7 +652,6 @@ ngx_http_upstream_lbkit_check_release(ngx_http_upstream_lbkit_check_ctx_t *ctx)
 
     (void) ngx_atomic_cmp_set(&ctx->shared->claim_pid,
                               (ngx_atomic_uint_t) ngx_pid, 0);
-    ctx->owner = 0;
 }
 
 
@@ -1941,8 +1306,9 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
                             result->reason);
 
     } else {
-        rc = lbk_pool_report_check(&event, ctx->lscf->pool, ctx->id,
-                                   ctx->lscf->check.check, result);
+        /* the pool's clock is CLOCK_MONOTONIC, the module's: pass ours */
+        rc = lbk_pool_report_check_at(&event, ctx->lscf->pool, ctx->id,
+                                      ctx->lscf->check.check, result, now_us);
     }
 
     if (rc != LBK_OK) {
@@ -1959,15 +1325,8 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
                     event.reason);
         }
 
-        /* the only way the pool fails a passing reply: its value lags */
-        if (result->outcome == LBK_CHECK_PASS && event.failures > 0) {
-            result->outcome = LBK_CHECK_FAIL_LAG;
-        }
-    }
-
-    if (!unreachable) {
-        (void) lbk_health_report(NULL, &ctx->mirror, ctx->lscf->check.check,
-                                 result, now_us);
+        /* the pool's verdict: the reply's, or lag */
+        result->outcome = event.outcome;
     }
 
     /* the last-check record, seqlock style (see the header) */
@@ -1988,8 +1347,17 @@ ngx_http_upstream_lbkit_check_finish(ngx_http_upstream_lbkit_check_ctx_t *ctx,
     ngx_memory_barrier();
     (void) ngx_atomic_fetch_add(&shared->seq, 1);
 
-    delay_us = lbk_health_next_delay(&ctx->mirror, ctx->lscf->check.check,
-                                     ngx_http_upstream_lbkit_check_random64());
+    /* the schedule is the pool's: inter while steady, fastinter while the
+       health changes, downinter while down, from the state every worker
+       shares (a worker that takes the claim over continues it) */
+    if (lbk_pool_peer_next_check_delay(&delay_us, ctx->lscf->pool, ctx->id,
+                                       ctx->lscf->check.check,
+                                       ngx_http_upstream_lbkit_check_random64())
+        != LBK_OK)
+    {
+        delay_us = (uint64_t) ctx->lscf->check.opts.inter_ms * 1000;
+    }
+
     delay = (ngx_msec_t) (delay_us / 1000);
 
     shared->next_check = ngx_current_msec + delay;

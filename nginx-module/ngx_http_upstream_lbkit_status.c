@@ -159,17 +159,8 @@ static void ngx_http_upstream_lbkit_sink_html(
     ngx_http_upstream_lbkit_sink_t *s, u_char *str, size_t len);
 
 
-static const char *ngx_http_upstream_lbkit_outcome_names[] = {
-    "pass", "connect", "timeout", "tls", "dns", "protocol", "status",
-    "body", "jsonrpc", "lag", "version", "limit", "agent"
-};
-
 static const char *ngx_http_upstream_lbkit_health_names[] = {
     "unknown", "up", "down"
-};
-
-static const char *ngx_http_upstream_lbkit_kind_names[] = {
-    "check", "tcp", "http", "https", "jsonrpc", "agent"
 };
 
 static const char *ngx_http_upstream_lbkit_classes[] = {
@@ -643,8 +634,7 @@ ngx_http_upstream_lbkit_status_json(ngx_http_upstream_lbkit_sink_t *s,
             ngx_http_upstream_lbkit_sink_printf(s,
                 "{\"type\":\"%s\",\"interval_ms\":%uD,\"timeout_ms\":%uD,"
                 "\"rise\":%uD,\"fall\":%uD}",
-                ngx_http_upstream_lbkit_name_of(
-                    ngx_http_upstream_lbkit_kind_names, co->kind),
+                lbk_check_kind_name(co->kind),
                 co->inter_ms, co->timeout_ms, co->rise, co->fall);
 
         } else {
@@ -738,8 +728,7 @@ ngx_http_upstream_lbkit_status_json(ngx_http_upstream_lbkit_sink_t *s,
                 p->rec.time_ms,
                 st->now_ms > p->rec.time_ms ? st->now_ms - p->rec.time_ms : 0,
                 p->rec.outcome == LBK_CHECK_PASS ? "true" : "false",
-                ngx_http_upstream_lbkit_name_of(
-                    ngx_http_upstream_lbkit_outcome_names, p->rec.outcome),
+                lbk_check_outcome_name(p->rec.outcome),
                 p->rec.duration_us);
 
             if (p->rec.http_status) {
@@ -1523,8 +1512,7 @@ ngx_http_upstream_lbkit_status_html_summary(ngx_http_upstream_lbkit_sink_t *s,
         if (up->lscf->check.enabled) {
             co = &up->lscf->check.opts;
             ngx_http_upstream_lbkit_sink_printf(s, "%s every %uD ms",
-                ngx_http_upstream_lbkit_name_of(
-                    ngx_http_upstream_lbkit_kind_names, co->kind),
+                lbk_check_kind_name(co->kind),
                 co->inter_ms);
         } else {
             ngx_http_upstream_lbkit_sink_printf(s, "&ndash;");
@@ -1606,8 +1594,7 @@ ngx_http_upstream_lbkit_status_html_server(ngx_http_upstream_lbkit_sink_t *s,
         ngx_http_upstream_lbkit_sink_printf(s,
             " (%*s ago, %uL.%uL ms)\">%s", end - buf, buf,
             sp->rec.duration_us / 1000, sp->rec.duration_us % 1000 / 100,
-            ngx_http_upstream_lbkit_name_of(
-                ngx_http_upstream_lbkit_outcome_names, sp->rec.outcome));
+            lbk_check_outcome_name(sp->rec.outcome));
 
         if (sp->rec.outcome != LBK_CHECK_PASS) {
             ngx_http_upstream_lbkit_sink_printf(s, ": ");

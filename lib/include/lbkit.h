@@ -493,6 +493,18 @@ LBK_EXTERN void lbk_check_free(lbk_check *check);
 LBK_EXTERN int lbk_check_kind(const lbk_check *check);
 
 /**
+ * The name of an enum lbk_check_kind as configurations write it and status
+ * pages show it: "tcp", "http", "https", "jsonrpc", "agent"; "unknown" for
+ * another value.  Static, never NULL.
+ */
+LBK_EXTERN const char *lbk_check_kind_name(int kind);
+/**
+ * The enum lbk_check_kind that lbk_check_kind_name() names @p name (@p len
+ * bytes, no NUL needed; exact, lower case), or 0 when no kind has it.
+ */
+LBK_EXTERN int lbk_check_kind_from_name(const char *name, size_t len);
+
+/**
  * Renders the bytes to send for one check of a peer whose host (for the
  * Host header) is @p host.  On entry *@p inout_len is the size of @p buf;
  * on return the length written, or with LBK_ERANGE the size needed.
@@ -540,6 +552,14 @@ typedef struct lbk_check_result {
  *  before lbk_pool_report_check(). */
 LBK_EXTERN int lbk_check_result_init(lbk_check_result *result,
                                      unsigned int version);
+
+/**
+ * The short name of an enum lbk_check_outcome, as status pages, logs and
+ * lbctl show it: "pass", "connect", "timeout", "tls", "dns", "protocol",
+ * "status", "body", "jsonrpc", "lag", "version", "limit", "agent";
+ * "unknown" for another value.  Static, never NULL.
+ */
+LBK_EXTERN const char *lbk_check_outcome_name(int outcome);
 
 /** Incremental reader/judge of one check reply. */
 typedef struct lbk_check_reply lbk_check_reply;
@@ -592,22 +612,38 @@ typedef struct lbk_health_state {
   uint64_t opaque[8];
 } lbk_health_state;
 
-/** A health transition (or not) produced by lbk_health_report(). */
+/**
+ * A health transition (or not) produced by lbk_health_report() and
+ * lbk_pool_report_check().  The caller sets version (1 to
+ * LBK_HEALTH_EVENT_VERSION, or uses LBK_HEALTH_EVENT_INIT); only that
+ * version's fields are written.
+ */
 typedef struct lbk_health_event {
-  unsigned int version; /**< LBK_HEALTH_EVENT_VERSION */
+  unsigned int version; /**< set by the caller: LBK_HEALTH_EVENT_VERSION */
   int changed;          /**< 1 if the health changed */
   int old_health, new_health; /**< enum lbk_health */
   uint32_t counter;     /**< health counter after the report */
   uint32_t successes, failures; /**< consecutive, after the report */
   char reason[LBK_REASON_MAX];  /**< "http check: status 500 (2/3)" */
+  /* version 2 */
+  int outcome;          /**< enum lbk_check_outcome: the final verdict on
+                             the check, the one the health counter took.
+                             The result's outcome, except that
+                             lbk_pool_report_check() turns a passing reply
+                             whose value lags into LBK_CHECK_FAIL_LAG. */
 } lbk_health_event;
 
-#define LBK_HEALTH_EVENT_VERSION 1
+#define LBK_HEALTH_EVENT_VERSION 2
+#define LBK_HEALTH_EVENT_INIT { LBK_HEALTH_EVENT_VERSION, 0, 0, 0, 0, 0, 0, { 0 }, 0 }
 
 /** Starts a peer in the check's initial health at time @p now_us. */
 LBK_EXTERN void lbk_health_init(lbk_health_state *st, const lbk_check *check,
                                 uint64_t now_us);
-/** Feeds one verdict; fills @p out (may be NULL). */
+/**
+ * Feeds one verdict; fills @p out (may be NULL).  LBK_EINVAL, with the
+ * state untouched, for a NULL argument or an @p out version outside
+ * 1..LBK_HEALTH_EVENT_VERSION.
+ */
 LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
                                  const lbk_check *check,
                                  const lbk_check_result *result,
@@ -626,13 +662,28 @@ LBK_EXTERN uint64_t lbk_health_next_delay(const lbk_health_state *st,
 /**
  * Feeds a check verdict for peer @p id into the pool: keeps the peer's
  * health state in the pool block, records probe latency (fastest), the
- * numeric value (lag against the best healthy peer is judged here when the
- * check has max_lag), the agent's state/weight/maxconn, and the reason.
- * Fills @p out (may be NULL).  Thread and process safe.
+ * numeric value, the agent's state/weight/maxconn, and the reason.
+ * The lag verdict is made here, and only here: when the check has max_lag,
+ * a passing reply whose value is more than max_lag below the best value
+ * among the pool's peers that are not down counts as LBK_CHECK_FAIL_LAG,
+ * and @p out's outcome says so.  Report the highest values
+ * of a round first when they arrive together, so that the best is known.
+ * Fills @p out (may be NULL; its version as in lbk_health_event).  The
+ * time is the pool's clock; lbk_pool_report_check_at() takes it from the
+ * caller.  Thread and process safe.
  */
 LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
                                      uint32_t id, const lbk_check *check,
                                      const lbk_check_result *result);
+/**
+ * lbk_pool_report_check() at time @p now_us of the pool's clock (the
+ * clock the pool's lbk_pool_options.clock reads, CLOCK_MONOTONIC in
+ * microseconds without one): for a driver that keeps the time itself.
+ */
+LBK_EXTERN int lbk_pool_report_check_at(lbk_health_event *out, lbk_pool *pool,
+                                        uint32_t id, const lbk_check *check,
+                                        const lbk_check_result *result,
+                                        uint64_t now_us);
 
 /**
  * Starts active checking of peer @p id with @p check: initialises the

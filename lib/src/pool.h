@@ -89,6 +89,9 @@ struct AlgoOps {
   // pick() reads PoolHeader::total_active, the pool's in-flight requests:
   // picks and releases keep it (so do bounded-load pools, whatever method).
   bool reads_in_flight = false;
+  // pick() reads PickContext::suspect(): a peer becoming busy is stamped
+  // with the time (so is every peer when suspect_all is on).
+  bool reads_suspect = false;
   std::unique_ptr<AlgoState> (*build)(const Tier &tier,
                                       const PoolParams &p) = nullptr;
   uint32_t (*pick)(PickContext &ctx, const Tier &tier) = nullptr;

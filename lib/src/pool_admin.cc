@@ -329,9 +329,21 @@ LBK_EXTERN int lbk_pool_set_suspect(lbk_pool *pool, uint64_t floor_us,
                                     int all_methods) {
   lbk::clear_error();
   if (int rc = check_pool(pool)) return rc;
-  pool->header->suspect_floor_us.store(floor_us, std::memory_order_relaxed);
-  pool->header->suspect_all.store(all_methods && floor_us ? 1 : 0,
-                                  std::memory_order_relaxed);
+  PoolHeader &h = *pool->header;
+  bool tracked = tracks_busy(pool);
+  h.suspect_floor_us.store(floor_us, std::memory_order_relaxed);
+  h.suspect_all.store(all_methods && floor_us ? 1 : 0, std::memory_order_relaxed);
+  if (!tracked && tracks_busy(pool)) {
+    // became_busy() kept no time while the rule was off: the peers busy
+    // now count from now
+    uint64_t now = pool_now(pool);
+    for (uint32_t id = 0; id < h.max_peers; ++id) {
+      PeerSlot &s = pool->slots[id];
+      if (s.in_use.load(std::memory_order_acquire) &&
+          s.active.load(std::memory_order_relaxed) != 0)
+        s.busy_since_us.store(now, std::memory_order_relaxed);
+    }
+  }
   return 0;
 }
 

@@ -40,7 +40,20 @@ extern "C" {
 
 LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
                                      uint32_t id, const lbk_check *check,
-                                     const lbk_check_result *result) try {
+                                     const lbk_check_result *result) {
+  lbk::clear_error();
+  if (int rc = check_peer(pool, id)) return rc;
+  return lbk_pool_report_check_at(out, pool, id, check, result, pool_now(pool));
+}
+
+// The final verdict on a check is made here: the result's, or
+// LBK_CHECK_FAIL_LAG for a passing reply whose value lags the best peer's
+// by more than max_lag.  The health counter takes it, and the event carries
+// it (outcome) to the front ends, which show it and never judge again.
+LBK_EXTERN int lbk_pool_report_check_at(lbk_health_event *out, lbk_pool *pool,
+                                        uint32_t id, const lbk_check *check,
+                                        const lbk_check_result *result,
+                                        uint64_t now) try {
   lbk::clear_error();
   if (int rc = check_peer(pool, id)) return rc;
   if (check == nullptr || result == nullptr)
@@ -48,9 +61,10 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
   if (int rc = check_version(result->version, LBK_CHECK_RESULT_VERSION,
                              "check result", "lbk_check_result_init()"))
     return rc;
+  if (int rc = health::check_event_version(out, "lbk_pool_report_check"))
+    return rc;
   PoolHeader &h = *pool->header;
   PeerSlot &s = pool->slots[id];
-  uint64_t now = pool_now(pool);
   lbk_check_result verdict = *result;
   lbk_health_event event;
   std::memset(&event, 0, sizeof event);
@@ -136,7 +150,7 @@ LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
     uint32_t pct = static_cast<uint32_t>(std::min(verdict.agent_weight_pct, 100));
     if (int wrc = lbk_pool_set_weight_pct(pool, id, pct)) return wrc;
   }
-  if (out != nullptr) *out = event;
+  health::store_event(out, event);
   return 0;
 } LBK_API_CATCH
 

@@ -55,6 +55,15 @@ inline bool tracks_in_flight(const lbk_pool *pool) {
   return pool->header->balance_factor != 0 || pool->ops->reads_in_flight;
 }
 
+// Whether the suspect rule can be read (AlgoOps::reads_suspect, or any
+// method with suspect_all): only then does a peer becoming busy read the
+// clock (became_busy()) and a failed release judge a stall.
+inline bool tracks_busy(const lbk_pool *pool) {
+  const PoolHeader &h = *pool->header;
+  return h.suspect_floor_us.load(std::memory_order_relaxed) != 0 &&
+         (h.suspect_all.load(std::memory_order_relaxed) != 0 || pool->ops->reads_suspect);
+}
+
 // Counts this thread as a reader of the handle's cache for its lifetime
 // (pool_cache.cc frees a replaced cache once no reader is left).
 struct ReaderGuard {

@@ -218,7 +218,7 @@ LBK_EXTERN int lbk_pool_release(lbk_pool *pool, uint32_t id,
     // a failure after no progress for longer than the suspect floor (a read
     // timeout, typically) is a stall: see PickContext::suspect()
     uint64_t floor = pool->header->suspect_floor_us.load(std::memory_order_relaxed);
-    if (floor != 0 && now - std::max(s.busy_since_us.load(std::memory_order_relaxed),
+    if (tracks_busy(pool) && now - std::max(s.busy_since_us.load(std::memory_order_relaxed),
                                      s.last_ok_us.load(std::memory_order_relaxed)) > floor)
       s.last_fail_us.store(now, std::memory_order_relaxed);
     record_failure_window(pool, s, now);

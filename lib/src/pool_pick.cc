@@ -26,7 +26,10 @@ constexpr uint64_t PANIC_REEVALUATE_US = 100000;
 // A peer's active count went from 0 to 1: the suspect rule counts from
 // now, unless its last completed request stalled (a peer whose requests
 // time out stays suspect through the moments it has none in flight).
+// Only the suspect rule reads busy_since: without it, no clock read here
+// (lbk_pool_set_suspect() stamps the peers already busy when it turns on).
 void became_busy(lbk_pool *pool, PeerSlot &s) {
+  if (!tracks_busy(pool)) return;
   if (s.last_fail_us.load(std::memory_order_relaxed) >
       s.last_ok_us.load(std::memory_order_relaxed))
     return;
@@ -100,9 +103,7 @@ bool admin_excluded(const PeerSlot &s) {
 }
 
 bool PickContext::usable(uint32_t id) {
-  if (tried_ != nullptr && id / 64 < tried_words_ &&
-      (tried_[id / 64] >> (id % 64)) & 1u)
-    return false;
+  if (tried(id)) return false;
   for (int i = 0; i < n_excluded_; ++i)
     if (excluded_[i] == id) return false;
   const PeerSlot &s = pool_->slots[id];

@@ -183,11 +183,12 @@ class NginxPageMatchesModule(unittest.TestCase):
         sources = "".join(read(os.path.join(module_dir, f))
                           for f in sorted(os.listdir(module_dir)) if f.endswith(".c"))
         # directives: the command table; methods: the method table;
-        # `lbkit_check` parameters: the parameter table; other NAME= words
+        # `lbkit_check` parameters: the rows of the parameter table
+        # (LBK_TIME("interval", ...) and the like); other NAME= words
         # (decay=, balance_factor=) appear as string literals.
         directives = set(re.findall(r'\{\s*ngx_string\("(lbkit\w*)"\),\s*NGX_', sources))
         methods = set(re.findall(r'\{\s*ngx_string\("(\w+)"\),\s*NGX_HTTP_LBKIT_ARGS_', sources))
-        parameters = set(re.findall(r'\{\s*ngx_string\("(\w+)"\),\s*LBK_PARAM_', sources))
+        parameters = set(re.findall(r'^\s*LBK_[A-Z]+\("(\w+)",', sources, flags=re.M))
         parameters |= set(re.findall(r'"([a-z_]+)=",', sources))
         self.assertIn("lbkit", directives, "no `lbkit` directive found in nginx-module/*.c")
         self.assertGreaterEqual(len(methods), 5, "method table not found")

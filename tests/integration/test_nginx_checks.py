@@ -285,6 +285,44 @@ class OneWorkerChecks(NginxTestCase):
                 self.assertEqual(servers(ngx)[names["a"]]["health"], "up")
 
 
+class DownServerSchedule(NginxTestCase):
+    """Checks follow the schedule of the health state the pool shares between
+    workers: a down server is checked at downinter, and so it is after
+    another worker takes its checks over."""
+
+    CHECK = ("lbkit_check type=http uri=/health interval=200ms "
+             "downinter=1500ms timeout=300ms fall=1 jitter=0;")
+    WINDOW = 3.2     # seconds: two or three checks at downinter, 16 at interval
+
+    def checks_in_window(self, be):
+        for n in ("a", "b"):
+            be.control(n, reset_stats=True)
+        time.sleep(self.WINDOW)
+        return {n: be.stats(n)["by_path"].get("/health", 0) for n in ("a", "b")}
+
+    def test_down_server_is_checked_at_downinter_also_after_takeover(self):
+        with Backends(["a", "b"]) as be:
+            names, body = checked_site(be, "a", "b", check=self.CHECK)
+            with Nginx(body, workers=2) as ngx:
+                be.control("b", status=500)
+                wait_health(ngx, names["b"], "down", 5)
+                got = self.checks_in_window(be)
+                self.assertGreaterEqual(got["a"], 8, got)    # up: interval
+                self.assertGreaterEqual(got["b"], 1, got)    # down: downinter
+                self.assertLessEqual(got["b"], 4, got)
+
+                owner = servers(ngx)[names["b"]]["checker_pid"]
+                os.kill(owner, signal.SIGKILL)
+                lbktest.wait_until(
+                    lambda: servers(ngx)[names["b"]]["checker_pid"]
+                    not in (None, owner),
+                    timeout=5, what="another worker checks b")
+                got = self.checks_in_window(be)
+                self.assertGreaterEqual(got["b"], 1, got)
+                self.assertLessEqual(got["b"], 4, got)
+                self.assertEqual(servers(ngx)[names["b"]]["health"], "down")
+
+
 class RequestAndExpectations(NginxTestCase):
 
     def test_uri_method_expect_and_body(self):
@@ -323,6 +361,30 @@ class RequestAndExpectations(NginxTestCase):
                 self.assertGreater(stats["by_method"].get("HEAD", 0), 0)
                 self.assertGreater(stats["by_path"].get("/probe", 0), 0)
                 self.assertGreater(be.stats("good")["by_path"].get("/ready", 0), 0)
+
+
+class RepeatedHeaders(NginxTestCase):
+    """Each `headers=` adds its line: a backend that requires both lines
+    passes the check."""
+
+    def test_every_headers_line_is_sent(self):
+        port = lbktest.free_port()
+        keyed = SingleBackend(port, "keyed", "--require-header", "X-A: 1",
+                              "--require-header", "X-B: 2")
+        try:
+            server = f"127.0.0.1:{port}"
+            check = ('lbkit_check uri=/health "headers=X-A: 1" '
+                     '"headers=X-B: 2" interval=200ms rise=1 fall=1;')
+            body = config(upstream("api", "lbkit round_robin;", [server],
+                                   extra=check))
+            with Nginx(body, workers=1) as ngx:
+                lbktest.wait_until(lambda: servers(ngx)[server]["checks"] >= 2,
+                                   timeout=5, what="two checks")
+                s = servers(ngx)[server]
+                self.assertEqual(s["health"], "up", s["last_check"])
+                self.assertEqual(s["last_check"]["result"], "pass")
+        finally:
+            keyed.stop()
 
 
 class BadReplies(NginxTestCase):

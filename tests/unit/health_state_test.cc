@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,7 @@ void run_timeline(const lbk_check *check, lbk_health_state *st, uint64_t start_m
     SCOPED_TRACE("step " + std::to_string(i) + " at " + std::to_string(s.at_ms) + "ms");
     ASSERT_EQ(now_ms, s.at_ms) << "the check ran at another time than documented";
     lbk_check_result r = verdict(s.pass);
-    lbk_health_event ev;
+    lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
     ASSERT_EQ(0, lbk_health_report(&ev, st, check, &r, now_ms * 1000));
     EXPECT_EQ(s.health, lbk_health_get(st));
     EXPECT_EQ(s.health, ev.new_health);
@@ -149,7 +150,7 @@ TEST(HealthState, DefaultInitialHealthIsUpAtRiseSoOneFailureTakesItDown) {
   // Unchecked (counter at rise, not at the top) is transitional: fastinter.
   EXPECT_EQ(300000u, lbk_health_next_delay(&st, c.p, 0));
   lbk_check_result fail = verdict(false);
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(0, lbk_health_report(&ev, &st, c.p, &fail, 1000));
   EXPECT_EQ(1, ev.changed);
   EXPECT_EQ(LBK_HEALTH_UP, ev.old_health);
@@ -168,7 +169,7 @@ TEST(HealthState, InitialDownNeedsRiseSuccesses) {
   EXPECT_EQ(LBK_HEALTH_DOWN, lbk_health_get(&st));
   EXPECT_EQ(1000000u, lbk_health_next_delay(&st, c.p, 0));  // downinter = inter
   lbk_check_result pass = verdict(true);
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(0, lbk_health_report(&ev, &st, c.p, &pass, 1));
   EXPECT_EQ(0, ev.changed);
   EXPECT_EQ(LBK_HEALTH_DOWN, ev.new_health);
@@ -188,7 +189,7 @@ TEST(HealthState, InitialUnknownBecomesUpOrDownOnFirstReport) {
   lbk_health_init(&st, c.p, 0);
   EXPECT_EQ(LBK_HEALTH_UNKNOWN, lbk_health_get(&st));
   lbk_check_result pass = verdict(true);
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(0, lbk_health_report(&ev, &st, c.p, &pass, 1));
   EXPECT_EQ(1, ev.changed);
   EXPECT_EQ(LBK_HEALTH_UP, ev.new_health);
@@ -201,7 +202,7 @@ TEST(HealthState, ReasonCarriesCheckVerdictAndHaproxyProgress) {
   lbk_health_state st;
   lbk_health_init(&st, c.p, 0);
   lbk_check_result pass = verdict(true);
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(0, lbk_health_report(&ev, &st, c.p, &pass, 1));
   EXPECT_STREQ("http check: status 200 (3/3)", ev.reason);
   lbk_check_result status500;
@@ -266,7 +267,7 @@ TEST(HealthState, AgentDownIsImmediateAndAgentUpRestores) {
   EXPECT_EQ(LBK_HEALTH_UP, lbk_health_get(&st));
   lbk_check_result_fail(&r, LBK_CHECK_FAIL_AGENT, "reply \"down\"");
   r.agent_state = LBK_AGENT_DOWN;
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(0, lbk_health_report(&ev, &st, c.p, &r, 2));  // fully up, yet down
   EXPECT_EQ(LBK_HEALTH_DOWN, ev.new_health);
   lbk_check_result_fail(&r, LBK_CHECK_PASS, "reply \"up\"");
@@ -286,6 +287,52 @@ TEST(HealthState, ZeroedStateIsUnknownAndAdoptsTheCheck) {
   ASSERT_EQ(0, lbk_health_report(nullptr, &st, c.p, &fail, 5));
   EXPECT_EQ(LBK_HEALTH_DOWN, lbk_health_get(&st));
   EXPECT_EQ(LBK_EINVAL, lbk_health_report(nullptr, nullptr, c.p, &fail, 5));
+}
+
+// A peer of timed_options()'s check, just initialised.
+struct TimedPeer {
+  CheckPtr c;
+  lbk_health_state st;
+  TimedPeer() {
+    const lbk_check_options o = timed_options();
+    EXPECT_EQ(0, lbk_check_create(&c.p, &o));
+    lbk_health_init(&st, c.p, 0);
+  }
+};
+
+// The event carries the verdict the counter took; a caller built against
+// version 1 of lbk_health_event gets only version 1's fields.
+TEST(HealthState, EventCarriesTheOutcomeAndKeepsOlderVersions) {
+  TimedPeer p;
+  lbk_check_result fail = verdict(false), pass = verdict(true);
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
+  ASSERT_EQ(0, lbk_health_report(&ev, &p.st, p.c.p, &fail, 1000));
+  EXPECT_EQ(LBK_CHECK_FAIL_TIMEOUT, ev.outcome);
+  EXPECT_EQ(2u, ev.version);
+
+  ev.version = 1;
+  ev.outcome = -7;  // beyond a version 1 struct: must stay as it is
+  ASSERT_EQ(0, lbk_health_report(&ev, &p.st, p.c.p, &pass, 2000));
+  EXPECT_EQ(1u, ev.version);
+  EXPECT_EQ(-7, ev.outcome);
+  EXPECT_EQ(1u, ev.successes);
+  EXPECT_NE(nullptr, std::strstr(ev.reason, "http check: status 200")) << ev.reason;
+}
+
+TEST(HealthState, UnknownEventVersionIsRefusedWithTheStateUntouched) {
+  TimedPeer p;
+  lbk_check_result fail = verdict(false);
+  for (unsigned int version : {0u, LBK_HEALTH_EVENT_VERSION + 1u}) {
+    lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
+    ev.version = version;
+    EXPECT_EQ(LBK_EINVAL, lbk_health_report(&ev, &p.st, p.c.p, &fail, 1000));
+    EXPECT_NE(nullptr, std::strstr(lbk_error_last(), "health event version"))
+        << lbk_error_last();
+  }
+  // Still the initial state: up, and one failure takes it down.
+  EXPECT_EQ(LBK_HEALTH_UP, lbk_health_get(&p.st));
+  ASSERT_EQ(0, lbk_health_report(nullptr, &p.st, p.c.p, &fail, 2000));
+  EXPECT_EQ(LBK_HEALTH_DOWN, lbk_health_get(&p.st));
 }
 
 }  // namespace

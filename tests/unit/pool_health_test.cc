@@ -50,7 +50,7 @@ TEST(PoolHealth, HealthDownPeersAreSkipped) {
   uint32_t a = f.add("a");
   f.add("b");
   lbk_check_result fail = verdict(LBK_CHECK_FAIL_CONNECT);
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, a, c.check, &fail), 0);
   EXPECT_EQ(ev.new_health, LBK_HEALTH_DOWN);
   EXPECT_EQ(f.sequence(4), "bbbb");
@@ -164,7 +164,7 @@ TEST(PoolHealth, LagBeyondMaxLagFailsTheCheck) {
   ra.value = 1000;
   rb.has_value = 1;
   rb.value = 997;  // lags by 3: fine
-  lbk_health_event ev;
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
   ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, a, c.check, &ra), 0);
   ASSERT_EQ(lbk_pool_report_check(&ev, f.pool, b, c.check, &rb), 0);
   EXPECT_NE(ev.new_health, LBK_HEALTH_DOWN);
@@ -315,6 +315,33 @@ TEST(PoolHealth, NextCheckDelayFollowsThePeersHealth) {
   uint64_t us = 0;
   EXPECT_EQ(lbk_pool_peer_next_check_delay(&us, f.pool, 42, check, 0), LBK_ENOTFOUND);
   EXPECT_EQ(lbk_pool_peer_next_check_delay(nullptr, f.pool, a, check, 0), LBK_EINVAL);
+}
+
+// An event of an older version gets only its own fields; an unknown
+// version is refused before the peer's state changes.
+TEST(PoolHealth, ReportFillsTheEventVersionTheCallerSet) {
+  PoolFixture f("round_robin");
+  Check c(LBK_CHECK_TCP);
+  uint32_t a = f.add("a");
+  lbk_check_result fail = verdict(LBK_CHECK_FAIL_CONNECT);
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
+  ev.version = LBK_HEALTH_EVENT_VERSION + 1;
+  EXPECT_EQ(LBK_EINVAL, lbk_pool_report_check(&ev, f.pool, a, c.check, &fail));
+  lbk_peer_info info;
+  info.version = LBK_PEER_INFO_VERSION;
+  ASSERT_EQ(0, lbk_pool_peer_info(&info, f.pool, a));
+  EXPECT_EQ(0u, info.checks);
+  EXPECT_NE(LBK_HEALTH_DOWN, info.health);
+
+  ev.version = 1;
+  ev.outcome = -7;  // past the end of a version 1 event
+  ASSERT_EQ(0, lbk_pool_report_check(&ev, f.pool, a, c.check, &fail));
+  EXPECT_EQ(1u, ev.version);
+  EXPECT_EQ(-7, ev.outcome);
+  EXPECT_EQ(LBK_HEALTH_DOWN, ev.new_health);
+  ev.version = LBK_HEALTH_EVENT_VERSION;
+  ASSERT_EQ(0, lbk_pool_report_check(&ev, f.pool, a, c.check, &fail));
+  EXPECT_EQ(LBK_CHECK_FAIL_CONNECT, ev.outcome);
 }
 
 }  // namespace

@@ -244,40 +244,59 @@ lbk_check_result head_reply(const lbk_check *check, int64_t head) {
   return lbk_test::verdict_of(check, lbk_test::http_ok(body), false);
 }
 
-TEST(JsonRpc, LaggingHeadFailsInThePool) {
-  lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
-  o.kind = LBK_CHECK_JSONRPC;
-  o.jsonrpc_method = "eth_getBlockByNumber";
-  o.jsonrpc_params = R"(["latest", false])";
-  o.jsonrpc_field = "number";
-  o.max_lag = 5;
+// A JSON-RPC check with max_lag 5 and a pool of two peers, a and b.
+struct LagPool {
   lbk_check *check = nullptr;
-  ASSERT_EQ(0, lbk_check_create(&check, &o));
-  lbk_pool_options po = LBK_POOL_OPTIONS_INIT;
   lbk_pool *pool = nullptr;
-  ASSERT_EQ(0, lbk_pool_create(&pool, &po));
-  lbk_peer_config a = LBK_PEER_CONFIG_INIT, b = LBK_PEER_CONFIG_INIT;
-  a.name = "a";
-  b.name = "b";
-  uint32_t ida = 0, idb = 0;
-  ASSERT_EQ(0, lbk_pool_add(&ida, pool, &a));
-  ASSERT_EQ(0, lbk_pool_add(&idb, pool, &b));
+  uint32_t a = 0, b = 0;
+  LagPool() {
+    lbk_check_options o = LBK_CHECK_OPTIONS_INIT;
+    o.kind = LBK_CHECK_JSONRPC;
+    o.jsonrpc_method = "eth_getBlockByNumber";
+    o.jsonrpc_params = R"(["latest", false])";
+    o.jsonrpc_field = "number";
+    o.max_lag = 5;
+    EXPECT_EQ(0, lbk_check_create(&check, &o));
+    lbk_pool_options po = LBK_POOL_OPTIONS_INIT;
+    EXPECT_EQ(0, lbk_pool_create(&pool, &po));
+    lbk_peer_config pa = LBK_PEER_CONFIG_INIT, pb = LBK_PEER_CONFIG_INIT;
+    pa.name = "a";
+    pb.name = "b";
+    EXPECT_EQ(0, lbk_pool_add(&a, pool, &pa));
+    EXPECT_EQ(0, lbk_pool_add(&b, pool, &pb));
+  }
+  ~LagPool() {
+    lbk_pool_free(pool);
+    lbk_check_free(check);
+  }
+  lbk_peer_info info(uint32_t id) const {
+    lbk_peer_info out;
+    out.version = LBK_PEER_INFO_VERSION;
+    EXPECT_EQ(0, lbk_pool_peer_info(&out, pool, id));
+    return out;
+  }
+};
 
-  lbk_check_result ra = head_reply(check, 1000);
+TEST(JsonRpc, LaggingHeadFailsInThePool) {
+  LagPool f;
+  lbk_check_result ra = head_reply(f.check, 1000);
   ASSERT_EQ(LBK_CHECK_PASS, ra.outcome);
-  ASSERT_EQ(0, lbk_pool_report_check(nullptr, pool, ida, check, &ra));
-  lbk_check_result rb = head_reply(check, 995);  // lag 5: still fine
-  ASSERT_EQ(0, lbk_pool_report_check(nullptr, pool, idb, check, &rb));
-  lbk_peer_info info;
-  info.version = LBK_PEER_INFO_VERSION;
-  ASSERT_EQ(0, lbk_pool_peer_info(&info, pool, idb));
+  ASSERT_EQ(0, lbk_pool_report_check(nullptr, f.pool, f.a, f.check, &ra));
+  lbk_check_result rb = head_reply(f.check, 995);  // lag 5: still fine
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
+  ASSERT_EQ(0, lbk_pool_report_check(&ev, f.pool, f.b, f.check, &rb));
+  EXPECT_EQ(LBK_CHECK_PASS, ev.outcome);
+  lbk_peer_info info = f.info(f.b);
   EXPECT_EQ(LBK_HEALTH_UP, info.health);
   EXPECT_EQ(5, info.lag);
 
-  rb = head_reply(check, 994);  // lag 6 > max_lag
-  lbk_health_event ev;
-  ASSERT_EQ(0, lbk_pool_report_check(&ev, pool, idb, check, &rb));
-  ASSERT_EQ(0, lbk_pool_peer_info(&info, pool, idb));
+  rb = head_reply(f.check, 994);  // lag 6 > max_lag
+  ASSERT_EQ(LBK_CHECK_PASS, rb.outcome);
+  ASSERT_EQ(0, lbk_pool_report_check(&ev, f.pool, f.b, f.check, &rb));
+  // The pool's verdict travels in the event: the reply passed, the check did not.
+  EXPECT_EQ(LBK_CHECK_FAIL_LAG, ev.outcome);
+  EXPECT_EQ(1u, ev.failures);
+  info = f.info(f.b);
   EXPECT_EQ(6, info.lag);
   EXPECT_EQ(994, info.value);
   EXPECT_EQ(0, info.last_check_ok);
@@ -285,8 +304,26 @@ TEST(JsonRpc, LaggingHeadFailsInThePool) {
   EXPECT_NE(nullptr, std::strstr(ev.reason, "max_lag")) << ev.reason;
   // b was fully up (counter 4 of rise 2 + fall 3): one lagging check is 1 of 3.
   EXPECT_EQ(LBK_HEALTH_UP, info.health);
-  lbk_pool_free(pool);
-  lbk_check_free(check);
+
+  // A failed reply keeps its own outcome (no value, nothing to compare).
+  lbk_check_result down;
+  lbk_check_result_fail(&down, LBK_CHECK_FAIL_TIMEOUT, "after 1000ms");
+  ASSERT_EQ(0, lbk_pool_report_check(&ev, f.pool, f.b, f.check, &down));
+  EXPECT_EQ(LBK_CHECK_FAIL_TIMEOUT, ev.outcome);
+}
+
+// The same verdict at an explicit time: the pool records the caller's clock.
+TEST(JsonRpc, ReportAtTheCallersTimeJudgesLagAlike) {
+  LagPool f;
+  lbk_check_result ra = head_reply(f.check, 1000), rb = head_reply(f.check, 900);
+  lbk_health_event ev = LBK_HEALTH_EVENT_INIT;
+  ASSERT_EQ(0, lbk_pool_report_check_at(&ev, f.pool, f.a, f.check, &ra, 7000000));
+  EXPECT_EQ(LBK_CHECK_PASS, ev.outcome);
+  ASSERT_EQ(0, lbk_pool_report_check_at(&ev, f.pool, f.b, f.check, &rb, 8000000));
+  EXPECT_EQ(LBK_CHECK_FAIL_LAG, ev.outcome);
+  const lbk_peer_info info = f.info(f.b);
+  EXPECT_EQ(8000000u, info.last_check_us);
+  EXPECT_EQ(100, info.lag);
 }
 
 }  // namespace

@@ -149,6 +149,7 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
 
 }  // namespace
 
-extern const AlgoOps fastest_ops = {.name = "fastest", .build = build, .pick = pick};
+extern const AlgoOps fastest_ops = {.name = "fastest", .reads_suspect = true,
+                                   .build = build, .pick = pick};
 
 }  // namespace lbk

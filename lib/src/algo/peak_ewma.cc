@@ -139,6 +139,7 @@ void released(lbk_pool *pool, uint32_t, const lbk_outcome &o, uint64_t) {
 }  // namespace
 
 extern const AlgoOps peak_ewma_ops = {.name = "peak_ewma", .reads_in_flight = true,
+                                      .reads_suspect = true,
                                       .build = build_alias_state, .pick = pick,
                                       .released = released};
 

@@ -257,11 +257,11 @@ int render_request(std::string *out, const lbk_check &c, const char *host) {
   if (host_value.empty() && !has_header(c, "host")) {
     return set_error(LBK_EINVAL,
                      "%s check: no Host: pass the peer's host or set the check's host",
-                     check_kind_name(c.kind));
+                     lbk_check_kind_name(c.kind));
   }
   if (!is_header_value(host_value) || host_value.find(' ') != std::string::npos) {
     return set_error(LBK_EINVAL, "%s check: host \"%s\" is not a valid Host",
-                     check_kind_name(c.kind), host_value.c_str());
+                     lbk_check_kind_name(c.kind), host_value.c_str());
   }
   const bool jsonrpc = c.kind == LBK_CHECK_JSONRPC;
   const std::string body = jsonrpc ? jsonrpc_body(c) : c.body;
@@ -284,17 +284,6 @@ int render_request(std::string *out, const lbk_check &c, const char *host) {
 
 }  // namespace
 
-const char *check_kind_name(int kind) {
-  switch (kind) {
-    case LBK_CHECK_TCP: return "tcp";
-    case LBK_CHECK_HTTP: return "http";
-    case LBK_CHECK_HTTPS: return "https";
-    case LBK_CHECK_JSONRPC: return "jsonrpc";
-    case LBK_CHECK_AGENT: return "agent";
-    default: return "unknown";
-  }
-}
-
 int copy_to_buffer(char *buf, size_t *inout_len, const std::string &bytes,
                    const char *who) {
   const size_t size = *inout_len;
@@ -309,7 +298,7 @@ int copy_to_buffer(char *buf, size_t *inout_len, const std::string &bytes,
 }
 
 std::string check_label(const lbk_check &c) {
-  return std::string(check_kind_name(c.kind)) + " check";
+  return std::string(lbk_check_kind_name(c.kind)) + " check";
 }
 
 }  // namespace health

@@ -75,8 +75,14 @@ inline int check_initial_health(const lbk_check &c) { return c.initial_health; }
 // peer's and fail it (LBK_CHECK_FAIL_LAG) when best - value > max_lag.
 inline int64_t check_max_lag(const lbk_check &c) { return c.max_lag; }
 
-// Lower-case name of a check kind ("tcp", "http", ...); "check" if unknown.
-const char *check_kind_name(int kind);
+// The versions of lbk_health_event a caller may pass: @p out NULL (no event
+// wanted) or its version 1..LBK_HEALTH_EVENT_VERSION.  Otherwise LBK_EINVAL
+// with a message naming @p who.
+int check_event_version(const lbk_health_event *out, const char *who);
+
+// Copies the fields of out->version's layout from @p event (a current
+// version event), keeping out->version; nothing for a NULL @p out.
+void store_event(lbk_health_event *out, const lbk_health_event &event);
 
 // The text used at the start of every event reason: "http check".
 std::string check_label(const lbk_check &c);

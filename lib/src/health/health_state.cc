@@ -11,12 +11,14 @@
 // The state is a flat, pointer-free block (lbk_health_state) so that it can
 // live in a shared-memory pool; it is not synchronised here: the caller (the
 // pool) serialises reports for one peer.
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
 
 #include "api.h"
+#include "error_internal.h"
 #include "health/check_internal.h"
 #include "health/health_state_internal.h"
 #include "proto/utf8.h"
@@ -89,6 +91,23 @@ void state_adapt(HealthStateData *d, const lbk_check &c, uint64_t now_us) {
   d->counter = up ? top_of(c) : 0;
 }
 
+int check_event_version(const lbk_health_event *out, const char *who) {
+  if (out != nullptr && (out->version < 1 || out->version > LBK_HEALTH_EVENT_VERSION)) {
+    return set_error(LBK_EINVAL, "%s: health event version %u is not 1..%d", who,
+                     out->version, LBK_HEALTH_EVENT_VERSION);
+  }
+  return LBK_OK;
+}
+
+void store_event(lbk_health_event *out, const lbk_health_event &event) {
+  if (out == nullptr) return;
+  const unsigned int version = out->version;
+  // a version 1 caller's struct ends where version 2's outcome begins
+  std::memcpy(out, &event,
+              version < 2 ? offsetof(lbk_health_event, outcome) : sizeof event);
+  out->version = version;
+}
+
 }  // namespace health
 }  // namespace lbk
 
@@ -116,6 +135,7 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
   if (st == nullptr || check == nullptr || result == nullptr) {
     return LBK_EINVAL;
   }
+  if (int rc = lbk::health::check_event_version(out, "lbk_health_report")) return rc;
   HealthStateData d = lbk::health::load(st);
   lbk::health::state_adapt(&d, *check, now_us);
   const uint32_t top = lbk::health::top_of(*check);
@@ -149,13 +169,16 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
   lbk::health::store(st, d);
 
   if (out != nullptr) {
-    out->version = LBK_HEALTH_EVENT_VERSION;
-    out->changed = d.health != old_health;
-    out->old_health = old_health;
-    out->new_health = d.health;
-    out->counter = d.counter;
-    out->successes = d.successes;
-    out->failures = d.failures;
+    lbk_health_event event;
+    std::memset(&event, 0, sizeof event);
+    event.version = LBK_HEALTH_EVENT_VERSION;
+    event.changed = d.health != old_health;
+    event.old_health = old_health;
+    event.new_health = d.health;
+    event.counter = d.counter;
+    event.successes = d.successes;
+    event.failures = d.failures;
+    event.outcome = result->outcome;
     uint32_t num = 0, den = 0;
     lbk::health::progress(d, *check, &num, &den);
     try {
@@ -168,12 +191,13 @@ LBK_EXTERN int lbk_health_report(lbk_health_event *out, lbk_health_state *st,
       const std::string progress =
           " (" + std::to_string(num) + "/" + std::to_string(den) + ")";
       // Shorten a long detail rather than lose the progress at the end.
-      const size_t room = sizeof out->reason - 1 - text.size() - progress.size();
+      const size_t room = sizeof event.reason - 1 - text.size() - progress.size();
       if (what.size() > room) what = lbk::proto::utf8_excerpt(what, room);
-      lbk::health::copy_reason(out->reason, text + what + progress);
+      lbk::health::copy_reason(event.reason, text + what + progress);
     } catch (const std::bad_alloc &) {
-      out->reason[0] = '\0';  // the transition itself is recorded above
+      event.reason[0] = '\0';  // the transition itself is recorded above
     }
+    lbk::health::store_event(out, event);
   }
   return LBK_OK;
 } LBK_API_CATCH
