@@ -17,7 +17,7 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "commands.h"
+#include "exit_codes.h"
 #include "output.h"
 #include "score.h"
 

@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "commands.h"
+#include "exit_codes.h"
 #include "discovery.h"
 #include "haproxy/haproxy_commands.h"
 #include "haproxy/haproxy_runtime.h"

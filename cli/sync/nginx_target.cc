@@ -22,7 +22,7 @@
 #include <map>
 #include <set>
 
-#include "commands.h"
+#include "exit_codes.h"
 #include "curl_api.h"
 #include "sync_target.h"
 
