@@ -72,6 +72,7 @@
 #include "output.h"
 #include "listen_address.h"
 #include "metrics.h"
+#include "probe_round.h"
 #include "probe_session.h"
 #include "state_file.h"
 

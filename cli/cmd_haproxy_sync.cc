@@ -34,6 +34,7 @@
 #include "haproxy/haproxy_commands.h"
 #include "haproxy/haproxy_runtime.h"
 #include "haproxy/haproxy_verdict.h"
+#include "probe_round.h"
 #include "probe_session.h"
 #include "state_file.h"
 

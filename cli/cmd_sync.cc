@@ -36,6 +36,7 @@
 #include "config.h"
 #include "discovery.h"
 #include "haproxy/haproxy_verdict.h"
+#include "probe_round.h"
 #include "probe_session.h"
 #include "sync/sync_target.h"
 
