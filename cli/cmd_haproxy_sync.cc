@@ -31,9 +31,10 @@
 
 #include "commands.h"
 #include "config.h"
-#include "haproxy_commands.h"
-#include "haproxy_runtime.h"
-#include "haproxy_verdict.h"
+#include "haproxy/haproxy_commands.h"
+#include "haproxy/haproxy_runtime.h"
+#include "haproxy/haproxy_verdict.h"
+#include "probe_round.h"
 #include "probe_session.h"
 #include "state_file.h"
 

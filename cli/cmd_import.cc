@@ -21,10 +21,10 @@
 
 #include "commands.h"
 #include "config.h"
-#include "import_common.h"
-#include "import_haproxy.h"
-#include "import_ini.h"
-#include "import_nginx.h"
+#include "import/import_common.h"
+#include "import/import_haproxy.h"
+#include "import/import_ini.h"
+#include "import/import_nginx.h"
 
 namespace lbctl {
 namespace {

@@ -35,9 +35,10 @@
 #include "commands.h"
 #include "config.h"
 #include "discovery.h"
-#include "haproxy_verdict.h"
+#include "haproxy/haproxy_verdict.h"
+#include "probe_round.h"
 #include "probe_session.h"
-#include "sync_target.h"
+#include "sync/sync_target.h"
 
 namespace lbctl {
 namespace {

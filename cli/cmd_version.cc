@@ -9,13 +9,9 @@
 #include "curl_api.h"
 #include "discovery.h"
 #include "lbkit.h"
-#include "lbkit/lazy_library.h"
+#include "lazy/lazy_library.h"
 
 namespace lbctl {
-
-// A library lbctl loads on first use that cannot be loaded ends the process
-// with lib/probe's code, which must stay lbctl's "runtime failure".
-static_assert(lbk::probe::kLazyLoadExit == kExitRuntime, "lazy-load exit code is not kExitRuntime");
 
 void register_version(CLI::App &app, int &exit_code) {
   CLI::App *cmd = app.add_subcommand("version", "Print lbctl's version and its libraries'");
@@ -26,7 +22,7 @@ void register_version(CLI::App &app, int &exit_code) {
     const CurlApi *curl = curl_api(&error);
     if (curl) std::printf("libcurl %s\n", curl->version_info(CURLVERSION_NOW)->version);
     else std::printf("libcurl not loaded (%s)\n", error.c_str());
-    if (lbk::probe::libevent_loadable(&error)) std::printf("libevent %s\n", event_get_version());
+    if (libevent_loadable(&error)) std::printf("libevent %s\n", event_get_version());
     else std::printf("libevent not loaded (%s)\n", error.c_str());
     std::string cares;
     if (cares_version(cares, error)) std::printf("c-ares %s\n", cares.c_str());

@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "node_options.h"
 #include "output.h"
+#include "probe_round.h"
 #include "probe_session.h"
 
 namespace lbctl {

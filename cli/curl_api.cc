@@ -3,7 +3,7 @@
 
 #include <dlfcn.h>
 
-#include "lbkit/lazy_library.h"
+#include "lazy/lazy_library.h"
 
 namespace lbctl {
 
@@ -27,7 +27,7 @@ void bind(void *lib, Fn &fn, const char *name, Loaded &out) {
 
 Loaded load() {
   Loaded out;
-  void *lib = lbk::probe::lazy_library(kLibcurlSoname, &out.error);
+  void *lib = lazy_library(kLibcurlSoname, &out.error);
   if (!lib) return out;
   out.ok = true;
   CurlApi &a = out.api;

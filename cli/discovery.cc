@@ -14,7 +14,7 @@
 #include <memory>
 #include <set>
 
-#include "lbkit/lazy_library.h"
+#include "lazy/lazy_library.h"
 
 // c-ares is not linked: these stubs load it on first call.
 LBK_LAZY_FUNCTION(LBK_CARES_SONAME, int, ares_library_init, (int flags), (flags))
@@ -59,7 +59,7 @@ LBK_LAZY_FUNCTION(LBK_CARES_SONAME, const char *, ares_strerror, (int code), (co
 namespace lbctl {
 
 bool cares_version(std::string &version, std::string &error) {
-  void *library = lbk::probe::lazy_library(LBK_CARES_SONAME, &error);
+  void *library = lazy_library(LBK_CARES_SONAME, &error);
   if (!library) return false;
   using Fn = const char *(*)(int *);
   const auto fn = reinterpret_cast<Fn>(dlsym(library, "ares_version"));

@@ -1,5 +1,5 @@
 // cli/main.cc - lbctl's entry point: builds the CLI11 app from every
-// subcommand's register_*() and maps parse errors to exit code 2.
+// subcommand's register_*() (commands.h) and maps parse errors to exit code 2.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -27,26 +27,9 @@ int main(int argc, char **argv) {
     const char *name;
     Register add;
   } kSubcommands[] = {
-      {"probe", lbctl::register_probe},
-      {"rank", lbctl::register_rank},
-      {"forward", lbctl::register_forward},
-      {"watch", lbctl::register_watch},
-      {"check-config", lbctl::register_check_config},
-      {"version", lbctl::register_version},
-  // The HAProxy subcommands live in their own files; CMake defines
-  // these only when the file is in the tree.
-#ifdef LBCTL_HAVE_AGENT
-      {"agent", lbctl::register_agent},
-#endif
-#ifdef LBCTL_HAVE_HAPROXY_SYNC
-      {"haproxy-sync", lbctl::register_haproxy_sync},
-#endif
-#ifdef LBCTL_HAVE_IMPORT
-      {"import", lbctl::register_import},
-#endif
-#ifdef LBCTL_HAVE_SYNC
-      {"sync", lbctl::register_sync},
-#endif
+#define LBCTL_SUBCOMMAND(name, id) {name, lbctl::register_##id},
+#include "subcommands.inc"
+#undef LBCTL_SUBCOMMAND
   };
   bool built_one = false;
   if (argc > 1 && argv[1][0] != '-') {

@@ -1,7 +1,5 @@
-// cli/probe_session.cc - probing rounds, health in liblbkit pools, samples.
+// cli/probe_session.cc - probing rounds, health in liblbkit pools.
 #include "probe_session.h"
-
-#include <event2/event.h>
 
 #include <sys/resource.h>
 #include <time.h>
@@ -17,46 +15,12 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "commands.h"
+#include "exit_codes.h"
 #include "output.h"
+#include "probe_round.h"
 #include "score.h"
 
 namespace lbctl {
-
-namespace {
-
-// Nearest-rank percentile (p in 0..100) of @p sorted (ascending, not empty):
-// the smallest value with at least p% of the values <= it.
-double nearest_rank(const std::vector<double> &sorted, double p) {
-  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  if (rank == 0) rank = 1;
-  return sorted[std::min(rank, sorted.size()) - 1];
-}
-
-}  // namespace
-
-double Samples::percentile(double p) const {
-  if (values.empty()) return -1;
-  std::vector<double> sorted = values;
-  std::sort(sorted.begin(), sorted.end());
-  return nearest_rank(sorted, p);
-}
-
-SampleSummary Samples::summary() const {
-  SampleSummary s;
-  if (values.empty()) return s;
-  std::vector<double> copy;
-  if (values.size() > 1) {
-    copy = values;
-    std::sort(copy.begin(), copy.end());
-  }
-  const std::vector<double> &sorted = values.size() > 1 ? copy : values;
-  s.min = sorted.front();
-  s.p50 = nearest_rank(sorted, 50);
-  s.p95 = nearest_rank(sorted, 95);
-  s.max = sorted.back();
-  return s;
-}
 
 namespace {
 
@@ -500,119 +464,6 @@ State ProbeSession::snapshot(uint32_t interval_ms) const {
   return s;
 }
 
-RoundRunner::RoundRunner(event_base *base, const lbk::probe::Options &opts)
-    : prober_(new lbk::probe::Prober(base, opts)) {}
-
-RoundRunner::~RoundRunner() = default;
-
-void RoundRunner::start(const std::vector<lbk::probe::Target> &targets,
-                        std::function<void(std::vector<lbk::probe::Result>)> done) {
-  const uint64_t generation = ++generation_;
-  results_.assign(targets.size(), lbk::probe::Result{});
-  remaining_ = targets.size();
-  done_ = std::move(done);
-  if (targets.empty()) {
-    auto cb = std::move(done_);
-    cb(std::move(results_));
-    return;
-  }
-  for (size_t i = 0; i < targets.size(); ++i) {
-    prober_->start(targets[i], [this, i, generation](const lbk::probe::Result &r) {
-      if (generation != generation_ || remaining_ == 0) return;
-      results_[i] = r;
-      if (--remaining_ == 0) {
-        auto cb = std::move(done_);
-        cb(std::move(results_));
-      }
-    });
-  }
-}
-
-namespace {
-
-struct BlockingRound {
-  event_base *base = nullptr;
-  RoundRunner *runner = nullptr;
-  Progress *progress = nullptr;
-  std::string label;
-  std::chrono::steady_clock::time_point started;
-};
-
-void on_progress_tick(evutil_socket_t, short, void *arg) {
-  auto *b = static_cast<BlockingRound *>(arg);
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - b->started).count();
-  const size_t total = b->runner->total();
-  b->progress->update(b->label + ": " + std::to_string(total - b->runner->remaining()) + "/" +
-                          std::to_string(total) + " done, " +
-                          std::to_string(static_cast<int>(elapsed)) + " s",
-                      elapsed);
-}
-
-}  // namespace
-
-std::vector<lbk::probe::Result> run_round(const std::vector<lbk::probe::Target> &targets,
-                                          const lbk::probe::Options &opts,
-                                          const std::string &progress_label,
-                                          std::chrono::steady_clock::time_point run_started) {
-  event_base *base = event_base_new();
-  if (!base) throw std::runtime_error("cannot create an event loop");
-  std::vector<lbk::probe::Result> results;
-  Progress progress;
-  {
-    RoundRunner runner(base, opts);
-    if (run_started == std::chrono::steady_clock::time_point{})
-      run_started = std::chrono::steady_clock::now();
-    BlockingRound b{base, &runner, &progress, progress_label, run_started};
-    event *tick = event_new(base, -1, EV_PERSIST, on_progress_tick, &b);
-    const timeval every{0, 250000};
-    event_add(tick, &every);
-    bool finished = false;
-    runner.start(targets, [&](std::vector<lbk::probe::Result> r) {
-      results = std::move(r);
-      finished = true;
-      event_base_loopbreak(base);
-    });
-    if (!finished) event_base_dispatch(base);
-    event_free(tick);
-  }
-  progress.finish();
-  event_base_free(base);
-  return results;
-}
-
-RoundSchedule::RoundSchedule(size_t nodes)
-    : interval_ms_(nodes, 0), due_at_(nodes, Clock::time_point::min()), in_round_(nodes, false) {}
-
-const std::vector<bool> &RoundSchedule::begin(Clock::time_point now) {
-  started_ = now;
-  for (size_t i = 0; i < due_at_.size(); ++i) in_round_[i] = due_at_[i] <= now + std::chrono::milliseconds(1);
-  return in_round_;
-}
-
-timeval RoundSchedule::finish(Clock::time_point now, const std::function<uint32_t(size_t)> &interval_ms) {
-  auto next = Clock::time_point::max();
-  for (size_t i = 0; i < due_at_.size(); ++i) {
-    if (in_round_[i]) {
-      interval_ms_[i] = std::max<uint32_t>(1, interval_ms(i));
-      due_at_[i] = started_ + std::chrono::milliseconds(interval_ms_[i]);
-    }
-    next = std::min(next, due_at_[i]);
-  }
-  const int64_t wait_us =
-      next == Clock::time_point::max()
-          ? 1000000
-          : std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(next - now).count());
-  return timeval{static_cast<time_t>(wait_us / 1000000), static_cast<suseconds_t>(wait_us % 1000000)};
-}
-
-uint32_t RoundSchedule::period_ms() const {
-  uint32_t shortest = 0;
-  for (uint32_t ms : interval_ms_)
-    if (ms && (shortest == 0 || ms < shortest)) shortest = ms;
-  return shortest;
-}
-
 void probe_rounds(ProbeSession &session, unsigned rounds, uint32_t interval_ms) {
   const auto run_started = std::chrono::steady_clock::now();
   for (unsigned r = 1; r <= rounds; ++r) {
@@ -668,22 +519,6 @@ int gather_state(const NodeOptions &opts, const std::string &state_path, unsigne
   probe_rounds(session, rounds, interval_ms);
   out = session.snapshot(interval_ms);
   return kExitOk;
-}
-
-int health_exit_code(size_t healthy, size_t total) {
-  if (total == 0 || healthy == 0) return kExitNoneHealthy;
-  return healthy == total ? kExitOk : kExitSomeUnhealthy;
-}
-
-int state_exit_code(const State &state) {
-  size_t healthy = 0, total = 0;
-  for (const PoolState &p : state.pools)
-    for (const NodeState &n : p.nodes)
-      if (!n.disabled) {
-        ++total;
-        healthy += n.healthy;
-      }
-  return health_exit_code(healthy, total);
 }
 
 }  // namespace lbctl

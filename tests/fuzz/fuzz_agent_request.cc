@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "haproxy_verdict.h"
+#include "haproxy/haproxy_verdict.h"
 #include "lbkit.h"
 #include "output.h"
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config.h"
-#include "import_ini.h"
+#include "import/import_ini.h"
 
 namespace {
 

@@ -4,8 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#define LBK_CARES_SONAME "libcares.so.2"
-#include "../../cli/discovery.cc"
+#include "discovery.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint32_t ttl = 0;

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "haproxy_runtime.h"
-#include "import_common.h"
-#include "import_haproxy.h"
-#include "import_nginx.h"
+#include "haproxy/haproxy_runtime.h"
+#include "import/import_common.h"
+#include "import/import_haproxy.h"
+#include "import/import_nginx.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const std::string text(reinterpret_cast<const char *>(data), size);

@@ -4,7 +4,7 @@
   `groff -ww -z` without a single message;
 - lbctl.1 names every subcommand and option that `lbctl --help` and
   `lbctl SUB --help` list (each option inside its subcommand's subsection),
-  and every exit code of cli/commands.h;
+  and every exit code of cli/exit_codes.h;
 - lbctl.ini.5 names every key cli/config.cc accepts;
 - ngx_http_upstream_lbkit_module.8 names every directive the module's
   sources register and every `name=` parameter they parse;
@@ -157,14 +157,14 @@ class LbctlPageMatchesHelp(unittest.TestCase):
         self.assertTrue(mentions(self.text, "--version"))
 
     def test_every_exit_code(self):
-        header = read(os.path.join(lbktest.SOURCE_DIR, "cli", "commands.h"))
+        header = read(os.path.join(lbktest.SOURCE_DIR, "cli", "exit_codes.h"))
         codes = re.findall(r"kExit\w+\s*=\s*(\d+)", header)
         self.assertGreaterEqual(len(codes), 5)
         status = sections(self.source, "SH").get("EXIT STATUS")
         self.assertIsNotNone(status, "lbctl.1 has no EXIT STATUS section")
         tags = re.findall(r"^\.TP\n\.?B? ?(\d+)$", status, flags=re.M)
         self.assertEqual(sorted(set(tags)), sorted(set(codes)),
-                         "EXIT STATUS documents other codes than cli/commands.h")
+                         "EXIT STATUS documents other codes than cli/exit_codes.h")
 
 
 class IniPageMatchesParser(unittest.TestCase):

@@ -3,11 +3,11 @@
 // reply lines, and the haproxy.cfg / nginx.conf readers' edge cases.
 #include <gtest/gtest.h>
 
-#include "haproxy_runtime.h"
-#include "haproxy_verdict.h"
-#include "import_common.h"
-#include "import_haproxy.h"
-#include "import_nginx.h"
+#include "haproxy/haproxy_runtime.h"
+#include "haproxy/haproxy_verdict.h"
+#include "import/import_common.h"
+#include "import/import_haproxy.h"
+#include "import/import_nginx.h"
 #include "lbkit.h"
 
 namespace lbctl {

@@ -8,8 +8,9 @@
 #include <random>
 #include <string>
 
+#include "exit_codes.h"
 #include "output.h"
-#include "probe_session.h"
+#include "samples.h"
 
 namespace {
 

@@ -4,6 +4,7 @@
 // a rebuilt session keeps the health of the servers it still has.
 #include <gtest/gtest.h>
 
+#include "probe_round.h"
 #include "probe_session.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// cli/haproxy_target.cc - `lbctl sync` into HAProxy 2.6 through its runtime
+// cli/sync/haproxy_target.cc - `lbctl sync` into HAProxy 2.6 through its runtime
 // API (sync_target.h).  Commands used (management guide, 2.6):
 //   show servers state B          the servers, their address, state, weights
 //   show stat B 4 -1              current sessions and queue per server
@@ -11,10 +11,10 @@
 #include <set>
 #include <sstream>
 
-#include "commands.h"
+#include "exit_codes.h"
 #include "discovery.h"
-#include "haproxy_commands.h"
-#include "haproxy_runtime.h"
+#include "haproxy/haproxy_commands.h"
+#include "haproxy/haproxy_runtime.h"
 #include "sync_target.h"
 
 namespace lbctl {

@@ -1,4 +1,4 @@
-// cli/import_ini.cc - writes a Config as lbctl INI.
+// cli/import/import_ini.cc - writes a Config as lbctl INI.
 #include "import_ini.h"
 
 namespace lbctl {

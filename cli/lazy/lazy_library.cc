@@ -1,13 +1,14 @@
-// lib/probe/lazy_library.cc - see include/lbkit/lazy_library.h.
-#include "lbkit/lazy_library.h"
+// cli/lazy/lazy_library.cc - see lazy_library.h.
+#include "lazy/lazy_library.h"
 
 #include <dlfcn.h>
 
 #include <cstdio>
 #include <cstdlib>
 
-namespace lbk {
-namespace probe {
+#include "exit_codes.h"
+
+namespace lbctl {
 
 void *lazy_library(const char *soname, std::string *error) {
   // dlopen() of a library already loaded only takes a reference: no cache.
@@ -26,10 +27,9 @@ void *lazy_symbol(const char *soname, const char *name) {
   if (!symbol) {
     if (lib) error = std::string("no symbol ") + name + " in " + soname;
     std::fprintf(stderr, "lbctl: cannot load %s (needed for %s): %s\n", soname, name, error.c_str());
-    std::exit(kLazyLoadExit);
+    std::exit(kExitRuntime);
   }
   return symbol;
 }
 
-}  // namespace probe
-}  // namespace lbk
+}  // namespace lbctl

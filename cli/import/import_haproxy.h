@@ -1,4 +1,4 @@
-// cli/import_haproxy.h - reads an haproxy.cfg into lbctl's Config.
+// cli/import/import_haproxy.h - reads an haproxy.cfg into lbctl's Config.
 //
 // Converted: `backend` and `listen` sections (with what the `defaults`
 // section before them sets): balance, hash-type, mode, server and

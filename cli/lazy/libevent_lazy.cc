@@ -1,6 +1,7 @@
-// lib/probe/libevent_lazy.cc - the libevent functions lbctl calls, loaded on
-// first use (see lazy_library.h).  A function lbctl starts to use must be
-// added here: without it the link fails (libevent is not linked).
+// cli/lazy/libevent_lazy.cc - the libevent functions lbctl calls, its prober
+// (lib/probe) included, loaded on first use (see lazy_library.h).  A
+// function lbctl starts to use must be added here: without it the link
+// fails (libevent is not linked).
 #include <openssl/ssl.h>
 
 #include <event2/buffer.h>
@@ -12,14 +13,14 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
-#include "lbkit/lazy_library.h"
+#include "lazy/lazy_library.h"
 
-// SONAMEs read from the libraries at configure time (lib/probe/CMakeLists.txt).
+// SONAMEs read from the libraries at configure time (cli/lazy/CMakeLists.txt).
 #define CORE LBK_LIBEVENT_CORE_SONAME
 #define EXTRA LBK_LIBEVENT_EXTRA_SONAME
 #define OPENSSL LBK_LIBEVENT_OPENSSL_SONAME
 
-bool lbk::probe::libevent_loadable(std::string *error) {
+bool lbctl::libevent_loadable(std::string *error) {
   for (const char *soname : {CORE, EXTRA, OPENSSL})
     if (!lazy_library(soname, error)) return false;
   return true;
@@ -32,8 +33,6 @@ LBK_LAZY_FUNCTION(CORE, void, event_base_free, (struct event_base * base), (base
 LBK_LAZY_FUNCTION(CORE, int, event_base_dispatch, (struct event_base * base), (base))
 LBK_LAZY_FUNCTION(CORE, int, event_base_loop, (struct event_base * base, int flags), (base, flags))
 LBK_LAZY_FUNCTION(CORE, int, event_base_loopbreak, (struct event_base * base), (base))
-LBK_LAZY_FUNCTION(CORE, int, event_base_loopexit, (struct event_base * base, const struct timeval *tv),
-                  (base, tv))  // tests/unit/probe_prober_test.cc
 LBK_LAZY_FUNCTION(CORE, const struct timeval *, event_base_init_common_timeout,
                   (struct event_base * base, const struct timeval *duration), (base, duration))
 LBK_LAZY_FUNCTION(CORE, struct event *, event_new,

@@ -1,4 +1,4 @@
-// cli/sync_target.h - a balancer `lbctl sync` keeps in step with a pool:
+// cli/sync/sync_target.h - a balancer `lbctl sync` keeps in step with a pool:
 // HAProxy through its runtime API (haproxy_target.cc) or anything that
 // speaks the NGINX Plus API's upstream endpoints (nginx_target.cc).
 //
@@ -26,7 +26,7 @@
 
 #include "config.h"
 #include "discovery.h"
-#include "haproxy_verdict.h"
+#include "haproxy/haproxy_verdict.h"
 #include "state_file.h"
 
 namespace lbctl {

@@ -1,4 +1,4 @@
-// cli/nginx_target.cc - `lbctl sync` into an upstream through the NGINX Plus
+// cli/sync/nginx_target.cc - `lbctl sync` into an upstream through the NGINX Plus
 // API's upstream endpoints (sync_target.h), as NGINX Plus and lbkit's module
 // (lbkit_api) serve them:
 //   GET    {api}/                                  supported versions: [1,...]
@@ -22,7 +22,7 @@
 #include <map>
 #include <set>
 
-#include "commands.h"
+#include "exit_codes.h"
 #include "curl_api.h"
 #include "sync_target.h"
 

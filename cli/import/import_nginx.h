@@ -1,4 +1,4 @@
-// cli/import_nginx.h - reads an nginx.conf into lbctl's Config.
+// cli/import/import_nginx.h - reads an nginx.conf into lbctl's Config.
 //
 // Converted: `upstream NAME { ... }` blocks: the method directives
 // (least_conn, ip_hash, random [two], hash, least_time) and `server`

@@ -1,6 +1,7 @@
-// cli/import_common.cc - helpers shared by the haproxy.cfg and nginx.conf readers.
+// cli/import/import_common.cc - helpers shared by the haproxy.cfg and nginx.conf readers.
 #include "import_common.h"
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 
@@ -44,6 +45,12 @@ ImportFormat detect_import_format(const std::string &text) {
   }
   if (haproxy == 0 && nginx == 0) return ImportFormat::kUnknown;
   return haproxy >= nginx ? ImportFormat::kHaproxy : ImportFormat::kNginx;
+}
+
+void finish_import(ImportResult &result, const char *nothing_found) {
+  std::stable_sort(result.notes.begin(), result.notes.end(),
+                   [](const ImportNote &a, const ImportNote &b) { return a.line < b.line; });
+  if (result.config.pools.empty() && result.fatal.empty()) result.fatal = nothing_found;
 }
 
 std::string url_host(const std::string &host) {

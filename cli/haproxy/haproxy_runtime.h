@@ -1,4 +1,4 @@
-// cli/haproxy_runtime.h - a client of HAProxy's runtime API (the "stats
+// cli/haproxy/haproxy_runtime.h - a client of HAProxy's runtime API (the "stats
 // socket"), over a unix socket or TCP, and the parser of `show servers state`.
 //
 // Each command uses its own connection in HAProxy's non-interactive mode:

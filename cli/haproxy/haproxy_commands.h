@@ -1,4 +1,4 @@
-// cli/haproxy_commands.h - runtime API commands that bring one HAProxy
+// cli/haproxy/haproxy_commands.h - runtime API commands that bring one HAProxy
 // server to lbkit's verdict; shared by `lbctl haproxy-sync` and `lbctl sync`.
 #pragma once
 

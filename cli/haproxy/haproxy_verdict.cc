@@ -1,4 +1,4 @@
-// cli/haproxy_verdict.cc - node state -> HAProxy verdict and agent reply.
+// cli/haproxy/haproxy_verdict.cc - node state -> HAProxy verdict and agent reply.
 #include "haproxy_verdict.h"
 
 #include <algorithm>

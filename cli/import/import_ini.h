@@ -1,4 +1,4 @@
-// cli/import_ini.h - writes a Config as lbctl INI (the cli/config.h format).
+// cli/import/import_ini.h - writes a Config as lbctl INI (the cli/config.h format).
 //
 // The output loads with load_config(): every pool gets its method, check
 // kind and timing written explicitly (lbctl's own defaults differ from

@@ -1,4 +1,4 @@
-// cli/haproxy_commands.cc - runtime API commands for one server (see
+// cli/haproxy/haproxy_commands.cc - runtime API commands for one server (see
 // haproxy_commands.h).
 #include "haproxy_commands.h"
 

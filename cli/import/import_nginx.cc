@@ -1,4 +1,4 @@
-// cli/import_nginx.cc - nginx.conf -> lbctl Config, reporting what is not carried.
+// cli/import/import_nginx.cc - nginx.conf -> lbctl Config, reporting what is not carried.
 //
 // Semantics honoured (nginx 1.22 documentation, facts only): an upstream
 // balances round robin unless a method directive says otherwise; a server
@@ -171,15 +171,9 @@ class NginxReader {
 
  private:
   void note(int line, const std::string &keyword, const std::string &message) {
-    result_.notes.push_back({file_, line, keyword, message});
+    result_.note(file_, line, keyword, message);
   }
-
-  // An error that stops the import (the first one is reported).
-  void reject(int line, const std::string &message) {
-    if (!result_.fatal.empty()) return;
-    result_.fatal = message;
-    result_.fatal_line = line;
-  }
+  void reject(int line, const std::string &message) { result_.reject(line, message); }
 
   // Upstreams reached by `proxy_pass https://NAME` get https URLs.
   void collect_https(const std::vector<Directive> &list) {
@@ -400,10 +394,7 @@ ImportResult import_nginx(const std::string &file, const std::string &text) {
   }
   NginxReader reader(file, result);
   reader.read(top);
-  std::stable_sort(result.notes.begin(), result.notes.end(),
-                   [](const ImportNote &a, const ImportNote &b) { return a.line < b.line; });
-  if (result.config.pools.empty() && result.fatal.empty())
-    result.fatal = "no upstream block with servers found";
+  finish_import(result, "no upstream block with servers found");
   return result;
 }
 

@@ -1,4 +1,4 @@
-// cli/haproxy_runtime.cc - HAProxy runtime API client (unix socket or TCP).
+// cli/haproxy/haproxy_runtime.cc - HAProxy runtime API client (unix socket or TCP).
 #include "haproxy_runtime.h"
 
 #include <netdb.h>

@@ -1,4 +1,4 @@
-// cli/import_haproxy.cc - haproxy.cfg -> lbctl Config, reporting what is not carried.
+// cli/import/import_haproxy.cc - haproxy.cfg -> lbctl Config, reporting what is not carried.
 //
 // Semantics honoured (HAProxy 2.6 configuration manual, facts only):
 //  - a `defaults` section applies to every proxy after it, until the next one;
@@ -172,15 +172,9 @@ class HaproxyReader {
   enum class Section { kNone, kSkipped, kDefaults, kBackend, kListen };
 
   void note(int line, const std::string &keyword, const std::string &message) {
-    result_.notes.push_back({file_, line, keyword, message});
+    result_.note(file_, line, keyword, message);
   }
-
-  // An error that stops the import (the first one is reported).
-  void reject(int line, const std::string &message) {
-    if (!result_.fatal.empty()) return;
-    result_.fatal = message;
-    result_.fatal_line = line;
-  }
+  void reject(int line, const std::string &message) { result_.reject(line, message); }
 
   void start_section(const std::vector<std::string> &w, int line) {
     end_section();
@@ -636,10 +630,7 @@ ImportResult import_haproxy(const std::string &file, const std::string &text) {
   ImportResult result;
   HaproxyReader reader(file, result);
   reader.read(text);
-  std::stable_sort(result.notes.begin(), result.notes.end(),
-                   [](const ImportNote &a, const ImportNote &b) { return a.line < b.line; });
-  if (result.config.pools.empty() && result.fatal.empty())
-    result.fatal = "no backend or listen section with servers found";
+  finish_import(result, "no backend or listen section with servers found");
   return result;
 }
 

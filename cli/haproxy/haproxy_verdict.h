@@ -1,4 +1,4 @@
-// cli/haproxy_verdict.h - what lbkit tells HAProxy about one node, shared by
+// cli/haproxy/haproxy_verdict.h - what lbkit tells HAProxy about one node, shared by
 // `lbctl agent` (agent-check replies) and `lbctl haproxy-sync` (runtime API).
 //
 // Mapping from a node's state (state_file.h, from lbctl's own probes or the

@@ -1,4 +1,4 @@
-// cli/import_common.h - what `lbctl import` produces from a foreign config.
+// cli/import/import_common.h - what `lbctl import` produces from a foreign config.
 //
 // The readers (import_haproxy.h, import_nginx.h) turn an haproxy.cfg or an
 // nginx.conf into lbctl's Config (cli/config.h) plus one ImportNote for
@@ -28,7 +28,22 @@ struct ImportResult {
   std::vector<ImportNote> notes;   // sorted by line by the readers
   std::string fatal;               // non-empty: the input could not be read
   int fatal_line = 0;              // where, when one line is to blame
+
+  void note(const std::string &file, int line, const std::string &keyword,
+            const std::string &message) {
+    notes.push_back({file, line, keyword, message});
+  }
+  // An error that stops the import (the first one is kept).
+  void reject(int line, const std::string &message) {
+    if (!fatal.empty()) return;
+    fatal = message;
+    fatal_line = line;
+  }
 };
+
+// What both readers do last: the notes in line order, and @p nothing_found
+// as the fatal error when no pool came out of a readable input.
+void finish_import(ImportResult &result, const char *nothing_found);
 
 // Which reader to use.
 enum class ImportFormat { kUnknown, kHaproxy, kNginx };
