@@ -425,11 +425,16 @@ enum lbk_check_kind {
 };
 
 /** Check definition, shared by every peer it applies to. */
+/** The largest rise and fall lbk_check_create() accepts (the smallest is 1). */
+#define LBK_CHECK_RISE_FALL_MAX 1000
+/** The largest jitter_pct lbk_check_create() accepts. */
+#define LBK_CHECK_JITTER_PCT_MAX 50
+
 typedef struct lbk_check_options {
   unsigned int version; /**< LBK_CHECK_OPTIONS_VERSION */
   int kind;             /**< enum lbk_check_kind; default http */
-  uint32_t rise;        /**< successes to go up; default 2 */
-  uint32_t fall;        /**< failures to go down; default 3 */
+  uint32_t rise;        /**< successes to go up (1..1000); default 2 */
+  uint32_t fall;        /**< failures to go down (1..1000); default 3 */
   uint32_t inter_ms;    /**< interval while steady; default 2000 */
   uint32_t fastinter_ms; /**< while transitioning; 0 = inter */
   uint32_t downinter_ms; /**< while down; 0 = inter */

@@ -19,8 +19,8 @@ namespace {
 using proto::ascii_lower;
 using proto::is_token;
 
-constexpr uint32_t kMaxRiseFall = 1000;
-constexpr uint32_t kMaxJitterPct = 50;
+constexpr uint32_t kMaxRiseFall = LBK_CHECK_RISE_FALL_MAX;
+constexpr uint32_t kMaxJitterPct = LBK_CHECK_JITTER_PCT_MAX;
 constexpr uint32_t kMinHeaderLimit = 64;
 
 // No control characters (CR, LF, NUL...) and no spaces: safe on a request line.
