@@ -194,12 +194,6 @@ class PickContext {
   bool tried(uint32_t id) const {
     return tried_ != nullptr && id / 64 < tried_words_ && ((tried_[id / 64] >> (id % 64)) & 1u);
   }
-  // How many peers the caller marked tried: the earlier attempts.
-  size_t tried_count() const {
-    size_t n = 0;
-    for (size_t i = 0; i < tried_words_; ++i) n += static_cast<size_t>(__builtin_popcountll(tried_[i]));
-    return n;
-  }
 
   static constexpr int MAX_EXCLUDED = 8;
 

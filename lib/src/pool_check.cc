@@ -41,8 +41,7 @@ extern "C" {
 LBK_EXTERN int lbk_pool_report_check(lbk_health_event *out, lbk_pool *pool,
                                      uint32_t id, const lbk_check *check,
                                      const lbk_check_result *result) {
-  lbk::clear_error();
-  if (int rc = check_peer(pool, id)) return rc;
+  if (int rc = check_pool(pool)) return rc;  // the rest is checked by _at
   return lbk_pool_report_check_at(out, pool, id, check, result, pool_now(pool));
 }
 

@@ -48,10 +48,10 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
   LoadBound bound(ctx, tier);
   uint64_t sum = 0;
   size_t pos = 0;
-  // the peers of earlier attempts met so far in the replay (nginx has no
-  // load bound: with one, every unusable attempt counts)
+  // the peers of earlier attempts met so far in the replay, each once (nginx
+  // has no load bound: with one, every unusable attempt counts)
   uint32_t taken[32];
-  size_t n_taken = 0, pending = bound.bounded() ? 0 : std::min(ctx.tried_count(), std::size(taken));
+  size_t n_taken = 0, room = bound.bounded() ? 0 : std::size(taken);
   size_t steps = hash_walk_steps(bound), misses = 0;
   for (size_t rehash = 0; misses < steps; ++rehash) {
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -69,7 +69,7 @@ uint32_t pick(PickContext &ctx, const Tier &tier) {
                               ends.begin());
     uint32_t id = tier.ids[pos];
     if (bound.allows(ctx, tier, pos) && ctx.usable(id)) return id;
-    if (n_taken < pending && ctx.tried(id) &&
+    if (n_taken < room && ctx.tried(id) &&
         std::find(taken, taken + n_taken, id) == taken + n_taken) {
       taken[n_taken++] = id;
       continue;
